@@ -1,0 +1,38 @@
+#pragma once
+// Plain data shared by the protocol, session and upstream modules.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace tokenrelay {
+
+/// One turn of a conversation; role is "system", "user" or "assistant".
+struct chat_turn
+{
+    std::string role;
+    std::string content;
+
+    bool operator==(const chat_turn&) const = default;
+};
+
+/// Token counts as reported by the upstream's usage chunk.
+struct token_usage
+{
+    std::int64_t prompt_tokens = 0;
+    std::int64_t completion_tokens = 0;
+
+    bool operator==(const token_usage&) const = default;
+};
+
+/// What one generation asks of a model.
+struct chat_request
+{
+    std::vector<chat_turn> messages;
+    std::string model;
+    std::optional<double> temperature;
+    std::optional<std::int64_t> max_tokens;
+};
+
+} // namespace tokenrelay

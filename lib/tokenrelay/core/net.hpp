@@ -1,0 +1,31 @@
+#pragma once
+// The one alias header for the I/O layers (STYLE.md rule 7). Sans-I/O modules do not
+// include it, so they stay free of Asio.
+
+#include <boost/asio.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/experimental/channel.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <boost/beast/websocket.hpp>
+
+namespace tokenrelay {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+namespace ssl = net::ssl;
+using tcp = net::ip::tcp;
+using error_code = boost::system::error_code;
+
+template <class T = void>
+using awaitable = net::awaitable<T>;
+
+/// Completion token for operations whose failure is a normal outcome (eof, closed,
+/// operation_aborted, timeout): they return a tuple instead of throwing.
+inline constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+
+} // namespace tokenrelay

@@ -1,0 +1,60 @@
+#pragma once
+// Relay-to-client frames of PROTOCOL.md section 2, serialised straight into a string
+// (no JSON DOM: this is the per-token path). Sans-I/O.
+
+#include <tokenrelay/core/chat.hpp>
+#include <tokenrelay/core/error.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace tokenrelay::protocol {
+
+/// Appends `s` as a quoted JSON string. Invalid UTF-8 sequences become U+FFFD so the
+/// frame is always a valid WebSocket text message.
+void append_json_string(std::string& out, std::string_view s);
+
+void append_session_frame(
+    std::string& out,
+    std::string_view session_id,
+    bool resumed,
+    std::uint64_t last_seq,
+    std::uint64_t first_seq
+);
+
+/// `type` is "token" or "reasoning".
+void append_token_frame(
+    std::string& out,
+    std::string_view type,
+    std::string_view content,
+    std::int64_t timestamp_ms,
+    std::uint64_t seq,
+    std::string_view id
+);
+
+struct stream_end_fields
+{
+    std::string id;
+    std::uint64_t seq = 0;
+    std::string reason; // stop, length, cancelled, upstream_error, timeout, shutdown
+    std::optional<token_usage> usage;
+    std::int64_t ttft_ms = -1; // -1: no token arrived; serialised as null
+    std::int64_t total_ms = 0;
+};
+
+void append_stream_end_frame(std::string& out, const stream_end_fields& f);
+
+/// `client_timestamp` is the raw JSON number from the ping; empty means absent.
+void append_pong_frame(std::string& out, std::int64_t now_ms, std::string_view client_timestamp);
+
+void append_error_frame(
+    std::string& out,
+    errc code,
+    std::string_view message,
+    std::string_view id = {},
+    std::optional<std::int64_t> retry_after_ms = std::nullopt
+);
+
+} // namespace tokenrelay::protocol

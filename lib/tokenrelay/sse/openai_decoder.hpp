@@ -1,0 +1,40 @@
+#pragma once
+// Decodes the `data:` payload of one OpenAI-compatible chat-completions stream event.
+// Sans-I/O.
+
+#include <tokenrelay/core/chat.hpp>
+
+#include <boost/json/parser.hpp>
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace tokenrelay::sse {
+
+struct openai_chunk
+{
+    std::string content;       // choices[0].delta.content; "" when absent or null
+    std::string reasoning;     // choices[0].delta.reasoning_content (or .reasoning)
+    std::string finish_reason; // choices[0].finish_reason; "" when absent or null
+    std::optional<token_usage> usage; // top-level usage, when present and not null
+    bool done = false;         // the payload was the literal [DONE]
+    bool is_error = false;     // the payload has an `error` member (PROTOCOL.md section 6)
+    std::string error_message; // error.message, or the error member serialised
+};
+
+class openai_decoder
+{
+public:
+    /// Fills `out` (cleared first) from one event's data. Returns false, with why(), for
+    /// a payload that is not JSON or not an object; `choices: []` and `choices: null`
+    /// (usage-only chunks) are valid.
+    bool decode(std::string_view data, openai_chunk& out);
+    std::string_view why() const noexcept { return why_; }
+
+private:
+    boost::json::parser parser_;
+    std::string why_;
+};
+
+} // namespace tokenrelay::sse

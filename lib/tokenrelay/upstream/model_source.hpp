@@ -1,0 +1,47 @@
+#pragma once
+// The seam between a generation and where its tokens come from (an OpenAI-compatible
+// server over HTTP(S), or the built-in demo model).
+
+#include <tokenrelay/core/chat.hpp>
+#include <tokenrelay/core/error.hpp>
+#include <tokenrelay/core/net.hpp>
+
+#include <optional>
+#include <string>
+
+namespace tokenrelay::upstream {
+
+struct stream_event
+{
+    enum class kind : std::uint8_t {
+        token,     // text: delta.content
+        reasoning, // text: delta.reasoning_content
+        finished,  // finish_reason and usage; the stream ended cleanly
+        failed,    // code (upstream_error or timeout), message, http_status
+    };
+    kind type = kind::token;
+    std::string text;
+    std::string finish_reason;        // finished: "stop", "length", ...
+    std::optional<token_usage> usage; // finished: when the upstream reported it
+    errc code = errc::upstream_error; // failed
+    std::string message;              // failed: human-readable, the key already redacted
+    int http_status = 0;              // failed: the upstream's status, 0 when none
+};
+
+/// Bounded: a producer that co_awaits every send is never more than the capacity ahead
+/// of the consumer, so a slow consumer stops the upstream read (PROTOCOL.md section 5).
+using event_channel = net::experimental::channel<void(error_code, stream_event)>;
+
+class model_source
+{
+public:
+    virtual ~model_source() = default;
+
+    /// Streams one generation into `out`: token/reasoning events, then exactly one
+    /// finished or failed event, unless the coroutine is cancelled first. Must run on the
+    /// channel's executor. Cancellation (terminal) closes the upstream request at once.
+    /// Empty or null deltas produce no event (PROTOCOL.md section 2).
+    virtual awaitable<void> stream(chat_request request, event_channel& out) = 0;
+};
+
+} // namespace tokenrelay::upstream
