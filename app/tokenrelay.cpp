@@ -1,1 +1,53 @@
-int main() { return 0; }
+// tokenrelay: flags → config → the relay (lib/tokenrelay/http/server.cpp does the work).
+
+#include <tokenrelay/config/config.hpp>
+#include <tokenrelay/core/log.hpp>
+#include <tokenrelay/http/server.hpp>
+
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <string>
+
+namespace {
+
+tokenrelay::log::level level_from(const std::string& s)
+{
+    using tokenrelay::log::level;
+    if (s == "debug")
+        return level::debug;
+    if (s == "warn")
+        return level::warn;
+    if (s == "error")
+        return level::error;
+    return level::info;
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+    auto parsed = tokenrelay::config::parse(argc, argv, [](const char* n) -> const char* {
+        return std::getenv(n);
+    });
+    if (parsed.help) {
+        std::fputs(parsed.error.c_str(), stdout);
+        return 0;
+    }
+    if (!parsed.config) {
+        std::fprintf(stderr, "tokenrelay: %s\n", parsed.error.c_str());
+        return 2;
+    }
+    auto& cfg = *parsed.config;
+    tokenrelay::log::configure(
+        level_from(cfg.log_level),
+        cfg.log_format == "json" ? tokenrelay::log::format::json : tokenrelay::log::format::text
+    );
+    tokenrelay::log::add_secret(cfg.api_key);
+    try {
+        return tokenrelay::http_server::run_relay(std::move(cfg));
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "tokenrelay: %s\n", e.what());
+        return 2;
+    }
+}

@@ -11,40 +11,44 @@
 
 namespace tokenrelay::config {
 
-using seconds = std::chrono::seconds;
+// Flags given in seconds accept decimals ("0.5"), so durations are kept in milliseconds.
 using milliseconds = std::chrono::milliseconds;
 
 struct listen_address
 {
+    // An IP literal without brackets ("::1"); parse() turns "localhost" into 127.0.0.1 so
+    // the app can bind it without a resolver.
     std::string host = "127.0.0.1";
     std::uint16_t port = 8080;
+
+    bool operator==(const listen_address&) const = default;
 };
 
 struct relay_config
 {
     listen_address listen;
-    std::string static_dir;        // empty: resolved next to the binary by the app
-    std::string upstream;          // empty: the built-in demo model
+    std::string static_dir; // empty: resolved next to the binary by the app
+    std::string upstream;   // empty: the built-in demo model
     std::string model = "deepseek-v3.2";
     std::vector<std::string> allowed_models; // empty: only `model`
-    std::string upstream_ca;       // extra CA file; empty: system store only
-    unsigned threads = 0;          // 0: number of cores
+    std::string upstream_ca;                 // extra CA file; empty: system store only
+    unsigned threads = 0;                    // 0: number of cores
     std::size_t max_connections = 100000;
     std::size_t max_connections_per_ip = 1000;
     std::size_t max_message_bytes = 65536;
-    seconds resume_window{60};
-    seconds first_token_timeout{30};
-    seconds token_timeout{30};
-    seconds idle_timeout{300};
-    seconds ping_interval{30};
+    milliseconds resume_window{60000};
+    milliseconds first_token_timeout{30000};
+    milliseconds token_timeout{30000};
+    milliseconds idle_timeout{300000};
+    milliseconds ping_interval{30000};
     bool compression = false;
-    seconds drain_timeout{30};
-    unsigned rate_limit = 30;      // chat messages per minute per session; 0 disables
-    std::string client_token;      // empty: open
+    milliseconds drain_timeout{30000};
+    unsigned rate_limit = 30;                 // chat messages per minute per session; 0 disables
+    std::string client_token;                 // empty: open
     std::vector<std::string> allowed_origins; // empty: the relay's own origin
     std::string log_level = "info";
     std::string log_format = "text";
-    std::string api_key;           // from TOKENRELAY_API_KEY or --api-key-file, never a flag
+    std::string api_key; // from TOKENRELAY_API_KEY or --api-key-file, never a flag
 
     // Limits that are fixed by PROTOCOL.md rather than flags, kept here so tests can
     // lower them.
@@ -56,23 +60,26 @@ struct relay_config
     std::size_t replay_log_bytes = 16 << 20;      // section 3: at most 16 MiB per session
     std::size_t history_max_turns = 64;
     std::size_t history_max_bytes = 256 * 1024;
-    seconds header_timeout{10};                    // slow HTTP headers (slowloris)
-    seconds upstream_connect_timeout{10};
-    std::size_t upstream_max_retries = 4;          // section 6: 5 attempts in all
-    milliseconds upstream_retry_budget{15000};     // section 6: 15 s of waiting in all
+    milliseconds header_timeout{10000}; // slow HTTP headers (slowloris)
+    milliseconds upstream_connect_timeout{10000};
+    std::size_t upstream_max_retries = 4;      // section 6: 5 attempts in all
+    milliseconds upstream_retry_budget{15000}; // section 6: 15 s of waiting in all
     milliseconds demo_token_interval{35};
+
+    bool operator==(const relay_config&) const = default;
 };
 
 /// Either a config or the one-line message that names the bad flag.
 struct parse_result
 {
     std::optional<relay_config> config;
-    std::string error;   // non-empty when config is empty
-    bool help = false;   // --help was given; `error` holds the usage text
+    std::string error; // non-empty when config is empty
+    bool help = false; // --help was given; `error` holds the usage text
 };
 
 /// Reads flags from argv with TOKENRELAY_<FLAG> environment fallbacks (a flag on the
-/// command line wins). `getenv` is injectable for tests.
+/// command line wins). `getenv` is injectable for tests; nullptr reads the process
+/// environment.
 parse_result parse(int argc, const char* const* argv, const char* (*getenv)(const char*));
 
 /// The usage text listing every flag and its default.

@@ -1,0 +1,190 @@
+#include <tokenrelay/core/log.hpp>
+#include <tokenrelay/http/http_session.hpp>
+#include <tokenrelay/http/responses.hpp>
+#include <tokenrelay/ws/connection.hpp>
+
+#include <boost/url/parse.hpp>
+
+#include <charconv>
+#include <optional>
+
+namespace tokenrelay::http_server {
+namespace {
+
+constexpr std::size_t max_header_bytes = 16 * 1024;
+
+std::string_view path_of(std::string_view target)
+{
+    return target.substr(0, target.find_first_of("?#"));
+}
+
+/// `session` and `last_seq` from `/ws?session=…&last_seq=…` (section 3).
+std::optional<ws::resume_request> resume_from_query(std::string_view target)
+{
+    auto url = boost::urls::parse_origin_form(target);
+    if (!url)
+        return std::nullopt;
+    auto params = url->params();
+    auto s = params.find("session");
+    if (s == params.end() || (*s).value.empty())
+        return std::nullopt;
+    ws::resume_request r;
+    r.session = (*s).value;
+    if (auto l = params.find("last_seq"); l != params.end()) {
+        const std::string v = (*l).value;
+        std::uint64_t n = 0;
+        auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+        if (ec == std::errc{} && p == v.data() + v.size())
+            r.last_seq = n;
+    }
+    return r;
+}
+
+template <class Response>
+awaitable<bool> write_response(beast::tcp_stream& stream, Response res, bool head)
+{
+    const bool keep_alive = res.keep_alive();
+    if (head) {
+        http::response_serializer<http::string_body> sr{res};
+        auto [ec, n] = co_await http::async_write_header(stream, sr, use_tuple);
+        co_return !ec && keep_alive;
+    }
+    auto [ec, n] = co_await http::async_write(stream, res, use_tuple);
+    co_return !ec && keep_alive;
+}
+
+std::string peer_ip(const beast::tcp_stream& stream)
+{
+    error_code ec;
+    auto ep = stream.socket().remote_endpoint(ec);
+    return ec ? std::string("?") : ep.address().to_string();
+}
+
+awaitable<void> refuse_upgrade(
+    beast::tcp_stream& stream,
+    http::status status,
+    std::string_view why,
+    unsigned version
+)
+{
+    auto res = text_response(status, why, version, false);
+    if (status == http::status::service_unavailable)
+        res.set(http::field::retry_after, "5");
+    co_await write_response(stream, std::move(res), false);
+}
+
+} // namespace
+
+awaitable<void> run_http_session(tcp::socket socket, ws::relay_state& state, ws::loop_context& loop)
+{
+    beast::tcp_stream stream(std::move(socket));
+    beast::flat_buffer buffer;
+    const auto& cfg = state.config;
+    for (;;) {
+        http::request_parser<http::string_body> parser;
+        parser.header_limit(max_header_bytes);
+        parser.body_limit(cfg.max_http_body_bytes);
+        // A client that trickles its headers (slowloris) is cut off.
+        stream.expires_after(cfg.header_timeout);
+        auto [ec, n] = co_await http::async_read(stream, buffer, parser, use_tuple);
+        if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
+            ec == net::error::connection_reset || ec == net::error::eof) {
+            co_return;
+        }
+        if (ec == http::error::body_limit) {
+            co_await write_response(
+                stream,
+                text_response(http::status::payload_too_large, "request body too large", 11, false),
+                false
+            );
+            co_return;
+        }
+        if (ec) {
+            co_await write_response(
+                stream,
+                text_response(http::status::bad_request, "bad request", 11, false),
+                false
+            );
+            co_return;
+        }
+        auto request = parser.release();
+        const auto path = path_of(request.target());
+        const auto version = request.version();
+        const bool keep_alive = request.keep_alive();
+
+        if (websocket::is_upgrade(request) && (path == "/" || path == "/ws")) {
+            if (state.draining.load()) {
+                co_await refuse_upgrade(stream, http::status::service_unavailable, "draining", version);
+                co_return;
+            }
+            const auto ip = peer_ip(stream);
+            const auto reserved = state.connections.try_reserve(
+                ip,
+                cfg.max_connections,
+                cfg.max_connections_per_ip
+            );
+            if (reserved != ws::reserve_result::reserved) {
+                const bool per_ip = reserved == ws::reserve_result::over_per_ip;
+                co_await refuse_upgrade(
+                    stream,
+                    per_ip ? http::status::too_many_requests : http::status::service_unavailable,
+                    per_ip ? "too many connections from this address" : "overloaded",
+                    version
+                );
+                co_return;
+            }
+            // The WebSocket has its own timeouts from here on (BOOST_NOTES section 5).
+            stream.expires_never();
+            auto resume = resume_from_query(request.target());
+            auto conn = std::make_shared<ws::connection>(
+                ws::websocket_stream(std::move(stream)),
+                state,
+                loop
+            );
+            try {
+                co_await conn->run(std::move(request), std::move(resume));
+            } catch (...) {
+                state.connections.release(ip);
+                throw;
+            }
+            state.connections.release(ip);
+            co_return;
+        }
+
+        const bool head = request.method() == http::verb::head;
+        bool keep = false;
+        if (request.method() != http::verb::get && !head) {
+            auto res = text_response(http::status::method_not_allowed, "method not allowed", version, keep_alive);
+            res.set(http::field::allow, "GET, HEAD");
+            keep = co_await write_response(stream, std::move(res), false);
+        } else if (path == "/healthz") {
+            keep = co_await write_response(stream, text_response(http::status::ok, "ok", version, keep_alive), head);
+        } else if (path == "/readyz") {
+            const bool ready = !state.draining.load() &&
+                               state.connections.size() < cfg.max_connections;
+            keep = co_await write_response(
+                stream,
+                text_response(
+                    ready ? http::status::ok : http::status::service_unavailable,
+                    ready ? "ready" : "not ready",
+                    version,
+                    keep_alive
+                ),
+                head
+            );
+        } else {
+            keep = co_await write_response(
+                stream,
+                static_file_response(cfg.static_dir, request),
+                head
+            );
+        }
+        if (!keep) {
+            error_code ignored;
+            stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+            co_return;
+        }
+    }
+}
+
+} // namespace tokenrelay::http_server

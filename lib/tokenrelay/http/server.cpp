@@ -1,0 +1,229 @@
+#include <tokenrelay/core/log.hpp>
+#include <tokenrelay/http/listener.hpp>
+#include <tokenrelay/http/server.hpp>
+#include <tokenrelay/upstream/demo_source.hpp>
+#include <tokenrelay/upstream/endpoint.hpp>
+#include <tokenrelay/upstream/http_source.hpp>
+#include <tokenrelay/upstream/tls_context.hpp>
+
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+namespace tokenrelay::http_server {
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+std::size_t running_generations(const ws::relay_state& state)
+{
+    std::size_t n = 0;
+    for (const auto& s : state.sessions.all())
+        n += s->generation_running() ? 1 : 0;
+    return n;
+}
+
+/// Polls `done` every 20 ms until it holds or `deadline` passes.
+template <class Done>
+awaitable<void> wait_until(Done done, clock::time_point deadline)
+{
+    net::steady_timer timer(co_await net::this_coro::executor);
+    while (!done() && clock::now() < deadline) {
+        timer.expires_after(std::chrono::milliseconds(20));
+        co_await timer.async_wait(use_tuple);
+    }
+}
+
+/// Section 2: on SIGTERM/SIGINT stop taking sessions, let running generations finish
+/// within the drain timeout, end the rest with reason "shutdown", close every
+/// connection with 1001, then stop. A second signal stops at once.
+awaitable<void> drain_on_signal(
+    ws::relay_state& state,
+    tcp::acceptor& acceptor,
+    std::vector<std::unique_ptr<net::io_context>>& contexts
+)
+{
+    auto ex = co_await net::this_coro::executor;
+    net::signal_set signals(ex, SIGINT, SIGTERM);
+    auto [ec, signo] = co_await signals.async_wait(use_tuple);
+    if (ec)
+        co_return;
+    log::info("drain_started", {{"signal", std::to_string(signo)}});
+    state.draining = true;
+    net::co_spawn(
+        ex,
+        [&signals, &contexts]() -> awaitable<void> {
+            auto [ec2, s2] = co_await signals.async_wait(use_tuple);
+            if (!ec2) {
+                log::warn("drain_aborted", {{"signal", std::to_string(s2)}});
+                for (auto& c : contexts)
+                    c->stop();
+            }
+        },
+        net::detached
+    );
+
+    const auto drain_deadline = clock::now() + state.config.drain_timeout;
+    co_await wait_until([&] { return running_generations(state) == 0; }, drain_deadline);
+    for (auto& s : state.sessions.all())
+        s->stop(session::stop_reason::shutdown);
+    co_await wait_until(
+        [&] { return running_generations(state) == 0; },
+        clock::now() + std::chrono::seconds(3)
+    );
+    state.connections.close_all();
+    co_await wait_until(
+        [&] { return state.connections.size() == 0; },
+        clock::now() + std::chrono::seconds(3)
+    );
+    error_code ignored;
+    acceptor.close(ignored);
+    log::info("drain_finished");
+    for (auto& c : contexts)
+        c->stop();
+}
+
+tcp::endpoint listen_endpoint(net::io_context& ctx, const config::listen_address& listen)
+{
+    tcp::resolver resolver(ctx);
+    error_code ec;
+    auto results = resolver.resolve(
+        listen.host,
+        std::to_string(listen.port),
+        tcp::resolver::passive | tcp::resolver::numeric_service,
+        ec
+    );
+    if (ec || results.empty())
+        throw std::runtime_error("--listen: cannot resolve " + listen.host + ": " + ec.message());
+    return results.begin()->endpoint();
+}
+
+std::unique_ptr<upstream::model_source> make_source(
+    net::io_context& ctx,
+    const config::relay_config& cfg,
+    const std::optional<upstream::endpoint>& target,
+    const std::shared_ptr<ssl::context>& tls
+)
+{
+    if (!target)
+        return std::make_unique<upstream::demo_source>(ctx.get_executor(), cfg.demo_token_interval);
+    upstream::http_source_options opts;
+    opts.target = *target;
+    opts.api_key = cfg.api_key;
+    opts.connect_timeout = cfg.upstream_connect_timeout;
+    opts.first_token_timeout = cfg.first_token_timeout;
+    opts.token_timeout = cfg.token_timeout;
+    opts.retries.max_retries = cfg.upstream_max_retries;
+    opts.retries.budget = cfg.upstream_retry_budget;
+    return std::make_unique<upstream::http_source>(ctx.get_executor(), tls, std::move(opts));
+}
+
+} // namespace
+
+std::string default_static_dir()
+{
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    const auto exe = fs::read_symlink("/proc/self/exe", ec);
+    if (!ec) {
+        for (const auto& candidate :
+             {exe.parent_path() / "static",
+              exe.parent_path().parent_path() / "static",
+              exe.parent_path().parent_path() / "share" / "tokenrelay" / "static"}) {
+            if (fs::is_regular_file(candidate / "index.html", ec))
+                return candidate.string();
+        }
+    }
+    return TOKENRELAY_SOURCE_STATIC_DIR;
+}
+
+int run_relay(config::relay_config cfg)
+{
+    if (cfg.static_dir.empty())
+        cfg.static_dir = default_static_dir();
+    const unsigned threads =
+        cfg.threads ? cfg.threads : std::max(1u, std::thread::hardware_concurrency());
+
+    std::optional<upstream::endpoint> target;
+    std::shared_ptr<ssl::context> tls;
+    if (!cfg.upstream.empty()) {
+        auto parsed = upstream::parse_endpoint(cfg.upstream);
+        if (!parsed.value)
+            throw std::runtime_error("--upstream: " + parsed.error);
+        target = parsed.value;
+        if (target->tls)
+            tls = upstream::make_client_tls_context(cfg.upstream_ca);
+    }
+
+    // One single-threaded event loop per thread: a loop's sockets, timers and upstream
+    // pool are only ever touched by its own thread.
+    std::vector<std::unique_ptr<net::io_context>> contexts;
+    std::vector<std::unique_ptr<upstream::model_source>> sources;
+    std::vector<std::unique_ptr<ws::loop_context>> loops;
+    for (unsigned i = 0; i < threads; ++i) {
+        contexts.push_back(std::make_unique<net::io_context>(1));
+        sources.push_back(make_source(*contexts.back(), cfg, target, tls));
+        loops.push_back(std::make_unique<ws::loop_context>(
+            ws::loop_context{contexts.back()->get_executor(), *sources.back()}
+        ));
+    }
+    ws::relay_state state(cfg);
+
+    auto& main_ctx = *contexts.front();
+    tcp::acceptor acceptor(main_ctx);
+    const auto ep = listen_endpoint(main_ctx, cfg.listen);
+    error_code ec;
+    acceptor.open(ep.protocol(), ec);
+    if (!ec)
+        acceptor.set_option(net::socket_base::reuse_address(true), ec);
+    if (!ec)
+        acceptor.bind(ep, ec);
+    if (!ec)
+        acceptor.listen(net::socket_base::max_listen_connections, ec);
+    if (ec)
+        throw std::runtime_error(
+            "--listen: cannot listen on " + cfg.listen.host + ":" +
+            std::to_string(cfg.listen.port) + ": " + ec.message()
+        );
+
+    std::vector<net::io_context*> ctx_ptrs;
+    std::vector<ws::loop_context*> loop_ptrs;
+    for (std::size_t i = 0; i < contexts.size(); ++i) {
+        ctx_ptrs.push_back(contexts[i].get());
+        loop_ptrs.push_back(loops[i].get());
+    }
+    net::co_spawn(main_ctx, accept_loop(acceptor, ctx_ptrs, loop_ptrs, state), net::detached);
+    net::co_spawn(main_ctx, drain_on_signal(state, acceptor, contexts), net::detached);
+
+    const auto local = acceptor.local_endpoint();
+    const auto host = local.address().is_v6() ? "[" + local.address().to_string() + "]"
+                                              : local.address().to_string();
+    log::info(
+        "relay_started",
+        {{"listen", host + ":" + std::to_string(local.port())},
+         {"threads", std::to_string(threads)},
+         {"upstream", target ? target->authority() : std::string("demo")},
+         {"static", cfg.static_dir}}
+    );
+    std::cout << "listening on http://" << host << ":" << local.port() << "/" << std::endl;
+
+    std::vector<net::executor_work_guard<net::io_context::executor_type>> guards;
+    for (auto& c : contexts)
+        guards.push_back(net::make_work_guard(*c));
+    std::vector<std::thread> workers;
+    for (std::size_t i = 1; i < contexts.size(); ++i)
+        workers.emplace_back([&c = *contexts[i]] { c.run(); });
+    main_ctx.run();
+    for (auto& c : contexts)
+        c->stop();
+    for (auto& w : workers)
+        w.join();
+    return 0;
+}
+
+} // namespace tokenrelay::http_server

@@ -1,0 +1,217 @@
+// The generation half of a session: the upstream stream and the pump that moves its
+// events into the replay log, raced against an external stop (cancel, shutdown, the end
+// of the resume window). Runs on the session's home loop.
+
+#include <tokenrelay/core/log.hpp>
+#include <tokenrelay/core/session_id.hpp>
+#include <tokenrelay/session/session.hpp>
+
+#include <exception>
+
+namespace tokenrelay::session {
+namespace {
+
+using namespace net::experimental::awaitable_operators;
+
+// Section 2 lists the reasons a client may see; finish reasons other than "length"
+// (e.g. "content_filter") are a normal stop.
+std::string_view end_reason_for(std::string_view finish_reason)
+{
+    return finish_reason == "length" ? "length" : "stop";
+}
+
+std::string_view end_reason_for(stop_reason why)
+{
+    return why == stop_reason::shutdown ? "shutdown" : "cancelled";
+}
+
+awaitable<bool> cancelled()
+{
+    auto state = co_await net::this_coro::cancellation_state;
+    co_return state.cancelled() != net::cancellation_type::none;
+}
+
+std::int64_t elapsed_ms(std::chrono::steady_clock::time_point since)
+{
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now() - since
+    )
+        .count();
+}
+
+} // namespace
+
+awaitable<void> session::run_generation(chat_request request, std::string message_id)
+{
+    upstream::event_channel events(home_, 16);
+    auto outcome = co_await (
+        (stream_guarded(std::move(request), events) && pump(events, message_id)) ||
+        wait_for_stop()
+    );
+    std::optional<stop_reason> stopped;
+    if (outcome.index() == 1) {
+        std::lock_guard lock(mutex_);
+        stopped = stop_reason_.value_or(stop_reason::cancelled);
+    }
+    finish_generation(stopped);
+}
+
+awaitable<void>
+session::stream_guarded(chat_request request, upstream::event_channel& events)
+{
+    // A source that throws (rather than reporting `failed`) must still end the
+    // generation with exactly one stream_end; cancellation is the only exception that
+    // passes through.
+    std::string failure;
+    try {
+        co_await source_.stream(std::move(request), events);
+        co_return;
+    } catch (const std::exception& e) {
+        failure = e.what();
+    }
+    if (co_await cancelled())
+        throw boost::system::system_error(net::error::operation_aborted);
+    log::error("upstream_exception", {{"session", short_session_id(id_)}, {"what", failure}});
+    upstream::stream_event ev;
+    ev.type = upstream::stream_event::kind::failed;
+    ev.code = errc::upstream_error;
+    ev.message = "upstream request failed";
+    co_await events.async_send(error_code{}, std::move(ev), use_tuple);
+}
+
+awaitable<void> session::pump(upstream::event_channel& events, std::string message_id)
+{
+    using kind = upstream::stream_event::kind;
+    for (;;) {
+        auto [ec, ev] = co_await events.async_receive(use_tuple);
+        if (ec)
+            co_return;
+        bool last = false;
+        bool over_backlog = false;
+        std::shared_ptr<subscriber> sub;
+        {
+            std::lock_guard lock(mutex_);
+            const auto total = elapsed_ms(started_at_);
+            switch (ev.type) {
+            case kind::token:
+            case kind::reasoning:
+                if (ttft_ms_ < 0)
+                    ttft_ms_ = total;
+                if (ev.type == kind::token)
+                    reply_text_ += ev.text;
+                log_.append_text(
+                    ev.type == kind::token ? entry_kind::token : entry_kind::reasoning,
+                    message_id,
+                    ev.text
+                );
+                break;
+            case kind::finished:
+                log_.append_end(
+                    {message_id,
+                     0,
+                     std::string(end_reason_for(ev.finish_reason)),
+                     ev.usage,
+                     ttft_ms_,
+                     total}
+                );
+                ended_ = true;
+                last = true;
+                break;
+            case kind::failed:
+                log_.append_error(ev.code, ev.message, message_id);
+                log_.append_end(
+                    {message_id,
+                     0,
+                     ev.code == errc::timeout ? "timeout" : "upstream_error",
+                     std::nullopt,
+                     ttft_ms_,
+                     total}
+                );
+                ended_ = true;
+                last = true;
+                break;
+            }
+            sub = attached_;
+            // Section 5: past the backlog limit the upstream read pauses until the client
+            // catches up; a detached session keeps reading into its bounded log.
+            over_backlog = sub && log_.bytes_after(cursor_) > settings_.backlog_bytes;
+            pump_waiting_ = over_backlog;
+        }
+        if (sub)
+            sub->wake();
+        if (last)
+            co_return;
+        while (over_backlog) {
+            pump_timer_.expires_at(net::steady_timer::time_point::max());
+            co_await pump_timer_.async_wait(use_tuple);
+            if (co_await cancelled())
+                co_return;
+            std::lock_guard lock(mutex_);
+            over_backlog = attached_ && log_.bytes_after(cursor_) > settings_.backlog_bytes;
+            pump_waiting_ = over_backlog;
+        }
+    }
+}
+
+awaitable<void> session::wait_for_stop()
+{
+    for (;;) {
+        {
+            std::lock_guard lock(mutex_);
+            if (stop_reason_)
+                co_return;
+        }
+        stop_timer_.expires_at(net::steady_timer::time_point::max());
+        co_await stop_timer_.async_wait(use_tuple);
+        if (co_await cancelled())
+            co_return;
+    }
+}
+
+void session::finish_generation(std::optional<stop_reason> stopped)
+{
+    std::shared_ptr<subscriber> sub;
+    std::string id;
+    std::string reason;
+    std::int64_t ttft = -1;
+    std::int64_t total = 0;
+    {
+        std::lock_guard lock(mutex_);
+        if (!running_)
+            return;
+        if (!ended_) {
+            log_.append_end(
+                {message_id_,
+                 0,
+                 std::string(end_reason_for(stopped.value_or(stop_reason::cancelled))),
+                 std::nullopt,
+                 ttft_ms_,
+                 elapsed_ms(started_at_)}
+            );
+            ended_ = true;
+        }
+        running_ = false;
+        pump_waiting_ = false;
+        // Section 4: the reply joins the history, a cancelled one as far as it got.
+        if (!reply_text_.empty())
+            history_.add({"assistant", std::move(reply_text_)});
+        reply_text_.clear();
+        sub = attached_;
+        reason = stopped ? std::string(end_reason_for(*stopped)) : "completed";
+        id = message_id_;
+        ttft = ttft_ms_;
+        total = elapsed_ms(started_at_);
+    }
+    log::info(
+        "generation_end",
+        {{"session", short_session_id(id_)},
+         {"id", id},
+         {"reason", reason},
+         {"ttft_ms", std::to_string(ttft)},
+         {"total_ms", std::to_string(total)}}
+    );
+    if (sub)
+        sub->wake();
+}
+
+} // namespace tokenrelay::session

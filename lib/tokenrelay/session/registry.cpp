@@ -1,0 +1,76 @@
+#include <tokenrelay/core/session_id.hpp>
+#include <tokenrelay/session/registry.hpp>
+
+#include <functional>
+
+namespace tokenrelay::session {
+namespace {
+
+std::size_t id_hash(std::string_view id) { return std::hash<std::string_view>{}(id); }
+
+} // namespace
+
+std::shared_ptr<session> registry::create(
+    net::any_io_executor home,
+    upstream::model_source& source,
+    const session_settings& settings
+)
+{
+    auto s = std::make_shared<session>(make_session_id(), std::move(home), source, settings, *this);
+    const auto h = id_hash(s->id());
+    auto& sh = shard_for(h);
+    {
+        std::lock_guard lock(sh.mutex);
+        sh.sessions.emplace(h, s);
+    }
+    counters.created.fetch_add(1, std::memory_order_relaxed);
+    return s;
+}
+
+std::shared_ptr<session> registry::find(std::string_view id) const
+{
+    const auto h = id_hash(id);
+    auto& sh = shard_for(h);
+    std::lock_guard lock(sh.mutex);
+    auto [first, last] = sh.sessions.equal_range(h);
+    for (auto it = first; it != last; ++it)
+        if (session_id_equal(it->second->id(), id))
+            return it->second;
+    return nullptr;
+}
+
+void registry::forget(const session& s)
+{
+    const auto h = id_hash(s.id());
+    auto& sh = shard_for(h);
+    std::lock_guard lock(sh.mutex);
+    auto [first, last] = sh.sessions.equal_range(h);
+    for (auto it = first; it != last; ++it)
+        if (it->second.get() == &s) {
+            sh.sessions.erase(it);
+            return;
+        }
+}
+
+std::size_t registry::size() const
+{
+    std::size_t n = 0;
+    for (auto& sh : shards_) {
+        std::lock_guard lock(sh.mutex);
+        n += sh.sessions.size();
+    }
+    return n;
+}
+
+std::vector<std::shared_ptr<session>> registry::all() const
+{
+    std::vector<std::shared_ptr<session>> out;
+    for (auto& sh : shards_) {
+        std::lock_guard lock(sh.mutex);
+        for (auto& [h, s] : sh.sessions)
+            out.push_back(s);
+    }
+    return out;
+}
+
+} // namespace tokenrelay::session

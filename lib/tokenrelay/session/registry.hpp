@@ -1,0 +1,54 @@
+#pragma once
+// All sessions of the process, shared by every event loop. Sharded by the hash of the
+// id so loops rarely contend; ids are then compared in constant time (section 3).
+
+#include <tokenrelay/session/session.hpp>
+
+#include <array>
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace tokenrelay::session {
+
+struct registry_counters
+{
+    std::atomic<std::uint64_t> created{0};
+    std::atomic<std::uint64_t> resumed{0};
+    std::atomic<std::uint64_t> taken_over{0};
+    std::atomic<std::uint64_t> expired{0};
+};
+
+class registry
+{
+public:
+    std::shared_ptr<session> create(
+        net::any_io_executor home,
+        upstream::model_source& source,
+        const session_settings& settings
+    );
+    /// The live session with this id, or null.
+    std::shared_ptr<session> find(std::string_view id) const;
+    /// Removes a session whose resume window ended.
+    void forget(const session& s);
+
+    std::size_t size() const;
+    std::vector<std::shared_ptr<session>> all() const;
+
+    registry_counters counters;
+
+private:
+    struct shard
+    {
+        mutable std::mutex mutex;
+        std::unordered_multimap<std::size_t, std::shared_ptr<session>> sessions;
+    };
+    shard& shard_for(std::size_t hash) const { return shards_[hash % shards_.size()]; }
+
+    mutable std::array<shard, 32> shards_;
+};
+
+} // namespace tokenrelay::session

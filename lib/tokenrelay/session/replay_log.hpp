@@ -1,0 +1,86 @@
+#pragma once
+// A session's seq-numbered output (PROTOCOL.md sections 3 and 5). One structure gives
+// buffering, joining, backpressure and replay: each attached connection is a cursor (the
+// last seq it has sent), the writer takes everything after its cursor, joined, and the
+// upstream reader pauses while the part after the cursor is over the backlog limit.
+// Sans-I/O.
+
+#include <tokenrelay/protocol/server_frame.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace tokenrelay::session {
+
+enum class entry_kind : std::uint8_t { token, reasoning, end, error };
+
+class replay_log
+{
+public:
+    /// `max_bytes` bounds what the log holds; past it the oldest entries go first.
+    explicit replay_log(std::size_t max_bytes = 16 << 20) : max_bytes_(max_bytes) {}
+
+    /// A new message starts: the log keeps this one and the previous one, and drops
+    /// anything older.
+    void begin_message();
+
+    /// Appends generated text of one message and returns its seq.
+    std::uint64_t append_text(entry_kind kind, std::string_view message_id, std::string_view text);
+
+    /// Appends an `error` frame tied to the generation; it is delivered just before the
+    /// next seq-bearing entry (the generation's stream_end) and carries no seq itself.
+    void append_error(errc code, std::string_view message, std::string_view message_id);
+
+    /// Appends the generation's stream_end; `fields.seq` is assigned here and returned.
+    std::uint64_t append_end(protocol::stream_end_fields fields);
+
+    /// Highest seq assigned, 0 when none.
+    std::uint64_t last_seq() const noexcept { return next_seq_ - 1; }
+    /// Oldest seq still held; 0 for a log that never held anything, last_seq()+1 when
+    /// everything was dropped.
+    std::uint64_t first_seq() const noexcept;
+
+    /// Bytes of frames after `cursor` (what a connection at that cursor has not sent).
+    std::size_t bytes_after(std::uint64_t cursor) const noexcept;
+    /// Bytes the log holds.
+    std::size_t bytes() const noexcept { return total_ - dropped_; }
+
+    /// Serialises the entries after `cursor` into WebSocket messages appended to `out`:
+    /// consecutive token (or reasoning) entries of one message become one frame whose
+    /// seq is the last one's. Stops once about `max_bytes` are out. Returns the new
+    /// cursor (unchanged when there was nothing to send).
+    std::uint64_t collect(
+        std::uint64_t cursor,
+        std::size_t max_bytes,
+        std::int64_t now_ms,
+        std::vector<std::string>& out
+    ) const;
+
+private:
+    struct entry
+    {
+        std::uint64_t seq;  // for errors: the seq of the entry they precede
+        std::size_t offset; // bytes appended before this entry
+        entry_kind kind;
+        std::string message_id;
+        std::string text;   // token text, or the serialised frame for end and error
+    };
+
+    std::size_t index_after(std::uint64_t cursor) const noexcept;
+    void push(entry e);
+    void trim();
+
+    std::deque<entry> entries_;
+    std::uint64_t next_seq_ = 1;
+    std::size_t total_ = 0;   // bytes ever appended
+    std::size_t dropped_ = 0; // bytes of dropped entries
+    std::size_t max_bytes_;
+    std::uint64_t previous_message_seq_ = 0; // first seq of the previous message
+    std::uint64_t current_message_seq_ = 0;  // first seq of the current message
+};
+
+} // namespace tokenrelay::session

@@ -1,0 +1,197 @@
+#include <tokenrelay/core/clock.hpp>
+#include <tokenrelay/core/log.hpp>
+#include <tokenrelay/core/session_id.hpp>
+#include <tokenrelay/session/registry.hpp>
+#include <tokenrelay/session/session.hpp>
+
+#include <algorithm>
+#include <exception>
+
+namespace tokenrelay::session {
+
+session::session(
+    std::string id,
+    net::any_io_executor home,
+    upstream::model_source& source,
+    const session_settings& settings,
+    registry& owner
+)
+    : id_(std::move(id)), home_(std::move(home)), source_(source), settings_(settings),
+      owner_(owner), stop_timer_(home_), pump_timer_(home_), expiry_timer_(home_),
+      log_(settings.replay_log_bytes),
+      history_(settings.history_max_turns, settings.history_max_bytes),
+      limiter_(settings.rate_limit)
+{}
+
+session::~session() = default;
+
+session::attach_result
+session::attach(std::shared_ptr<subscriber> s, std::optional<std::uint64_t> last_seq)
+{
+    std::shared_ptr<subscriber> previous;
+    attach_result result;
+    {
+        std::lock_guard lock(mutex_);
+        previous = std::exchange(attached_, s);
+        ++attach_epoch_;
+        // A fresh connection starts at the end; a resuming one right after what it has.
+        cursor_ = std::min(last_seq.value_or(log_.last_seq()), log_.last_seq());
+        result = {log_.first_seq(), log_.last_seq()};
+    }
+    if (previous && previous != s) {
+        owner_.counters.taken_over.fetch_add(1, std::memory_order_relaxed);
+        previous->close_taken_over();
+    }
+    net::post(home_, [self = shared_from_this()] { self->expiry_timer_.cancel(); });
+    s->wake();
+    return result;
+}
+
+void session::detach(const subscriber* s)
+{
+    std::uint64_t epoch = 0;
+    bool wake_pump = false;
+    {
+        std::lock_guard lock(mutex_);
+        if (attached_.get() != s)
+            return;
+        attached_.reset();
+        epoch = ++attach_epoch_;
+        wake_pump = std::exchange(pump_waiting_, false);
+    }
+    net::post(home_, [self = shared_from_this(), epoch, wake_pump] {
+        if (wake_pump)
+            self->pump_timer_.cancel();
+        net::co_spawn(
+            self->home_,
+            [self, epoch] { return self->expire_after_window(epoch); },
+            [id = short_session_id(self->id_)](std::exception_ptr e) {
+                if (e)
+                    try {
+                        std::rethrow_exception(e);
+                    } catch (const std::exception& x) {
+                        log::error("session_expiry_failed", {{"session", id}, {"what", x.what()}});
+                    }
+            }
+        );
+    });
+}
+
+awaitable<void> session::expire_after_window(std::uint64_t epoch)
+{
+    // Re-arming cancels an older wait, whose epoch check then fails (section 3: the
+    // window runs from the last detach).
+    expiry_timer_.expires_after(settings_.resume_window);
+    co_await expiry_timer_.async_wait(use_tuple);
+    {
+        std::lock_guard lock(mutex_);
+        if (attach_epoch_ != epoch || attached_)
+            co_return;
+    }
+    stop(stop_reason::expired);
+    owner_.forget(*this);
+    owner_.counters.expired.fetch_add(1, std::memory_order_relaxed);
+    log::debug("session_expired", {{"session", short_session_id(id_)}});
+}
+
+session::chat_outcome session::start_chat(protocol::chat_frame chat)
+{
+    chat_outcome outcome;
+    chat_request request;
+    {
+        std::lock_guard lock(mutex_);
+        if (running_) {
+            outcome.refused = errc::busy;
+            outcome.message = "a reply is still streaming in this session; cancel it or wait";
+            outcome.id = chat.id;
+            return outcome;
+        }
+        if (auto wait = limiter_.try_take(now_ms())) {
+            outcome.refused = errc::rate_limited;
+            outcome.message = "too many messages in this session; try again later";
+            outcome.retry_after_ms = *wait;
+            outcome.id = chat.id;
+            return outcome;
+        }
+        outcome.id =
+            chat.id.empty() ? "m" + std::to_string(next_message_number_++) : std::move(chat.id);
+        // Section 4: an explicit context is used as given; otherwise the history.
+        request.messages = chat.context ? std::move(*chat.context) : history_.turns();
+        request.messages.push_back({"user", chat.content});
+        request.model = chat.options.model.value_or(settings_.model);
+        request.temperature = chat.options.temperature;
+        request.max_tokens = chat.options.max_tokens;
+        history_.add({"user", std::move(chat.content)});
+        log_.begin_message();
+        message_id_ = outcome.id;
+        running_ = true;
+        ended_ = false;
+        stop_reason_.reset();
+        reply_text_.clear();
+        ttft_ms_ = -1;
+        started_at_ = std::chrono::steady_clock::now();
+    }
+    net::co_spawn(
+        home_,
+        [self = shared_from_this(), request = std::move(request), id = outcome.id]() mutable {
+            return self->run_generation(std::move(request), std::move(id));
+        },
+        [self = shared_from_this()](std::exception_ptr e) {
+            if (!e)
+                return;
+            try {
+                std::rethrow_exception(e);
+            } catch (const std::exception& x) {
+                log::error(
+                    "generation_failed",
+                    {{"session", short_session_id(self->id_)}, {"what", x.what()}}
+                );
+            }
+            self->finish_generation(stop_reason::cancelled);
+        }
+    );
+    return outcome;
+}
+
+void session::stop(stop_reason why)
+{
+    {
+        std::lock_guard lock(mutex_);
+        if (!running_ || ended_ || stop_reason_)
+            return;
+        stop_reason_ = why;
+    }
+    net::post(home_, [self = shared_from_this()] { self->stop_timer_.cancel(); });
+}
+
+bool session::collect(const subscriber* s, std::size_t max_bytes, std::vector<std::string>& out)
+{
+    bool wake_pump = false;
+    {
+        std::lock_guard lock(mutex_);
+        if (attached_.get() != s)
+            return false;
+        cursor_ = log_.collect(cursor_, max_bytes, now_ms(), out);
+        if (pump_waiting_ && log_.bytes_after(cursor_) <= settings_.backlog_bytes) {
+            pump_waiting_ = false;
+            wake_pump = true;
+        }
+    }
+    if (wake_pump)
+        net::post(home_, [self = shared_from_this()] { self->pump_timer_.cancel(); });
+    return true;
+}
+
+bool session::generation_running() const
+{
+    std::lock_guard lock(mutex_);
+    return running_;
+}
+
+std::vector<chat_turn> session::history_snapshot() const
+{
+    std::lock_guard lock(mutex_);
+    return history_.turns();
+}
+
+} // namespace tokenrelay::session

@@ -1,0 +1,139 @@
+#pragma once
+// A chat session (PROTOCOL.md sections 3 and 4). It outlives connections: it owns the
+// running generation, its seq-numbered replay log and the conversation history, and a
+// connection attaches to it as a cursor into the log.
+//
+// Threading: the relay runs one single-threaded event loop per core. A session lives on
+// the loop that created it (its "home": generation, timers), while the connection
+// attached to it may run on any loop. Shared state is guarded by one mutex, held only
+// for short, non-blocking sections; cross-loop wake-ups are posted.
+
+#include <tokenrelay/core/chat.hpp>
+#include <tokenrelay/core/error.hpp>
+#include <tokenrelay/core/net.hpp>
+#include <tokenrelay/protocol/client_frame.hpp>
+#include <tokenrelay/session/history.hpp>
+#include <tokenrelay/session/rate_limiter.hpp>
+#include <tokenrelay/session/replay_log.hpp>
+#include <tokenrelay/upstream/model_source.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace tokenrelay::session {
+
+class registry;
+
+struct session_settings
+{
+    std::string model;
+    std::size_t replay_log_bytes = 16 << 20;
+    std::size_t backlog_bytes = 1 << 20;
+    std::size_t history_max_turns = 64;
+    std::size_t history_max_bytes = 256 * 1024;
+    unsigned rate_limit = 30;
+    std::chrono::milliseconds resume_window{60000};
+};
+
+/// A connection attached to a session, as the session sees it.
+class subscriber
+{
+public:
+    virtual ~subscriber() = default;
+    /// The log grew or the generation changed state. Thread-safe, cheap, may be called
+    /// for every token.
+    virtual void wake() = 0;
+    /// Another connection resumed this session (close with 4001). Thread-safe.
+    virtual void close_taken_over() = 0;
+};
+
+/// Why a generation was stopped from outside.
+enum class stop_reason { cancelled, shutdown, expired };
+
+class session : public std::enable_shared_from_this<session>
+{
+public:
+    session(
+        std::string id,
+        net::any_io_executor home,
+        upstream::model_source& source,
+        const session_settings& settings,
+        registry& owner
+    );
+    ~session();
+
+    const std::string& id() const noexcept { return id_; }
+
+    struct attach_result
+    {
+        std::uint64_t first_seq = 0;
+        std::uint64_t last_seq = 0;
+    };
+    /// Attaches `s` with its cursor at `last_seq` (nullopt: a fresh connection, which
+    /// starts at the end of the log). A connection already attached is taken over.
+    attach_result attach(std::shared_ptr<subscriber> s, std::optional<std::uint64_t> last_seq);
+    /// Detaches `s` if it is still the attached one; starts the resume window.
+    void detach(const subscriber* s);
+
+    struct chat_outcome
+    {
+        std::optional<errc> refused; // busy or rate_limited
+        std::string message;
+        std::int64_t retry_after_ms = 0;
+        std::string id; // the generation's message id
+    };
+    chat_outcome start_chat(protocol::chat_frame chat);
+
+    /// Stops the running generation, if any; its stream_end carries the reason.
+    void stop(stop_reason why);
+
+    /// For the attached writer: frames after its cursor, up to about `max_bytes`.
+    /// Returns false when `s` is no longer attached.
+    bool collect(const subscriber* s, std::size_t max_bytes, std::vector<std::string>& out);
+
+    bool generation_running() const;
+    std::vector<chat_turn> history_snapshot() const;
+
+private:
+    awaitable<void> run_generation(chat_request request, std::string message_id);
+    awaitable<void> pump(upstream::event_channel& events, std::string message_id);
+    awaitable<void> stream_guarded(chat_request request, upstream::event_channel& events);
+    awaitable<void> wait_for_stop();
+    void finish_generation(std::optional<stop_reason> stopped);
+    awaitable<void> expire_after_window(std::uint64_t epoch);
+
+    const std::string id_;
+    const net::any_io_executor home_;
+    upstream::model_source& source_;
+    const session_settings& settings_;
+    registry& owner_;
+
+    // Touched only on the home loop.
+    net::steady_timer stop_timer_;
+    net::steady_timer pump_timer_;
+    net::steady_timer expiry_timer_;
+
+    mutable std::mutex mutex_;
+    replay_log log_;
+    history history_;
+    rate_limiter limiter_;
+    std::shared_ptr<subscriber> attached_;
+    std::uint64_t cursor_ = 0;
+    std::uint64_t attach_epoch_ = 0;
+    bool running_ = false;
+    bool ended_ = false;          // the running generation's stream_end is in the log
+    bool pump_waiting_ = false;   // the pump waits for the writer (backpressure)
+    std::optional<stop_reason> stop_reason_;
+    std::uint64_t next_message_number_ = 1;
+    std::string message_id_;      // the running (or last) generation's id
+    std::string reply_text_;      // the running generation's content so far
+    std::chrono::steady_clock::time_point started_at_;
+    std::int64_t ttft_ms_ = -1;
+};
+
+} // namespace tokenrelay::session

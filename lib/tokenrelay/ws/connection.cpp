@@ -1,0 +1,299 @@
+#include <tokenrelay/core/clock.hpp>
+#include <tokenrelay/core/log.hpp>
+#include <tokenrelay/core/session_id.hpp>
+#include <tokenrelay/protocol/server_frame.hpp>
+#include <tokenrelay/ws/connection.hpp>
+
+#include <variant>
+
+namespace tokenrelay::ws {
+namespace {
+
+using namespace net::experimental::awaitable_operators;
+
+// A client that floods pings or bad frames without reading the answers stops being read
+// once this many control frames wait (TCP then pushes back on it).
+constexpr std::size_t max_pending_control = 64;
+// One writer pass sends at most about this much, so control frames are not starved.
+constexpr std::size_t max_batch_bytes = 64 * 1024;
+
+awaitable<bool> cancelled()
+{
+    auto state = co_await net::this_coro::cancellation_state;
+    co_return state.cancelled() != net::cancellation_type::none;
+}
+
+} // namespace
+
+connection::connection(websocket_stream ws, relay_state& state, loop_context& loop)
+    : ws_(std::move(ws)), state_(state), loop_(loop), wake_timer_(ws_.get_executor()),
+      reader_timer_(ws_.get_executor())
+{}
+
+awaitable<void> connection::run(
+    http::request<http::string_body> request,
+    std::optional<resume_request> resume_from
+)
+{
+    const auto& cfg = state_.config;
+    websocket::stream_base::timeout timeouts{};
+    timeouts.handshake_timeout = std::chrono::seconds(30);
+    timeouts.idle_timeout = cfg.idle_timeout;
+    timeouts.keep_alive_pings = true;
+    ws_.set_option(timeouts);
+    ws_.read_message_max(cfg.max_message_bytes);
+    if (cfg.compression) {
+        websocket::permessage_deflate pmd;
+        pmd.server_enable = true;
+        ws_.set_option(pmd);
+    }
+    ws_.set_option(websocket::stream_base::decorator(
+        [](websocket::response_type& res) { res.set(http::field::server, "tokenrelay"); }
+    ));
+    auto [accept_ec] = co_await ws_.async_accept(request, use_tuple);
+    if (accept_ec) {
+        log::debug("ws_handshake_failed", {{"error", accept_ec.message()}});
+        co_return;
+    }
+    ws_.text(true);
+
+    auto self = shared_from_this();
+    state_.connections.add(self);
+    if (resume_from)
+        resume(*resume_from);
+    else
+        start_fresh_session();
+
+    co_await (read_loop() || write_loop());
+
+    if (session_)
+        session_->detach(this);
+    state_.connections.remove(self);
+    log::debug("ws_closed", {{"session", log_id()}});
+}
+
+void connection::start_fresh_session()
+{
+    session_ = state_.sessions.create(loop_.executor, loop_.source, state_.session_settings);
+    const auto r = session_->attach(shared_from_this(), std::nullopt);
+    std::string frame;
+    protocol::append_session_frame(frame, session_->id(), false, r.last_seq, r.first_seq);
+    enqueue(std::move(frame));
+    log::info("ws_session", {{"session", log_id()}, {"resumed", "false"}});
+}
+
+void connection::resume(const resume_request& r)
+{
+    auto found = state_.sessions.find(r.session);
+    if (!found) {
+        // Section 2: session_not_found, then a fresh session frame.
+        std::string frame;
+        protocol::append_error_frame(
+            frame,
+            errc::session_not_found,
+            "that session is unknown or its resume window has ended"
+        );
+        enqueue(std::move(frame));
+        if (session_) {
+            const auto first_last = session_->attach(shared_from_this(), std::nullopt);
+            frame.clear();
+            protocol::append_session_frame(
+                frame,
+                session_->id(),
+                false,
+                first_last.last_seq,
+                first_last.first_seq
+            );
+            enqueue(std::move(frame));
+        } else {
+            start_fresh_session();
+        }
+        return;
+    }
+    if (session_ && session_ != found) {
+        // The fresh session made at connect time was never used: drop it now rather
+        // than keep it for a resume window.
+        session_->detach(this);
+        state_.sessions.forget(*session_);
+    }
+    session_ = std::move(found);
+    const auto attached = session_->attach(shared_from_this(), r.last_seq);
+    state_.sessions.counters.resumed.fetch_add(1, std::memory_order_relaxed);
+    std::string frame;
+    protocol::append_session_frame(
+        frame,
+        session_->id(),
+        true,
+        attached.last_seq,
+        attached.first_seq
+    );
+    enqueue(std::move(frame));
+    log::info(
+        "ws_session",
+        {{"session", log_id()}, {"resumed", "true"}, {"last_seq", std::to_string(r.last_seq)}}
+    );
+}
+
+awaitable<void> connection::read_loop()
+{
+    beast::flat_buffer buffer;
+    for (;;) {
+        while (control_.size() >= max_pending_control && !reader_done_) {
+            reader_waiting_ = true;
+            reader_timer_.expires_at(net::steady_timer::time_point::max());
+            co_await reader_timer_.async_wait(use_tuple);
+            reader_waiting_ = false;
+            if (co_await cancelled())
+                co_return;
+        }
+        buffer.clear();
+        auto [ec, n] = co_await ws_.async_read(buffer, use_tuple);
+        if (ec) {
+            // Beast has already answered protocol violations with their close codes
+            // (1007 invalid UTF-8, 1009 too big, 1002 protocol error).
+            reader_done_ = true;
+            wake_timer_.cancel();
+            log::debug("ws_read_end", {{"session", log_id()}, {"error", ec.message()}});
+            co_return;
+        }
+        if (close_)
+            continue; // closing: drain until the peer's close frame arrives
+        if (!ws_.got_text()) {
+            request_close(websocket::close_code::unknown_data, "binary frames are not supported");
+            continue;
+        }
+        const auto data = buffer.cdata();
+        handle_text({static_cast<const char*>(data.data()), data.size()});
+    }
+}
+
+void connection::handle_text(std::string_view text)
+{
+    const bool first = std::exchange(first_frame_, false);
+    auto decoded = protocol::decode_client_frame(text, state_.frame_limits);
+    if (auto* err = std::get_if<protocol::decode_error>(&decoded)) {
+        std::string frame;
+        protocol::append_error_frame(frame, err->code, err->message, err->id);
+        enqueue(std::move(frame));
+        return;
+    }
+    auto& frame = std::get<protocol::client_frame>(decoded);
+    if (auto* chat = std::get_if<protocol::chat_frame>(&frame)) {
+        auto outcome = session_->start_chat(std::move(*chat));
+        if (outcome.refused) {
+            std::string out;
+            protocol::append_error_frame(
+                out,
+                *outcome.refused,
+                outcome.message,
+                outcome.id,
+                outcome.refused == errc::rate_limited
+                    ? std::optional<std::int64_t>(outcome.retry_after_ms)
+                    : std::nullopt
+            );
+            enqueue(std::move(out));
+        }
+    } else if (std::holds_alternative<protocol::cancel_frame>(frame)) {
+        session_->stop(session::stop_reason::cancelled);
+    } else if (auto* ping = std::get_if<protocol::ping_frame>(&frame)) {
+        std::string out;
+        protocol::append_pong_frame(out, now_ms(), ping->timestamp);
+        enqueue(std::move(out));
+    } else if (auto* r = std::get_if<protocol::resume_frame>(&frame)) {
+        if (!first) {
+            std::string out;
+            protocol::append_error_frame(
+                out,
+                errc::bad_request,
+                "resume must be the first message on a connection"
+            );
+            enqueue(std::move(out));
+            return;
+        }
+        resume({r->session, r->last_seq});
+    }
+}
+
+awaitable<void> connection::write_loop()
+{
+    std::vector<std::string> frames;
+    for (;;) {
+        wake_pending_.store(false, std::memory_order_release);
+        frames.clear();
+        while (!control_.empty()) {
+            frames.push_back(std::move(control_.front()));
+            control_.pop_front();
+        }
+        if (reader_waiting_)
+            reader_timer_.cancel();
+        if (session_)
+            session_->collect(this, max_batch_bytes, frames);
+        if (frames.empty()) {
+            if (close_) {
+                co_await ws_.async_close(*close_, use_tuple);
+                co_return;
+            }
+            if (reader_done_)
+                co_return;
+            // Section 5: ping a connection that has been quiet for --ping-interval.
+            wake_timer_.expires_after(state_.config.ping_interval);
+            auto [ec] = co_await wake_timer_.async_wait(use_tuple);
+            if (co_await cancelled())
+                co_return;
+            if (!ec) {
+                auto [ping_ec] = co_await ws_.async_ping({}, use_tuple);
+                if (ping_ec)
+                    co_return;
+            }
+            continue;
+        }
+        for (auto& f : frames) {
+            auto [ec, n] = co_await ws_.async_write(net::buffer(f), use_tuple);
+            if (ec)
+                co_return;
+        }
+    }
+}
+
+void connection::wake()
+{
+    if (!wake_pending_.exchange(true, std::memory_order_acq_rel))
+        net::post(ws_.get_executor(), [self = shared_from_this()] { self->wake_timer_.cancel(); });
+}
+
+void connection::close_taken_over()
+{
+    net::post(ws_.get_executor(), [self = shared_from_this()] {
+        // The session now belongs to the newer connection.
+        self->session_.reset();
+        self->request_close(static_cast<websocket::close_code>(4001), "session taken over");
+    });
+}
+
+void connection::close_for_shutdown()
+{
+    net::post(ws_.get_executor(), [self = shared_from_this()] {
+        self->request_close(websocket::close_code::going_away, "server shutting down");
+    });
+}
+
+void connection::request_close(websocket::close_code code, std::string_view reason)
+{
+    if (close_)
+        return;
+    close_.emplace(code, reason);
+    wake_timer_.cancel();
+}
+
+void connection::enqueue(std::string frame)
+{
+    control_.push_back(std::move(frame));
+    wake_timer_.cancel();
+}
+
+std::string connection::log_id() const
+{
+    return session_ ? short_session_id(session_->id()) : std::string("-");
+}
+
+} // namespace tokenrelay::ws

@@ -1,0 +1,71 @@
+#pragma once
+// One WebSocket connection (PROTOCOL.md section 2): a reader coroutine that decodes
+// client frames and a single writer coroutine through which every outgoing frame passes
+// (control frames from a small bounded queue, generation frames from the session's log).
+
+#include <tokenrelay/core/net.hpp>
+#include <tokenrelay/protocol/client_frame.hpp>
+#include <tokenrelay/session/session.hpp>
+#include <tokenrelay/ws/relay_state.hpp>
+
+#include <atomic>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace tokenrelay::ws {
+
+using websocket_stream = websocket::stream<beast::tcp_stream>;
+
+/// Where a connection asked to resume from (query string or first `resume` frame).
+struct resume_request
+{
+    std::string session;
+    std::uint64_t last_seq = 0;
+};
+
+class connection final : public session::subscriber,
+                         public std::enable_shared_from_this<connection>
+{
+public:
+    connection(websocket_stream ws, relay_state& state, loop_context& loop);
+
+    /// Completes the handshake for `request` and serves the connection until it closes.
+    awaitable<void> run(
+        http::request<http::string_body> request,
+        std::optional<resume_request> resume
+    );
+
+    void wake() override;
+    void close_taken_over() override;
+    /// Flushes what the session has for this connection, then closes with 1001.
+    void close_for_shutdown();
+
+private:
+    awaitable<void> read_loop();
+    awaitable<void> write_loop();
+    void handle_text(std::string_view text);
+    void start_fresh_session();
+    void resume(const resume_request& r);
+    void request_close(websocket::close_code code, std::string_view reason);
+    void enqueue(std::string frame);
+    std::string log_id() const;
+
+    websocket_stream ws_;
+    relay_state& state_;
+    loop_context& loop_;
+    net::steady_timer wake_timer_;
+    net::steady_timer reader_timer_;
+    std::atomic<bool> wake_pending_{false};
+
+    // Touched only on this connection's loop.
+    std::deque<std::string> control_;
+    std::shared_ptr<session::session> session_;
+    std::optional<websocket::close_reason> close_;
+    bool reader_done_ = false;
+    bool reader_waiting_ = false;
+    bool first_frame_ = true;
+};
+
+} // namespace tokenrelay::ws

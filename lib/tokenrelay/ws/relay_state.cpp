@@ -1,0 +1,39 @@
+#include <tokenrelay/ws/relay_state.hpp>
+
+namespace tokenrelay::ws {
+namespace {
+
+session::session_settings session_settings_from(const config::relay_config& c)
+{
+    session::session_settings s;
+    s.model = c.model;
+    s.replay_log_bytes = c.replay_log_bytes;
+    s.backlog_bytes = c.outbound_backlog_bytes;
+    s.history_max_turns = c.history_max_turns;
+    s.history_max_bytes = c.history_max_bytes;
+    s.rate_limit = c.rate_limit;
+    s.resume_window = c.resume_window;
+    return s;
+}
+
+protocol::frame_limits frame_limits_from(const config::relay_config& c)
+{
+    protocol::frame_limits l;
+    l.max_content_bytes = c.max_message_bytes;
+    l.max_context_messages = c.max_context_messages;
+    l.max_context_bytes = c.max_context_bytes;
+    l.max_tokens_ceiling = c.max_tokens_ceiling;
+    // --allowed-models defaults to "only --model" (PROTOCOL.md section 7).
+    l.allowed_models = c.allowed_models.empty() ? std::vector<std::string>{c.model}
+                                                : c.allowed_models;
+    return l;
+}
+
+} // namespace
+
+relay_state::relay_state(config::relay_config cfg)
+    : config(std::move(cfg)), session_settings(session_settings_from(config)),
+      frame_limits(frame_limits_from(config))
+{}
+
+} // namespace tokenrelay::ws

@@ -1,0 +1,216 @@
+#include <tokenrelay/session/replay_log.hpp>
+
+#include <boost/json.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <string>
+#include <vector>
+
+namespace json = boost::json;
+using tokenrelay::errc;
+using tokenrelay::session::entry_kind;
+using tokenrelay::session::replay_log;
+
+namespace {
+
+struct replayed
+{
+    std::string text;      // token contents in order
+    std::string reasoning; // reasoning contents in order
+    std::vector<std::uint64_t> seqs;
+    std::vector<std::string> types;
+    std::size_t frames = 0;
+};
+
+/// Drains the log from `cursor` in batches of `batch` bytes, as a writer would.
+replayed drain(const replay_log& log, std::uint64_t cursor, std::size_t batch)
+{
+    replayed r;
+    for (int guard = 0; guard < 10000; ++guard) {
+        std::vector<std::string> out;
+        const auto next = log.collect(cursor, batch, 1000, out);
+        if (out.empty()) {
+            BOOST_TEST(next == cursor);
+            break;
+        }
+        for (const auto& frame : out) {
+            const auto v = json::parse(frame).as_object();
+            const std::string type(v.at("type").as_string());
+            r.types.push_back(type);
+            if (type == "token")
+                r.text += v.at("content").as_string();
+            if (type == "reasoning")
+                r.reasoning += v.at("content").as_string();
+            if (v.contains("seq"))
+                r.seqs.push_back(v.at("seq").to_number<std::uint64_t>());
+            ++r.frames;
+        }
+        BOOST_TEST(next > cursor);
+        cursor = next;
+    }
+    return r;
+}
+
+/// One message: 2 reasoning tokens, 6 content tokens "t0 ".."t5 ", stream_end.
+replay_log sample_log(std::uint64_t& end_seq)
+{
+    replay_log log;
+    log.begin_message();
+    log.append_text(entry_kind::reasoning, "m1", "r0 ");
+    log.append_text(entry_kind::reasoning, "m1", "r1 ");
+    for (int i = 0; i < 6; ++i)
+        log.append_text(entry_kind::token, "m1", "t" + std::to_string(i) + " ");
+    end_seq = log.append_end({"m1", 0, "stop", std::nullopt, 5, 10});
+    return log;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(replay_log_suite)
+
+BOOST_AUTO_TEST_CASE(seqs_start_at_one_and_grow_by_one)
+{
+    std::uint64_t end_seq = 0;
+    auto log = sample_log(end_seq);
+    BOOST_TEST(end_seq == 9u);
+    BOOST_TEST(log.first_seq() == 1u);
+    BOOST_TEST(log.last_seq() == 9u);
+}
+
+BOOST_AUTO_TEST_CASE(empty_log_reports_zero)
+{
+    replay_log log;
+    BOOST_TEST(log.first_seq() == 0u);
+    BOOST_TEST(log.last_seq() == 0u);
+    BOOST_TEST(log.bytes_after(0) == 0u);
+    std::vector<std::string> out;
+    BOOST_TEST(log.collect(0, 1024, 0, out) == 0u);
+    BOOST_TEST(out.empty());
+}
+
+// Every cursor position × every batch size: the replay after the cursor is exactly the
+// suffix, with no gap and no duplicate, whatever the joining.
+BOOST_AUTO_TEST_CASE(every_cursor_and_batch_size_replays_the_exact_suffix)
+{
+    std::uint64_t end_seq = 0;
+    const auto log = sample_log(end_seq);
+    const std::string all_reasoning = "r0 r1 ";
+    const std::string all_text = "t0 t1 t2 t3 t4 t5 ";
+    for (std::uint64_t cursor = 0; cursor <= end_seq; ++cursor) {
+        for (std::size_t batch = 1; batch <= 400; batch += 7) {
+            BOOST_TEST_CONTEXT("cursor " << cursor << " batch " << batch)
+            {
+                const auto r = drain(log, cursor, batch);
+                // Seqs 1-2 are reasoning, 3-8 tokens, 9 the end.
+                const std::size_t skipped_reasoning = std::min<std::uint64_t>(cursor, 2);
+                const std::size_t skipped_tokens =
+                    cursor > 2 ? std::min<std::uint64_t>(cursor - 2, 6) : 0;
+                BOOST_TEST(r.reasoning == all_reasoning.substr(skipped_reasoning * 3));
+                BOOST_TEST(r.text == all_text.substr(skipped_tokens * 3));
+                if (cursor < end_seq) {
+                    BOOST_REQUIRE(!r.seqs.empty());
+                    BOOST_TEST(r.seqs.back() == end_seq);
+                    BOOST_TEST(r.types.back() == "stream_end");
+                    for (std::size_t i = 1; i < r.seqs.size(); ++i)
+                        BOOST_TEST(r.seqs[i] > r.seqs[i - 1]);
+                    BOOST_TEST(r.seqs.front() > cursor);
+                } else {
+                    BOOST_TEST(r.frames == 0u);
+                }
+            }
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(waiting_tokens_are_joined_into_one_frame)
+{
+    std::uint64_t end_seq = 0;
+    const auto log = sample_log(end_seq);
+    std::vector<std::string> out;
+    const auto next = log.collect(0, 1 << 20, 42, out);
+    BOOST_TEST(next == end_seq);
+    BOOST_REQUIRE(out.size() == 3u); // reasoning, token, stream_end
+    BOOST_TEST(
+        out[1] == R"({"type":"token","content":"t0 t1 t2 t3 t4 t5 ","timestamp":42,"seq":8,"id":"m1"})"
+    );
+}
+
+BOOST_AUTO_TEST_CASE(tokens_of_different_messages_are_not_joined)
+{
+    replay_log log;
+    log.begin_message();
+    log.append_text(entry_kind::token, "a", "x");
+    log.append_end({"a", 0, "stop", std::nullopt, 1, 1});
+    log.begin_message();
+    log.append_text(entry_kind::token, "b", "y");
+    const auto r = drain(log, 0, 1 << 20);
+    BOOST_TEST(r.text == "xy");
+    BOOST_TEST(r.frames == 3u);
+    BOOST_TEST((r.seqs == std::vector<std::uint64_t>{1, 2, 3}));
+}
+
+BOOST_AUTO_TEST_CASE(an_error_frame_precedes_its_stream_end_and_carries_no_seq)
+{
+    replay_log log;
+    log.begin_message();
+    log.append_text(entry_kind::token, "m", "a");
+    log.append_error(errc::upstream_error, "upstream answered 500", "m");
+    const auto end = log.append_end({"m", 0, "upstream_error", std::nullopt, 1, 2});
+    BOOST_TEST(end == 2u);
+    // Even with a one-byte batch the error is never separated from its stream_end: a
+    // cursor between them would skip the end.
+    for (std::uint64_t cursor : {0u, 1u}) {
+        const auto r = drain(log, cursor, 1);
+        BOOST_REQUIRE(r.types.size() >= 2u);
+        BOOST_TEST(r.types[r.types.size() - 2] == "error");
+        BOOST_TEST(r.types.back() == "stream_end");
+        BOOST_TEST(r.seqs.back() == 2u);
+    }
+    BOOST_TEST(drain(log, 2, 1).frames == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(bytes_after_measures_the_unsent_backlog)
+{
+    replay_log log;
+    log.begin_message();
+    log.append_text(entry_kind::token, "m", std::string(100, 'a'));
+    log.append_text(entry_kind::token, "m", std::string(50, 'b'));
+    const auto all = log.bytes_after(0);
+    const auto after_first = log.bytes_after(1);
+    BOOST_TEST(all > after_first);
+    BOOST_TEST(all - after_first >= 100u);
+    BOOST_TEST(after_first >= 50u);
+    BOOST_TEST(log.bytes_after(2) == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(keeps_the_current_and_previous_message_only)
+{
+    replay_log log;
+    for (int m = 1; m <= 3; ++m) {
+        log.begin_message();
+        log.append_text(entry_kind::token, "m" + std::to_string(m), "x");
+        log.append_end({"m" + std::to_string(m), 0, "stop", std::nullopt, 1, 1});
+    }
+    // Messages 2 and 3 hold seqs 3..6.
+    BOOST_TEST(log.first_seq() == 3u);
+    BOOST_TEST(log.last_seq() == 6u);
+    const auto r = drain(log, 0, 1 << 20);
+    BOOST_TEST((r.seqs == std::vector<std::uint64_t>{3, 4, 5, 6}));
+}
+
+BOOST_AUTO_TEST_CASE(the_byte_bound_drops_oldest_entries_first)
+{
+    replay_log log(2000);
+    log.begin_message();
+    for (int i = 0; i < 100; ++i)
+        log.append_text(entry_kind::token, "m", std::string(100, 'a' + i % 26));
+    BOOST_TEST(log.bytes() <= 2000u);
+    BOOST_TEST(log.last_seq() == 100u);
+    BOOST_TEST(log.first_seq() > 1u);
+    // What is left is the newest entries, contiguous up to the last.
+    const auto r = drain(log, 0, 1 << 20);
+    BOOST_TEST(r.seqs.back() == 100u);
+    BOOST_TEST(r.text.size() == (100 - log.first_seq() + 1) * 100);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
