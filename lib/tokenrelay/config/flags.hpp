@@ -1,0 +1,39 @@
+#pragma once
+// The table of start-up flags (PROTOCOL.md section 7): one row per flag, shared by the
+// command-line parser, the environment fallback and the usage text so they cannot drift.
+
+#include <tokenrelay/config/config.hpp>
+
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace tokenrelay::config::detail {
+
+struct flag_spec
+{
+    std::string_view name;         // without the leading "--"
+    std::string_view metavar;      // what the value looks like; empty for a boolean flag
+    std::string_view default_text; // as shown by usage()
+    std::string_view help;
+    bool hidden = false; // test and benchmark knobs, left out of usage()
+    // Stores one value into the config; returns the problem (phrased to follow
+    // "--flag: ") when the value is bad. A repeatable flag appends, the others overwrite.
+    std::string (*apply)(relay_config&, std::string_view value) = nullptr;
+
+    bool is_boolean() const noexcept { return metavar.empty(); }
+};
+
+/// Every flag, in the order usage() lists them.
+std::span<const flag_spec> flags();
+
+/// The row for `name` (without "--"), or nullptr.
+const flag_spec* find_flag(std::string_view name);
+
+/// "max-connections-per-ip" -> "TOKENRELAY_MAX_CONNECTIONS_PER_IP".
+std::string env_name(std::string_view flag_name);
+
+/// Checks an upstream key wherever it came from; never echoes it.
+std::string check_api_key(std::string_view key);
+
+} // namespace tokenrelay::config::detail
