@@ -1,0 +1,75 @@
+#pragma once
+// Sans-I/O: what one chat-completions request asks the mock to do. The behaviour contract
+// (the `mock:` words and their effects) is docs/mock_upstream.md; tests rely on it.
+
+#include <boost/json/value.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace tokenrelay::mock {
+
+enum class line_end { lf, crlf, cr };
+
+/// The behaviour chosen by the `mock:` directives of the last message.
+struct plan
+{
+    std::size_t tokens = 8;
+    std::chrono::milliseconds interval{0};
+    std::optional<unsigned> status;
+    std::optional<std::size_t> fail_first;
+    unsigned fail_status = 429;
+    std::size_t retry_after = 0;
+    bool stall = false;
+    std::optional<std::size_t> stall_after;
+    bool never_answer = false;
+    std::optional<std::size_t> disconnect_after;
+    bool malformed = false;
+    bool error_event = false;
+    bool no_done = false;
+    line_end lineend = line_end::lf;
+    bool bytewise = false;
+    std::size_t reasoning = 0;
+    bool no_usage = false;
+    bool usage_null_choices = false;
+    std::string finish = "stop";
+    bool echo = false;
+    std::optional<std::size_t> huge;
+    std::optional<std::size_t> nonewline;
+    bool empty_deltas = false;
+    bool comments = false;
+    bool echo_auth_error = false;
+    /// `mock:` words that were not understood (unknown name or bad value); kept for logs.
+    std::vector<std::string> ignored;
+};
+
+/// Applies every whitespace-separated `mock:` word of `content` to `defaults`. Other words
+/// are ordinary text; a later directive overrides an earlier one of the same name.
+plan parse_directives(std::string_view content, plan defaults = {});
+
+/// What the mock needs from a request body.
+struct chat_input
+{
+    /// The request's `model` value, serialised; echoed into every chunk.
+    std::string model_json = "\"mock\"";
+    /// Compact serialisation of `messages` (the `mock:echo` reply).
+    std::string messages_json = "[]";
+    /// Text content of the last message: where directives are read.
+    std::string last_content;
+    /// Characters (Unicode code points) of all message contents, for `prompt_tokens`.
+    std::size_t prompt_chars = 0;
+};
+
+/// Reads a parsed chat-completions body; nullopt when it is not an object with a
+/// `messages` array. A `content` may be a string, null, or an array of `{"text": ...}`
+/// parts (OpenAI's multi-part form), whose texts are joined.
+std::optional<chat_input> parse_chat_input(const boost::json::value& body);
+
+/// `prompt_tokens` as the contract defines it: characters / 4, at least 1.
+std::size_t prompt_tokens(std::size_t prompt_chars) noexcept;
+
+} // namespace tokenrelay::mock

@@ -1,0 +1,212 @@
+#include <tokenrelay/mock/stream_writer.hpp>
+
+#include <boost/json/serialize.hpp>
+
+#include <algorithm>
+
+namespace tokenrelay::mock {
+namespace {
+
+// `mock:huge` splits its bytes into tokens of this many 'x' characters.
+constexpr std::size_t huge_token_size = 64;
+
+std::string json_string(std::string_view s)
+{
+    return boost::json::serialize(boost::json::string_view(s.data(), s.size()));
+}
+
+std::string_view line_end_text(line_end le) noexcept
+{
+    switch (le) {
+    case line_end::crlf:
+        return "\r\n";
+    case line_end::cr:
+        return "\r";
+    case line_end::lf:
+        break;
+    }
+    return "\n";
+}
+
+std::string delta_choice(std::string_view delta_json)
+{
+    std::string s = R"("choices":[{"index":0,"delta":)";
+    s += delta_json;
+    s += R"(,"finish_reason":null}])";
+    return s;
+}
+
+} // namespace
+
+stream_writer::stream_writer(plan p, chat_input in, std::uint64_t id, std::int64_t created)
+    : plan_(std::move(p)), in_(std::move(in)), line_end_(line_end_text(plan_.lineend))
+{
+    envelope_ = R"({"id":"mock-)" + std::to_string(id) +
+                R"(","object":"chat.completion.chunk","created":)" + std::to_string(created) +
+                R"(,"model":)" + in_.model_json + ",";
+
+    if (plan_.echo)
+        total_ = 1;
+    else if (plan_.huge)
+        total_ = (*plan_.huge + huge_token_size - 1) / huge_token_size;
+    else
+        total_ = plan_.tokens;
+
+    // stall_after / disconnect_after mean "K tokens, then ...": K wins over the default
+    // count, but cannot invent echo or huge content that does not exist.
+    std::optional<std::size_t> cut;
+    if (plan_.stall_after)
+        cut = plan_.stall_after;
+    if (plan_.disconnect_after && (!cut || *plan_.disconnect_after < *cut))
+        cut = plan_.disconnect_after;
+    if (cut)
+        total_ = (plan_.echo || plan_.huge) ? std::min(total_, *cut) : *cut;
+
+    if (plan_.stall) {
+        phase_ = phase::over;
+        end_ = stream_end::stall;
+    }
+}
+
+std::string stream_writer::event(std::string_view data) const
+{
+    std::string s;
+    if (plan_.comments) {
+        s += ": keep-alive";
+        s += line_end_;
+        s += "event: message";
+        s += line_end_;
+    }
+    s += "data: ";
+    s += data;
+    s += line_end_;
+    s += line_end_;
+    return s;
+}
+
+std::string stream_writer::chunk(std::string_view rest) const
+{
+    std::string s = envelope_;
+    s += rest;
+    s += '}';
+    return s;
+}
+
+std::string stream_writer::token_text(std::size_t i) const
+{
+    if (plan_.echo)
+        return in_.messages_json;
+    if (plan_.huge) {
+        const auto left = *plan_.huge - i * huge_token_size;
+        return std::string(std::min(left, huge_token_size), 'x');
+    }
+    return "w" + std::to_string(i) + " ";
+}
+
+std::optional<sse_piece> stream_writer::next()
+{
+    // Tokens (reasoning or content) wait for the interval; `mock:huge` is as fast as possible.
+    const auto token_delay = plan_.huge ? std::chrono::milliseconds{0} : plan_.interval;
+
+    switch (phase_) {
+    case phase::role:
+        phase_ = plan_.reasoning > 0 ? phase::reasoning : phase::content;
+        return sse_piece{{}, event(chunk(delta_choice(R"({"role":"assistant","content":""})")))};
+
+    case phase::reasoning: {
+        const auto text = "r" + std::to_string(reasoning_sent_) + " ";
+        if (++reasoning_sent_ == plan_.reasoning)
+            phase_ = phase::content;
+        return sse_piece{
+            token_delay,
+            event(chunk(delta_choice(R"({"reasoning_content":)" + json_string(text) + "}")))};
+    }
+
+    case phase::content:
+        if (empty_pending_ > 0) {
+            // Both forms of "no text" that real servers send between tokens.
+            const char* delta = empty_pending_ == 2 ? R"({"content":""})" : R"({"content":null})";
+            --empty_pending_;
+            return sse_piece{{}, event(chunk(delta_choice(delta)))};
+        }
+        if ((plan_.malformed || plan_.error_event) && !extra_sent_ && (sent_ >= 1 || total_ == 0)) {
+            extra_sent_ = true;
+            phase_ = phase::over;
+            end_ = stream_end::complete;
+            return sse_piece{
+                {},
+                event(
+                    plan_.malformed
+                        ? "{not json"
+                        : R"({"error":{"message":"mock stream error","type":"mock_error"}})"
+                )};
+        }
+        if (sent_ == total_) {
+            if (plan_.stall_after || plan_.disconnect_after) {
+                const bool disconnect =
+                    plan_.disconnect_after &&
+                    (!plan_.stall_after || *plan_.disconnect_after < *plan_.stall_after);
+                phase_ = phase::over;
+                end_ = disconnect ? stream_end::disconnect : stream_end::stall;
+                return std::nullopt;
+            }
+            phase_ = plan_.no_done ? phase::over : phase::finish;
+            return next();
+        }
+        {
+            auto text = token_text(sent_);
+            ++sent_;
+            if (plan_.empty_deltas && sent_ < total_)
+                empty_pending_ = 2;
+            return sse_piece{
+                token_delay,
+                event(chunk(delta_choice(R"({"content":)" + json_string(text) + "}")))};
+        }
+
+    case phase::finish:
+        phase_ = plan_.no_usage ? phase::done : phase::usage;
+        return sse_piece{
+            {},
+            event(chunk(
+                R"("choices":[{"index":0,"delta":{},"finish_reason":)" + json_string(plan_.finish) +
+                "}]"
+            ))};
+
+    case phase::usage: {
+        phase_ = phase::done;
+        const auto p = prompt_tokens(in_.prompt_chars);
+        std::string rest = plan_.usage_null_choices ? R"("choices":null)" : R"("choices":[])";
+        rest += R"(,"usage":{"prompt_tokens":)" + std::to_string(p) + R"(,"completion_tokens":)" +
+                std::to_string(sent_) + R"(,"total_tokens":)" + std::to_string(p + sent_) + "}";
+        return sse_piece{{}, event(chunk(rest))};
+    }
+
+    case phase::done:
+        phase_ = phase::over;
+        return sse_piece{{}, event("[DONE]")};
+
+    case phase::over:
+        break;
+    }
+    return std::nullopt;
+}
+
+void append_http_chunk(std::string& out, std::string_view data)
+{
+    if (data.empty())
+        return;
+    static constexpr char hex[] = "0123456789abcdef";
+    char size[2 * sizeof(std::size_t)];
+    char* p = size + sizeof size;
+    std::size_t n = data.size();
+    do {
+        *--p = hex[n & 0xF];
+        n >>= 4;
+    } while (n != 0);
+    out.append(p, size + sizeof size);
+    out += "\r\n";
+    out += data;
+    out += "\r\n";
+}
+
+} // namespace tokenrelay::mock

@@ -1,0 +1,74 @@
+#pragma once
+// Sans-I/O: the SSE body of one streamed mock reply, produced one event at a time so a
+// `mock:huge` reply never sits in memory whole. The I/O layer only frames, delays and
+// writes what `next()` returns.
+
+#include <tokenrelay/mock/directives.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace tokenrelay::mock {
+
+/// One SSE event (complete with its blank line), to be sent after `delay`.
+struct sse_piece
+{
+    std::chrono::milliseconds delay{0};
+    std::string bytes;
+
+    bool operator==(const sse_piece&) const = default;
+};
+
+/// How the response ends once `next()` has nothing more.
+enum class stream_end {
+    complete,   // terminating zero-size chunk, the connection stays usable
+    stall,      // nothing more; hold the connection until the client closes it
+    disconnect, // close the TCP connection with no terminating chunk
+};
+
+class stream_writer
+{
+public:
+    /// `id` becomes "mock-<id>"; `created` is the Unix time in seconds.
+    stream_writer(plan p, chat_input in, std::uint64_t id, std::int64_t created);
+
+    /// The next event, or nullopt when the body is over (then see `end()`).
+    std::optional<sse_piece> next();
+
+    stream_end end() const noexcept { return end_; }
+
+    /// Content tokens produced so far (the usage chunk's `completion_tokens`).
+    std::size_t content_tokens() const noexcept { return sent_; }
+
+private:
+    enum class phase { role, reasoning, content, finish, usage, done, over };
+
+    std::string event(std::string_view data) const;
+    std::string chunk(std::string_view choices_json) const;
+    std::string token_text(std::size_t i) const;
+
+    plan plan_;
+    chat_input in_;
+    std::string envelope_; // `{"id":...,"model":...,` shared by every chunk
+    std::string_view line_end_;
+    phase phase_ = phase::role;
+    std::size_t total_ = 0; // content tokens this reply will carry
+    std::size_t reasoning_sent_ = 0;
+    std::size_t sent_ = 0;
+    int empty_pending_ = 0; // `mock:empty_deltas` chunks still owed after the last token
+    bool extra_sent_ = false;
+    stream_end end_ = stream_end::complete;
+};
+
+/// Appends `data` framed as one HTTP/1.1 chunk (RFC 9112 section 7.1): hex size, CRLF,
+/// data, CRLF. Empty data is not framed: a zero-size chunk would end the body.
+void append_http_chunk(std::string& out, std::string_view data);
+
+/// The chunk that ends a chunked body (no trailers).
+inline constexpr std::string_view last_http_chunk = "0\r\n\r\n";
+
+} // namespace tokenrelay::mock
