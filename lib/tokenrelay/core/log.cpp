@@ -43,7 +43,7 @@ std::string timestamp()
     const auto ms = duration_cast<milliseconds>(now.time_since_epoch()).count() % 1000;
     std::tm tm{};
     gmtime_r(&t, &tm);
-    char buf[32];
+    char buf[64];
     std::snprintf(
         buf,
         sizeof buf,

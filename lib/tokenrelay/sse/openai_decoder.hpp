@@ -4,7 +4,9 @@
 
 #include <tokenrelay/core/chat.hpp>
 
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parser.hpp>
+#include <boost/json/value.hpp>
 
 #include <optional>
 #include <string>
@@ -14,13 +16,13 @@ namespace tokenrelay::sse {
 
 struct openai_chunk
 {
-    std::string content;       // choices[0].delta.content; "" when absent or null
-    std::string reasoning;     // choices[0].delta.reasoning_content (or .reasoning)
-    std::string finish_reason; // choices[0].finish_reason; "" when absent or null
+    std::string content;              // choices[0].delta.content; "" when absent or null
+    std::string reasoning;            // choices[0].delta.reasoning_content (or .reasoning)
+    std::string finish_reason;        // choices[0].finish_reason; "" when absent or null
     std::optional<token_usage> usage; // top-level usage, when present and not null
-    bool done = false;         // the payload was the literal [DONE]
-    bool is_error = false;     // the payload has an `error` member (PROTOCOL.md section 6)
-    std::string error_message; // error.message, or the error member serialised
+    bool done = false;                // the payload was the literal [DONE]
+    bool is_error = false;            // the payload has an `error` member (PROTOCOL.md section 6)
+    std::string error_message;        // error.message, or the error member serialised
 };
 
 class openai_decoder
@@ -33,6 +35,17 @@ public:
     std::string_view why() const noexcept { return why_; }
 
 private:
+    bool decode_json(std::string_view data, openai_chunk& out);
+    bool decode_choices(boost::json::value const& choices, openai_chunk& out);
+    bool decode_usage(boost::json::value const& usage, openai_chunk& out);
+    bool fail(std::string_view why);
+
+    // One decode per SSE event is the hot path (BOOST_NOTES section 7): the parser keeps
+    // its internal buffers between calls and a typical chunk's value tree fits in
+    // arena_, so a decode allocates nothing once warm. The resource is rebuilt per
+    // decode because release() alone would keep doubling its next block size.
+    unsigned char arena_[4096];
+    std::optional<boost::json::monotonic_resource> resource_;
     boost::json::parser parser_;
     std::string why_;
 };

@@ -36,22 +36,33 @@ public:
     parse_status next(event& out);
 
     /// The input has ended. A partial last event is dropped (as the standard says); a
-    /// following next() returns need_more.
+    /// following next() returns need_more, and bytes fed afterwards start a new stream
+    /// (the last event id is kept, as an EventSource keeps it across reconnections).
     void finish();
 
     std::string_view error_message() const noexcept;
 
 private:
-    // implementation-defined members
-    struct impl;
+    bool take_line(std::string_view& line);
+    parse_status process_line(std::string_view line, event& out);
+    bool append_data(std::string_view value);
+    void fail(std::string message);
+    void compact();
+
+    // Unparsed input is buffer_[pos_, size); consumed bytes are dropped in bulk by
+    // compact() so the cost stays amortised O(n) however the input is split.
     std::string buffer_;
     std::size_t pos_ = 0;
+    std::size_t scan_ = 0;       // no line end in buffer_[pos_, scan_): do not rescan it
+    std::size_t tail_start_ = 0; // where the last, unterminated line starts in buffer_
+    bool overflow_ = false;      // the unterminated line already exceeds max_line_bytes_
+    bool after_cr_ = false;      // last line ended in CR: a following LF belongs to it
+    bool bom_checked_ = false;
+    std::size_t bom_matched_ = 0; // BOM bytes seen so far at stream start
     std::string data_;
+    bool data_seen_ = false;
     std::string type_;
     std::string last_id_;
-    bool data_seen_ = false;
-    bool after_cr_ = false;
-    bool first_line_ = true;
     std::string error_;
     std::size_t max_line_bytes_;
     std::size_t max_event_bytes_;

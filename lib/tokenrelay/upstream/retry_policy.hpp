@@ -11,10 +11,10 @@ namespace tokenrelay::upstream {
 
 struct retry_limits
 {
-    std::size_t max_retries = 4;                      // 5 attempts in all
-    std::chrono::milliseconds budget{15000};          // total waiting across retries
-    std::chrono::milliseconds base{250};              // first backoff ceiling
-    std::chrono::milliseconds cap{4000};              // one backoff at most (before Retry-After)
+    std::size_t max_retries = 4;             // 5 attempts in all
+    std::chrono::milliseconds budget{15000}; // total waiting across retries
+    std::chrono::milliseconds base{250};     // first backoff ceiling
+    std::chrono::milliseconds cap{4000};     // one backoff at most (before Retry-After)
 };
 
 class retry_policy
@@ -32,7 +32,8 @@ public:
     /// The wait before the next attempt after a retryable failure, or nullopt when the
     /// retries or the budget are spent. Exponential backoff with full jitter
     /// (`unit_random` in [0,1)); a Retry-After raises the wait to at least its value.
-    /// Records the wait against the budget.
+    /// Records the wait against the budget: a backoff is trimmed to what is left of it,
+    /// but a Retry-After that does not fit is not cut short: that gives nullopt.
     std::optional<std::chrono::milliseconds>
     next_delay(double unit_random, std::optional<std::chrono::milliseconds> retry_after);
 

@@ -226,7 +226,9 @@ awaitable<void> connection::write_loop()
         }
         if (reader_waiting_)
             reader_timer_.cancel();
-        if (session_)
+        // Once closing, only a shutdown still flushes the session (its generation has
+        // been stopped, so the log is finite); other closes must not wait on a stream.
+        if (session_ && (!close_ || close_->code == websocket::close_code::going_away))
             session_->collect(this, max_batch_bytes, frames);
         if (frames.empty()) {
             if (close_) {

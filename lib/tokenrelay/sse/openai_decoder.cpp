@@ -1,0 +1,200 @@
+// One `data:` payload of an OpenAI-compatible chat.completion.chunk stream (PROTOCOL.md
+// section 6). Only choices[0] matters: the relay always asks for one completion.
+#include <tokenrelay/sse/openai_decoder.hpp>
+
+#include <boost/json/serialize.hpp>
+
+#include <limits>
+
+namespace tokenrelay::sse {
+
+namespace json = boost::json;
+
+namespace {
+
+enum class text_field { absent, ok, wrong_type };
+
+// An absent or null member means "no text": servers send `"content": null` next to
+// reasoning deltas and in the final chunk.
+text_field read_text(json::object const& o, std::string_view key, std::string& out)
+{
+    auto const* v = o.if_contains(key);
+    if (v == nullptr || v->is_null()) {
+        return text_field::absent;
+    }
+    auto const* s = v->if_string();
+    if (s == nullptr) {
+        return text_field::wrong_type;
+    }
+    out.assign(s->data(), s->size());
+    return text_field::ok;
+}
+
+enum class count_field { ok, wrong_type };
+
+count_field read_count(json::object const& o, std::string_view key, std::int64_t& out)
+{
+    auto const* v = o.if_contains(key);
+    if (v == nullptr || v->is_null()) {
+        out = 0;
+        return count_field::ok;
+    }
+    if (auto const* i = v->if_int64(); i != nullptr && *i >= 0) {
+        out = *i;
+        return count_field::ok;
+    }
+    if (auto const* u = v->if_uint64();
+        u != nullptr &&
+        *u <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+        out = static_cast<std::int64_t>(*u);
+        return count_field::ok;
+    }
+    return count_field::wrong_type;
+}
+
+} // namespace
+
+bool openai_decoder::decode(std::string_view data, openai_chunk& out)
+{
+    out.content.clear();
+    out.reasoning.clear();
+    out.finish_reason.clear();
+    out.usage.reset();
+    out.done = false;
+    out.is_error = false;
+    out.error_message.clear();
+    why_.clear();
+
+    if (data == "[DONE]") {
+        out.done = true;
+        return true;
+    }
+
+    resource_.emplace(arena_, sizeof arena_);
+    parser_.reset(json::storage_ptr(&*resource_));
+    bool const ok = decode_json(data, out);
+    // After a syntax error the parser may still hold a partial value in the arena: drop
+    // every reference to it before the arena is reused.
+    parser_.reset();
+    resource_.reset();
+    return ok;
+}
+
+bool openai_decoder::decode_json(std::string_view data, openai_chunk& out)
+{
+    boost::system::error_code ec;
+    parser_.write(data.data(), data.size(), ec);
+    if (ec) {
+        why_ = "malformed JSON in stream event: " + ec.message();
+        return false;
+    }
+    json::value const root = parser_.release();
+    auto const* chunk = root.if_object();
+    if (chunk == nullptr) {
+        return fail("stream event is not a JSON object");
+    }
+
+    // An `error` member makes the event an upstream error even inside a 200 response
+    // (PROTOCOL.md section 6). A null one is how some servers say "no error".
+    if (auto const* error = chunk->if_contains("error"); error != nullptr && !error->is_null()) {
+        out.is_error = true;
+        if (auto const* s = error->if_string()) {
+            out.error_message.assign(s->data(), s->size());
+        } else if (auto const* o = error->if_object();
+                   o != nullptr && o->contains("message") && o->at("message").is_string()) {
+            auto const& m = o->at("message").get_string();
+            out.error_message.assign(m.data(), m.size());
+        } else {
+            out.error_message = json::serialize(*error);
+        }
+        return true;
+    }
+
+    if (auto const* choices = chunk->if_contains("choices")) {
+        if (!decode_choices(*choices, out)) {
+            return false;
+        }
+    }
+    if (auto const* usage = chunk->if_contains("usage")) {
+        if (!decode_usage(*usage, out)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool openai_decoder::decode_choices(json::value const& choices, openai_chunk& out)
+{
+    // The final usage chunk carries `choices: []` or `choices: null` (PROTOCOL.md
+    // section 6: servers differ).
+    if (choices.is_null()) {
+        return true;
+    }
+    auto const* list = choices.if_array();
+    if (list == nullptr) {
+        return fail("choices is not an array");
+    }
+    if (list->empty()) {
+        return true;
+    }
+    auto const* choice = list->front().if_object();
+    if (choice == nullptr) {
+        return fail("choices[0] is not an object");
+    }
+
+    if (auto const* delta_value = choice->if_contains("delta");
+        delta_value != nullptr && !delta_value->is_null()) {
+        auto const* delta = delta_value->if_object();
+        if (delta == nullptr) {
+            return fail("choices[0].delta is not an object");
+        }
+        if (read_text(*delta, "content", out.content) == text_field::wrong_type) {
+            return fail("choices[0].delta.content is not a string");
+        }
+        // DeepSeek and vLLM say `reasoning_content`, OpenRouter and Ollama `reasoning`.
+        switch (read_text(*delta, "reasoning_content", out.reasoning)) {
+        case text_field::ok:
+            break;
+        case text_field::wrong_type:
+            return fail("choices[0].delta.reasoning_content is not a string");
+        case text_field::absent:
+            if (read_text(*delta, "reasoning", out.reasoning) == text_field::wrong_type) {
+                return fail("choices[0].delta.reasoning is not a string");
+            }
+            break;
+        }
+    }
+
+    if (read_text(*choice, "finish_reason", out.finish_reason) == text_field::wrong_type) {
+        return fail("choices[0].finish_reason is not a string");
+    }
+    return true;
+}
+
+bool openai_decoder::decode_usage(json::value const& usage, openai_chunk& out)
+{
+    if (usage.is_null()) {
+        return true;
+    }
+    auto const* o = usage.if_object();
+    if (o == nullptr) {
+        return fail("usage is not an object");
+    }
+    token_usage counts;
+    if (read_count(*o, "prompt_tokens", counts.prompt_tokens) != count_field::ok) {
+        return fail("usage.prompt_tokens is not a non-negative integer");
+    }
+    if (read_count(*o, "completion_tokens", counts.completion_tokens) != count_field::ok) {
+        return fail("usage.completion_tokens is not a non-negative integer");
+    }
+    out.usage = counts;
+    return true;
+}
+
+bool openai_decoder::fail(std::string_view why)
+{
+    why_.assign(why);
+    return false;
+}
+
+} // namespace tokenrelay::sse
