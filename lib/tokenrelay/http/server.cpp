@@ -29,8 +29,7 @@ std::size_t running_generations(const ws::relay_state& state)
 }
 
 /// Polls `done` every 20 ms until it holds or `deadline` passes.
-template <class Done>
-awaitable<void> wait_until(Done done, clock::time_point deadline)
+template <class Done> awaitable<void> wait_until(Done done, clock::time_point deadline)
 {
     net::steady_timer timer(co_await net::this_coro::executor);
     while (!done() && clock::now() < deadline) {
@@ -73,13 +72,11 @@ awaitable<void> drain_on_signal(
     for (auto& s : state.sessions.all())
         s->stop(session::stop_reason::shutdown);
     co_await wait_until(
-        [&] { return running_generations(state) == 0; },
-        clock::now() + std::chrono::seconds(3)
+        [&] { return running_generations(state) == 0; }, clock::now() + std::chrono::seconds(3)
     );
     state.connections.close_all();
     co_await wait_until(
-        [&] { return state.connections.size() == 0; },
-        clock::now() + std::chrono::seconds(3)
+        [&] { return state.connections.size() == 0; }, clock::now() + std::chrono::seconds(3)
     );
     error_code ignored;
     acceptor.close(ignored);
@@ -113,13 +110,13 @@ std::unique_ptr<upstream::model_source> make_source(
     if (!target)
         return std::make_unique<upstream::demo_source>(ctx.get_executor(), cfg.demo_token_interval);
     upstream::http_source_options opts;
-    opts.target = *target;
+    opts.endpoint = *target;
     opts.api_key = cfg.api_key;
     opts.connect_timeout = cfg.upstream_connect_timeout;
     opts.first_token_timeout = cfg.first_token_timeout;
     opts.token_timeout = cfg.token_timeout;
-    opts.retries.max_retries = cfg.upstream_max_retries;
-    opts.retries.budget = cfg.upstream_retry_budget;
+    opts.retry_limits.max_retries = cfg.upstream_max_retries;
+    opts.retry_limits.budget = cfg.upstream_retry_budget;
     return std::make_unique<upstream::http_source>(ctx.get_executor(), tls, std::move(opts));
 }
 
@@ -168,9 +165,8 @@ int run_relay(config::relay_config cfg)
     for (unsigned i = 0; i < threads; ++i) {
         contexts.push_back(std::make_unique<net::io_context>(1));
         sources.push_back(make_source(*contexts.back(), cfg, target, tls));
-        loops.push_back(std::make_unique<ws::loop_context>(
-            ws::loop_context{contexts.back()->get_executor(), *sources.back()}
-        ));
+        loops.push_back(std::make_unique<ws::loop_context>(ws::loop_context{
+            contexts.back()->get_executor(), *sources.back()}));
     }
     ws::relay_state state(cfg);
 

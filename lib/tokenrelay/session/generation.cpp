@@ -45,8 +45,7 @@ awaitable<void> session::run_generation(chat_request request, std::string messag
 {
     upstream::event_channel events(home_, 16);
     auto outcome = co_await (
-        (stream_guarded(std::move(request), events) && pump(events, message_id)) ||
-        wait_for_stop()
+        (stream_guarded(std::move(request), events) && pump(events, message_id)) || wait_for_stop()
     );
     std::optional<stop_reason> stopped;
     if (outcome.index() == 1) {
@@ -56,8 +55,7 @@ awaitable<void> session::run_generation(chat_request request, std::string messag
     finish_generation(stopped);
 }
 
-awaitable<void>
-session::stream_guarded(chat_request request, upstream::event_channel& events)
+awaitable<void> session::stream_guarded(chat_request request, upstream::event_channel& events)
 {
     // A source that throws (rather than reporting `failed`) must still end the
     // generation with exactly one stream_end; cancellation is the only exception that
@@ -69,7 +67,7 @@ session::stream_guarded(chat_request request, upstream::event_channel& events)
     } catch (const std::exception& e) {
         failure = e.what();
     }
-    if (co_await cancelled())
+    if (const bool stop = co_await cancelled(); stop)
         throw boost::system::system_error(net::error::operation_aborted);
     log::error("upstream_exception", {{"session", short_session_id(id_)}, {"what", failure}});
     upstream::stream_event ev;
@@ -144,7 +142,7 @@ awaitable<void> session::pump(upstream::event_channel& events, std::string messa
         while (over_backlog) {
             pump_timer_.expires_at(net::steady_timer::time_point::max());
             co_await pump_timer_.async_wait(use_tuple);
-            if (co_await cancelled())
+            if (const bool stop = co_await cancelled(); stop)
                 co_return;
             std::lock_guard lock(mutex_);
             over_backlog = attached_ && log_.bytes_after(cursor_) > settings_.backlog_bytes;
@@ -163,7 +161,7 @@ awaitable<void> session::wait_for_stop()
         }
         stop_timer_.expires_at(net::steady_timer::time_point::max());
         co_await stop_timer_.async_wait(use_tuple);
-        if (co_await cancelled())
+        if (const bool stop = co_await cancelled(); stop)
             co_return;
     }
 }

@@ -9,7 +9,10 @@ namespace {
 // cannot hold more memory than the bound says.
 constexpr std::size_t entry_overhead = 48;
 
-std::size_t cost(std::string_view text) { return text.size() + entry_overhead; }
+std::size_t cost(std::string_view text)
+{
+    return text.size() + entry_overhead;
+}
 
 } // namespace
 
@@ -25,11 +28,8 @@ void replay_log::begin_message()
     }
 }
 
-std::uint64_t replay_log::append_text(
-    entry_kind kind,
-    std::string_view message_id,
-    std::string_view text
-)
+std::uint64_t
+replay_log::append_text(entry_kind kind, std::string_view message_id, std::string_view text)
 {
     const auto seq = next_seq_++;
     push(entry{seq, total_, kind, std::string(message_id), std::string(text)});
@@ -81,10 +81,7 @@ std::size_t replay_log::bytes_after(std::uint64_t cursor) const noexcept
 }
 
 std::uint64_t replay_log::collect(
-    std::uint64_t cursor,
-    std::size_t max_bytes,
-    std::int64_t now_ms,
-    std::vector<std::string>& out
+    std::uint64_t cursor, std::size_t max_bytes, std::int64_t now_ms, std::vector<std::string>& out
 ) const
 {
     std::size_t sent = 0;

@@ -30,10 +30,8 @@ connection::connection(websocket_stream ws, relay_state& state, loop_context& lo
       reader_timer_(ws_.get_executor())
 {}
 
-awaitable<void> connection::run(
-    http::request<http::string_body> request,
-    std::optional<resume_request> resume_from
-)
+awaitable<void>
+connection::run(http::request<http::string_body> request, std::optional<resume_request> resume_from)
 {
     const auto& cfg = state_.config;
     websocket::stream_base::timeout timeouts{};
@@ -47,9 +45,9 @@ awaitable<void> connection::run(
         pmd.server_enable = true;
         ws_.set_option(pmd);
     }
-    ws_.set_option(websocket::stream_base::decorator(
-        [](websocket::response_type& res) { res.set(http::field::server, "tokenrelay"); }
-    ));
+    ws_.set_option(websocket::stream_base::decorator([](websocket::response_type& res) {
+        res.set(http::field::server, "tokenrelay");
+    }));
     auto [accept_ec] = co_await ws_.async_accept(request, use_tuple);
     if (accept_ec) {
         log::debug("ws_handshake_failed", {{"error", accept_ec.message()}});
@@ -89,20 +87,14 @@ void connection::resume(const resume_request& r)
         // Section 2: session_not_found, then a fresh session frame.
         std::string frame;
         protocol::append_error_frame(
-            frame,
-            errc::session_not_found,
-            "that session is unknown or its resume window has ended"
+            frame, errc::session_not_found, "that session is unknown or its resume window has ended"
         );
         enqueue(std::move(frame));
         if (session_) {
             const auto first_last = session_->attach(shared_from_this(), std::nullopt);
             frame.clear();
             protocol::append_session_frame(
-                frame,
-                session_->id(),
-                false,
-                first_last.last_seq,
-                first_last.first_seq
+                frame, session_->id(), false, first_last.last_seq, first_last.first_seq
             );
             enqueue(std::move(frame));
         } else {
@@ -121,11 +113,7 @@ void connection::resume(const resume_request& r)
     state_.sessions.counters.resumed.fetch_add(1, std::memory_order_relaxed);
     std::string frame;
     protocol::append_session_frame(
-        frame,
-        session_->id(),
-        true,
-        attached.last_seq,
-        attached.first_seq
+        frame, session_->id(), true, attached.last_seq, attached.first_seq
     );
     enqueue(std::move(frame));
     log::info(
@@ -143,7 +131,7 @@ awaitable<void> connection::read_loop()
             reader_timer_.expires_at(net::steady_timer::time_point::max());
             co_await reader_timer_.async_wait(use_tuple);
             reader_waiting_ = false;
-            if (co_await cancelled())
+            if (const bool stop = co_await cancelled(); stop)
                 co_return;
         }
         buffer.clear();
@@ -203,9 +191,7 @@ void connection::handle_text(std::string_view text)
         if (!first) {
             std::string out;
             protocol::append_error_frame(
-                out,
-                errc::bad_request,
-                "resume must be the first message on a connection"
+                out, errc::bad_request, "resume must be the first message on a connection"
             );
             enqueue(std::move(out));
             return;
@@ -240,7 +226,7 @@ awaitable<void> connection::write_loop()
             // Section 5: ping a connection that has been quiet for --ping-interval.
             wake_timer_.expires_after(state_.config.ping_interval);
             auto [ec] = co_await wake_timer_.async_wait(use_tuple);
-            if (co_await cancelled())
+            if (const bool stop = co_await cancelled(); stop)
                 co_return;
             if (!ec) {
                 auto [ping_ec] = co_await ws_.async_ping({}, use_tuple);

@@ -83,7 +83,7 @@ awaitable<body_result> send_body(Stream& s, std::string out, stream_writer& w, b
     net::steady_timer timer(co_await net::this_coro::executor);
     while (auto piece = w.next()) {
         if (piece->delay.count() > 0 || bytewise) {
-            if (!co_await write_all(s, out))
+            if (const bool written = co_await write_all(s, out); !written)
                 co_return body_result::failed;
             out.clear();
         }
@@ -97,14 +97,14 @@ awaitable<body_result> send_body(Stream& s, std::string out, stream_writer& w, b
             for (char c : piece->bytes) {
                 std::string one;
                 append_http_chunk(one, std::string_view(&c, 1));
-                if (!co_await write_all(s, one))
+                if (const bool written = co_await write_all(s, one); !written)
                     co_return body_result::failed;
             }
             continue;
         }
         append_http_chunk(out, piece->bytes);
         if (out.size() >= write_batch_bytes) {
-            if (!co_await write_all(s, out))
+            if (const bool written = co_await write_all(s, out); !written)
                 co_return body_result::failed;
             out.clear();
         }
@@ -113,7 +113,7 @@ awaitable<body_result> send_body(Stream& s, std::string out, stream_writer& w, b
     switch (w.end()) {
     case stream_end::complete:
         if (bytewise) {
-            if (!co_await write_all(s, out))
+            if (const bool written = co_await write_all(s, out); !written)
                 co_return body_result::failed;
             out.clear();
         }
@@ -124,7 +124,7 @@ awaitable<body_result> send_body(Stream& s, std::string out, stream_writer& w, b
     case stream_end::stall:
         break;
     }
-    if (!co_await write_all(s, out))
+    if (const bool written = co_await write_all(s, out); !written)
         co_return body_result::failed;
     // Stalled: hold the connection until the peer closes it, which the watcher reports.
     timer.expires_at(net::steady_timer::time_point::max());
@@ -135,14 +135,15 @@ awaitable<body_result> send_body(Stream& s, std::string out, stream_writer& w, b
 template <class Stream>
 awaitable<after_response> send_nonewline(Stream& s, std::size_t bytes, open_response& open)
 {
-    if (!co_await write_all(s, stream_head(false, false))) {
+    if (const bool written = co_await write_all(s, stream_head(false, false)); !written) {
         open.finish(stats::outcome::aborted);
         co_return after_response::abort;
     }
     const std::string block(std::min<std::size_t>(bytes, write_batch_bytes), 'a');
     for (std::size_t left = bytes; left > 0;) {
         const auto n = std::min(left, block.size());
-        if (!co_await write_all(s, std::string_view(block).substr(0, n))) {
+        if (const bool written = co_await write_all(s, std::string_view(block).substr(0, n));
+            !written) {
             open.finish(stats::outcome::aborted);
             co_return after_response::abort;
         }
@@ -171,9 +172,10 @@ respond_chat(Stream& s, beast::flat_buffer& buf, const request& req, server_stat
 
     auto answer = [&](unsigned status, std::string text, std::optional<std::size_t> retry_after
                   ) -> awaitable<after_response> {
-        if (!co_await write_simple(
+        if (const bool written = co_await write_simple(
                 s, status, std::move(text), json_type, keep_alive, retry_after
-            )) {
+            );
+            !written) {
             open.finish(stats::outcome::aborted);
             co_return after_response::abort;
         }

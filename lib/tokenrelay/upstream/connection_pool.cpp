@@ -1,0 +1,181 @@
+#include <tokenrelay/upstream/connection_pool.hpp>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include <cerrno>
+#include <string>
+#include <sys/socket.h>
+
+namespace tokenrelay::upstream {
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+// An idle HTTP/1.1 connection has nothing to say until it is asked something (RFC 9112
+// section 9.8): a peek that finds an orderly close, an error or stray bytes (a TLS
+// close_notify, an unsolicited response) means it cannot carry the next request.
+bool looks_reusable(beast::tcp_stream& stream)
+{
+    auto& socket = stream.socket();
+    if (!socket.is_open())
+        return false;
+    char byte = 0;
+    const auto n = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+struct resolved
+{
+    error_code ec;
+    tcp::resolver::results_type results;
+};
+
+// getaddrinfo cannot be interrupted, and Asio's resolver has no per-operation
+// cancellation: both the deadline and the caller's cancellation call resolver.cancel(),
+// which aborts the lookup if it has not started yet and otherwise discards its result.
+awaitable<resolved> resolve(
+    net::any_io_executor executor,
+    const std::string& host,
+    std::uint16_t port,
+    clock::time_point deadline
+)
+{
+    auto resolver = std::make_shared<tcp::resolver>(executor);
+    std::weak_ptr<tcp::resolver> weak = resolver;
+    net::steady_timer timer(executor);
+    timer.expires_at(deadline);
+    timer.async_wait([weak](error_code ec) {
+        if (!ec)
+            if (auto r = weak.lock())
+                r->cancel();
+    });
+    auto slot = (co_await net::this_coro::cancellation_state).slot();
+    if (slot.is_connected())
+        slot.assign([weak](net::cancellation_type) {
+            if (auto r = weak.lock())
+                r->cancel();
+        });
+    auto [ec, results] = co_await resolver->async_resolve(host, std::to_string(port), use_tuple);
+    timer.cancel();
+    if (ec == net::error::operation_aborted && clock::now() >= deadline)
+        ec = beast::error::timeout;
+    co_return resolved{ec, std::move(results)};
+}
+
+} // namespace
+
+connection::connection(beast::tcp_stream plain) : plain_(std::move(plain))
+{}
+
+connection::connection(beast::tcp_stream plain, ssl::context& tls)
+    : tls_(std::in_place, std::move(plain), tls)
+{}
+
+beast::tcp_stream& connection::tcp() noexcept
+{
+    return plain_ ? *plain_ : tls_->next_layer();
+}
+
+connection_pool::connection_pool(
+    net::any_io_executor executor,
+    endpoint target,
+    std::shared_ptr<ssl::context> tls,
+    pool_options options
+)
+    : executor_(std::move(executor)), target_(std::move(target)), tls_(std::move(tls)),
+      options_(options)
+{}
+
+void connection_pool::drop_expired(clock::time_point now)
+{
+    while (!idle_.empty() && now - idle_.front()->idle_since() >= options_.idle_timeout)
+        idle_.pop_front();
+}
+
+std::unique_ptr<connection> connection_pool::take_idle()
+{
+    drop_expired(clock::now());
+    while (!idle_.empty()) {
+        auto conn = std::move(idle_.back());
+        idle_.pop_back();
+        if (looks_reusable(conn->tcp()))
+            return conn;
+    }
+    return nullptr;
+}
+
+void connection_pool::release(std::unique_ptr<connection> conn)
+{
+    if (!conn || options_.max_idle == 0 || conn->buffer().size() != 0)
+        return;
+    const auto now = clock::now();
+    drop_expired(now);
+    if (idle_.size() >= options_.max_idle)
+        idle_.pop_front();
+    conn->tcp().expires_never();
+    conn->mark_idle(now);
+    idle_.push_back(std::move(conn));
+}
+
+awaitable<connect_result> connection_pool::connect(clock::time_point not_after)
+{
+    const auto deadline = std::min(clock::now() + options_.connect_timeout, not_after);
+    connect_result out;
+
+    beast::tcp_stream stream(executor_);
+    stream.expires_at(deadline);
+    error_code ip_ec;
+    const auto address = net::ip::make_address(target_.host, ip_ec);
+    if (!ip_ec) {
+        auto [ec] = co_await stream.async_connect(tcp::endpoint(address, target_.port), use_tuple);
+        out.ec = ec;
+    } else {
+        auto r = co_await resolve(executor_, target_.host, target_.port, deadline);
+        if (r.ec) {
+            out.ec = r.ec;
+            out.stage = connect_stage::resolve;
+            co_return out;
+        }
+        auto [ec, ep] = co_await stream.async_connect(r.results, use_tuple);
+        out.ec = ec;
+    }
+    if (out.ec)
+        co_return out;
+    // The request goes out in one write; there is nothing for Nagle to coalesce.
+    error_code ignored;
+    stream.socket().set_option(tcp::no_delay(true), ignored);
+
+    if (!target_.tls) {
+        out.conn = std::make_unique<connection>(std::move(stream));
+        out.conn->tcp().expires_never();
+        co_return out;
+    }
+
+    out.stage = connect_stage::tls_handshake;
+    if (!tls_) {
+        out.ec = net::error::no_protocol_option;
+        co_return out;
+    }
+    auto conn = std::make_unique<connection>(std::move(stream), *tls_);
+    auto& tls = *conn->tls();
+    // SNI carries host names only (RFC 6066 section 3); an IP literal is verified
+    // against the certificate's IP addresses instead.
+    if (!target_.host_is_ip() &&
+        !SSL_set_tlsext_host_name(tls.native_handle(), target_.host.c_str())) {
+        out.ec = error_code(static_cast<int>(::ERR_get_error()), net::error::get_ssl_category());
+        co_return out;
+    }
+    tls.set_verify_callback(ssl::host_name_verification(target_.host));
+    conn->tcp().expires_at(deadline);
+    auto [ec] = co_await tls.async_handshake(ssl::stream_base::client, use_tuple);
+    if (ec) {
+        out.ec = ec;
+        co_return out;
+    }
+    conn->tcp().expires_never();
+    out.conn = std::move(conn);
+    co_return out;
+}
+
+} // namespace tokenrelay::upstream

@@ -1,0 +1,499 @@
+// One generation against an OpenAI-compatible server: POST, status, then the SSE body
+// turned into stream events (PROTOCOL.md section 6). Retries happen only before the first
+// token; every failure message has the key redacted (section 1).
+#include <tokenrelay/core/log.hpp>
+#include <tokenrelay/core/redact.hpp>
+#include <tokenrelay/sse/openai_decoder.hpp>
+#include <tokenrelay/sse/parser.hpp>
+#include <tokenrelay/upstream/http_source.hpp>
+#include <tokenrelay/upstream/request_body.hpp>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <array>
+#include <charconv>
+#include <stdexcept>
+
+namespace tokenrelay::upstream {
+namespace {
+
+using clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+using response_parser = http::response_parser<http::buffer_body>;
+
+constexpr std::size_t max_error_body = 64 * 1024;
+constexpr std::size_t max_error_text = 512;
+// After [DONE] the rest of the body (the last chunk) is read only so the connection can
+// be reused; a server that dawdles past this gets its connection closed instead.
+constexpr milliseconds drain_limit{1000};
+constexpr std::size_t drain_bytes = 64 * 1024;
+
+// State shared by the attempts of one stream() call.
+struct call_state
+{
+    http::request<http::string_body>& request;
+    event_channel& out;
+    const http_source_options& options;
+    clock::time_point first_token_deadline;
+    clock::time_point read_deadline; // what the connection's expiry is armed to now
+    bool token_sent = false;
+};
+
+enum class verdict {
+    done,  // finished was sent
+    retry, // failure is retryable if no token was sent
+    fail,  // failure is final
+    stale, // a reused connection broke before any response byte: reconnect, uncounted
+};
+
+struct attempt_result
+{
+    verdict kind = verdict::fail;
+    stream_event failure;
+    std::optional<milliseconds> retry_after;
+    bool reusable = false; // the response was read to the end and the server keeps alive
+};
+
+std::string seconds_text(milliseconds d)
+{
+    if (d.count() % 1000 == 0)
+        return std::to_string(d.count() / 1000) + "s";
+    char buf[32];
+    const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, d.count() / 1000.0);
+    return std::string(buf, ec == std::errc{} ? end : buf) + "s";
+}
+
+// Asio's messages start with a capital ("Connection refused"); ours continue a sentence.
+std::string describe(const error_code& ec)
+{
+    if (ec == beast::error::timeout)
+        return "timed out";
+    std::string m = ec.message();
+    if (!m.empty() && m[0] >= 'A' && m[0] <= 'Z' && !(m.size() > 1 && m[1] >= 'A' && m[1] <= 'Z'))
+        m[0] = static_cast<char>(m[0] - 'A' + 'a');
+    return m;
+}
+
+attempt_result
+failure(verdict kind, errc code, std::string message, int status, const call_state& c)
+{
+    attempt_result r;
+    r.kind = kind;
+    r.failure.type = stream_event::kind::failed;
+    r.failure.code = code;
+    r.failure.message = redact(message, c.options.api_key);
+    r.failure.http_status = status;
+    return r;
+}
+
+attempt_result timeout_failure(const call_state& c, int status)
+{
+    return failure(
+        verdict::fail,
+        errc::timeout,
+        c.token_sent ? "no token within " + seconds_text(c.options.token_timeout)
+                     : "no first token within " + seconds_text(c.options.first_token_timeout),
+        status,
+        c
+    );
+}
+
+bool timed_out(const error_code& ec, const call_state& c)
+{
+    return ec == beast::error::timeout || (ec && clock::now() >= c.read_deadline);
+}
+
+// Cancellation ends stream() with an exception and no further event, even when the
+// caller turned throw_if_cancelled off. (The state is read into a variable first: GCC 12
+// miscompiles a co_await used directly as an if or while condition.)
+awaitable<void> throw_if_cancelled()
+{
+    const auto state = co_await net::this_coro::cancellation_state;
+    if (state.cancelled() != net::cancellation_type::none)
+        throw boost::system::system_error(net::error::operation_aborted);
+}
+
+awaitable<void> send_event(call_state& c, stream_event ev)
+{
+    co_await throw_if_cancelled();
+    co_await c.out.async_send(error_code{}, std::move(ev), net::use_awaitable);
+}
+
+// A token or reasoning delta. The silence timer restarts only after the send: a slow
+// consumer holding the bounded channel is not upstream silence (PROTOCOL.md section 5).
+awaitable<void> deliver(call_state& c, connection& conn, stream_event::kind kind, std::string text)
+{
+    c.token_sent = true;
+    stream_event ev;
+    ev.type = kind;
+    ev.text = std::move(text);
+    co_await send_event(c, std::move(ev));
+    c.read_deadline = clock::now() + c.options.token_timeout;
+    conn.tcp().expires_at(c.read_deadline);
+}
+
+std::string cut(std::string_view s, std::size_t limit)
+{
+    while (!s.empty() &&
+           (s.front() == ' ' || s.front() == '\n' || s.front() == '\r' || s.front() == '\t'))
+        s.remove_prefix(1);
+    while (!s.empty() &&
+           (s.back() == ' ' || s.back() == '\n' || s.back() == '\r' || s.back() == '\t'))
+        s.remove_suffix(1);
+    if (s.size() <= limit)
+        return std::string(s);
+    // Back off to a UTF-8 sequence boundary.
+    while (limit > 0 && (static_cast<unsigned char>(s[limit]) & 0xC0) == 0x80)
+        --limit;
+    return std::string(s.substr(0, limit)) + "…";
+}
+
+// OpenAI and most compatible servers say {"error":{"message":…}}; some put a string in
+// `error`, or use `message` or `detail` at the top level.
+std::string error_text(std::string_view body, std::string_view reason, int status)
+{
+    error_code ec;
+    const auto jv = boost::json::parse(body, ec);
+    if (!ec)
+        if (const auto* o = jv.if_object()) {
+            if (const auto* e = o->if_contains("error")) {
+                if (const auto* s = e->if_string())
+                    return cut(*s, max_error_text);
+                if (const auto* eo = e->if_object())
+                    if (const auto* m = eo->if_contains("message"))
+                        if (const auto* s = m->if_string())
+                            return cut(*s, max_error_text);
+            }
+            for (const char* key : {"message", "detail"})
+                if (const auto* m = o->if_contains(key))
+                    if (const auto* s = m->if_string())
+                        return cut(*s, max_error_text);
+        }
+    if (auto text = cut(body, max_error_text); !text.empty())
+        return text;
+    if (!reason.empty())
+        return std::string(reason);
+    return std::string(http::obsolete_reason(static_cast<http::status>(status)));
+}
+
+template <class Stream>
+awaitable<attempt_result>
+read_error_reply(Stream& stream, connection& conn, response_parser& parser, call_state& c)
+{
+    const int status = parser.get().result_int();
+    std::string body;
+    std::array<char, 4096> buf;
+    while (!parser.is_done() && body.size() < max_error_body) {
+        const auto room = std::min(buf.size(), max_error_body - body.size());
+        parser.get().body().data = buf.data();
+        parser.get().body().size = room;
+        auto [ec, n] = co_await http::async_read_some(stream, conn.buffer(), parser, use_tuple);
+        body.append(buf.data(), room - parser.get().body().size);
+        if (ec && ec != http::error::need_buffer)
+            break;
+    }
+    const bool retryable = retry_policy::retryable_status(status);
+    auto r = failure(
+        retryable ? verdict::retry : verdict::fail,
+        errc::upstream_error,
+        "upstream answered " + std::to_string(status) + ": " +
+            error_text(body, parser.get().reason(), status),
+        status,
+        c
+    );
+    if (retryable)
+        if (auto it = parser.get().find(http::field::retry_after); it != parser.get().end())
+            r.retry_after =
+                retry_policy::parse_retry_after(it->value(), std::chrono::system_clock::now());
+    r.reusable = parser.is_done() && parser.get().keep_alive();
+    co_return r;
+}
+
+// Reads what is left of a finished body so the connection can carry the next request.
+template <class Stream>
+awaitable<bool> drain_body(Stream& stream, connection& conn, response_parser& parser, call_state& c)
+{
+    conn.tcp().expires_after(std::min<milliseconds>(drain_limit, c.options.token_timeout));
+    std::array<char, 1024> buf;
+    std::size_t seen = 0;
+    while (!parser.is_done() && seen < drain_bytes) {
+        parser.get().body().data = buf.data();
+        parser.get().body().size = buf.size();
+        auto [ec, n] = co_await http::async_read_some(stream, conn.buffer(), parser, use_tuple);
+        if (ec && ec != http::error::need_buffer)
+            co_return false;
+        seen += buf.size() - parser.get().body().size;
+    }
+    co_return parser.is_done();
+}
+
+template <class Stream>
+awaitable<attempt_result>
+read_event_stream(Stream& stream, connection& conn, response_parser& parser, call_state& c)
+{
+    const int status = parser.get().result_int();
+    sse::parser events;
+    sse::event ev;
+    sse::openai_decoder decoder;
+    sse::openai_chunk chunk;
+    std::string finish_reason;
+    std::optional<token_usage> usage;
+    std::array<char, 4096> buf;
+    error_code read_error;
+
+    for (;;) {
+        for (;;) {
+            const auto st = events.next(ev);
+            if (st == sse::parse_status::need_more)
+                break;
+            if (st == sse::parse_status::error)
+                co_return failure(
+                    verdict::fail,
+                    errc::upstream_error,
+                    "unreadable upstream event stream: " + std::string(events.error_message()),
+                    status,
+                    c
+                );
+            if (!decoder.decode(ev.data, chunk))
+                co_return failure(
+                    verdict::fail,
+                    errc::upstream_error,
+                    "malformed upstream event: " + std::string(decoder.why()),
+                    status,
+                    c
+                );
+            if (chunk.done) {
+                stream_event fin;
+                fin.type = stream_event::kind::finished;
+                fin.finish_reason = finish_reason.empty() ? "stop" : finish_reason;
+                fin.usage = usage;
+                co_await send_event(c, std::move(fin));
+                attempt_result r;
+                r.kind = verdict::done;
+                r.reusable =
+                    co_await drain_body(stream, conn, parser, c) && parser.get().keep_alive();
+                co_return r;
+            }
+            // PROTOCOL.md section 6: an `error` member is an upstream error even in a 200.
+            if (chunk.is_error)
+                co_return failure(
+                    verdict::fail,
+                    errc::upstream_error,
+                    "upstream error: " + (chunk.error_message.empty()
+                                              ? std::string("(no message)")
+                                              : cut(chunk.error_message, max_error_text)),
+                    status,
+                    c
+                );
+            if (!chunk.reasoning.empty())
+                co_await deliver(
+                    c, conn, stream_event::kind::reasoning, std::move(chunk.reasoning)
+                );
+            if (!chunk.content.empty())
+                co_await deliver(c, conn, stream_event::kind::token, std::move(chunk.content));
+            if (!chunk.finish_reason.empty())
+                finish_reason = chunk.finish_reason;
+            if (chunk.usage)
+                usage = chunk.usage;
+        }
+
+        if (parser.is_done() || read_error) {
+            // Without [DONE], a finish_reason still says the model finished; without
+            // either the reply is cut short, never a clean stop (PROTOCOL.md section 6).
+            if (!finish_reason.empty()) {
+                stream_event fin;
+                fin.type = stream_event::kind::finished;
+                fin.finish_reason = finish_reason;
+                fin.usage = usage;
+                co_await send_event(c, std::move(fin));
+                attempt_result r;
+                r.kind = verdict::done;
+                r.reusable = !read_error && parser.get().keep_alive();
+                co_return r;
+            }
+            if (!read_error) {
+                auto r = failure(
+                    verdict::fail,
+                    errc::upstream_error,
+                    "upstream stream ended before completion",
+                    status,
+                    c
+                );
+                r.reusable = parser.get().keep_alive();
+                co_return r;
+            }
+            if (timed_out(read_error, c))
+                co_return timeout_failure(c, status);
+            co_return failure(
+                c.token_sent ? verdict::fail : verdict::retry,
+                errc::upstream_error,
+                "upstream connection lost: " + describe(read_error),
+                status,
+                c
+            );
+        }
+
+        parser.get().body().data = buf.data();
+        parser.get().body().size = buf.size();
+        auto [ec, n] = co_await http::async_read_some(stream, conn.buffer(), parser, use_tuple);
+        if (ec && ec != http::error::need_buffer)
+            read_error = ec;
+        if (const auto got = buf.size() - parser.get().body().size; got > 0)
+            events.feed(std::string_view(buf.data(), got));
+    }
+}
+
+// A connection that failed before the status line: nothing reached the caller yet.
+attempt_result
+early_failure(const call_state& c, connection& conn, const error_code& ec, bool nothing_received)
+{
+    if (timed_out(ec, c))
+        return timeout_failure(c, 0);
+    if (conn.reused() && nothing_received) {
+        attempt_result r;
+        r.kind = verdict::stale;
+        return r;
+    }
+    return failure(
+        verdict::retry, errc::upstream_error, "upstream connection lost: " + describe(ec), 0, c
+    );
+}
+
+template <class Stream>
+awaitable<attempt_result> exchange(Stream& stream, connection& conn, call_state& c)
+{
+    c.read_deadline = c.first_token_deadline;
+    conn.tcp().expires_at(c.read_deadline);
+    auto [wec, wn] = co_await http::async_write(stream, c.request, use_tuple);
+    if (wec)
+        co_return early_failure(c, conn, wec, true);
+
+    response_parser parser;
+    // Streams are long; Beast's default 8 MB body limit would cut them (the SSE parser
+    // bounds lines and events instead).
+    parser.body_limit(boost::none);
+    auto [hec, hn] = co_await http::async_read_header(stream, conn.buffer(), parser, use_tuple);
+    if (hec)
+        co_return early_failure(c, conn, hec, !parser.got_some() && conn.buffer().size() == 0);
+
+    if (parser.get().result_int() / 100 != 2)
+        co_return co_await read_error_reply(stream, conn, parser, c);
+    co_return co_await read_event_stream(stream, conn, parser, c);
+}
+
+attempt_result connect_failure(const call_state& c, const connect_result& cr)
+{
+    if (cr.ec == beast::error::timeout && clock::now() >= c.first_token_deadline)
+        return timeout_failure(c, 0);
+    std::string message;
+    switch (cr.stage) {
+    case connect_stage::resolve:
+        message = "upstream unreachable: cannot resolve " + c.options.endpoint.host + ": " +
+                  describe(cr.ec);
+        break;
+    case connect_stage::connect:
+        message = "upstream unreachable: " + describe(cr.ec);
+        break;
+    case connect_stage::tls_handshake:
+        message = "upstream TLS handshake failed: " + describe(cr.ec);
+        break;
+    }
+    return failure(verdict::retry, errc::upstream_error, message, 0, c);
+}
+
+awaitable<attempt_result> attempt(connection_pool& pool, call_state& c, bool fresh_connection)
+{
+    std::unique_ptr<connection> conn = fresh_connection ? nullptr : pool.take_idle();
+    if (!conn) {
+        auto cr = co_await pool.connect(c.first_token_deadline);
+        if (cr.ec)
+            co_return connect_failure(c, cr);
+        conn = std::move(cr.conn);
+    }
+    attempt_result r;
+    if (auto* tls = conn->tls())
+        r = co_await exchange(*tls, *conn, c);
+    else
+        r = co_await exchange(*conn->plain(), *conn, c);
+    if (r.reusable && r.kind != verdict::stale) {
+        conn->count_use();
+        pool.release(std::move(conn));
+    }
+    // Anything else is closed here, never pooled.
+    co_return r;
+}
+
+} // namespace
+
+http_source::http_source(
+    net::any_io_executor loop_executor,
+    std::shared_ptr<ssl::context> tls,
+    http_source_options options
+)
+    : options_(std::move(options)),
+      pool_(
+          std::move(loop_executor),
+          options_.endpoint,
+          tls,
+          pool_options{
+              options_.max_idle_connections, options_.idle_timeout, options_.connect_timeout}
+      ),
+      random_(std::random_device{}())
+{
+    if (options_.endpoint.tls && !tls)
+        throw std::invalid_argument("an https upstream needs a TLS context");
+}
+
+awaitable<void> http_source::stream(chat_request request, event_channel& out)
+{
+    const auto& ep = options_.endpoint;
+    http::request<http::string_body> req{http::verb::post, ep.base_path + "/chat/completions", 11};
+    req.set(http::field::host, ep.host_header());
+    req.set(http::field::user_agent, "tokenrelay");
+    req.set(http::field::content_type, "application/json");
+    req.set(http::field::accept, "text/event-stream");
+    if (!options_.api_key.empty())
+        req.set(http::field::authorization, "Bearer " + options_.api_key);
+    req.keep_alive(true);
+    req.body() = build_request_body(request);
+    req.prepare_payload();
+
+    const auto start = clock::now();
+    call_state c{req, out, options_, start + options_.first_token_timeout, {}};
+    retry_policy policy(options_.retry_limits);
+    net::steady_timer backoff(co_await net::this_coro::executor);
+    bool fresh_connection = false;
+
+    for (;;) {
+        auto r = co_await attempt(pool_, c, fresh_connection);
+        if (r.kind == verdict::done)
+            co_return;
+        co_await throw_if_cancelled();
+        // A pooled connection the server had closed costs a reconnect, not a retry.
+        fresh_connection = r.kind == verdict::stale;
+        if (fresh_connection)
+            continue;
+
+        if (r.kind == verdict::retry && !c.token_sent) {
+            const double unit = std::uniform_real_distribution<double>(0.0, 1.0)(random_);
+            const auto delay = policy.next_delay(unit, r.retry_after);
+            // Waiting past the first-token deadline could only end in a timeout.
+            if (delay && clock::now() + *delay < c.first_token_deadline) {
+                log::info(
+                    "upstream_retry",
+                    {{"attempt", std::to_string(policy.retries_done())},
+                     {"delay_ms", std::to_string(delay->count())},
+                     {"reason", r.failure.message}}
+                );
+                backoff.expires_after(*delay);
+                co_await backoff.async_wait(net::use_awaitable);
+                continue;
+            }
+        }
+        co_await send_event(c, std::move(r.failure));
+        co_return;
+    }
+}
+
+} // namespace tokenrelay::upstream

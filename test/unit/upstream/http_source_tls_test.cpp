@@ -1,0 +1,297 @@
+// HTTPS against an in-process TLS server with a certificate made for the test: the CA
+// file option, SNI and host name verification (PROTOCOL.md section 6).
+#include "loopback_server.hpp"
+#include <tokenrelay/upstream/http_source.hpp>
+#include <tokenrelay/upstream/tls_context.hpp>
+
+#include <boost/test/unit_test.hpp>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <stdexcept>
+#include <unistd.h>
+
+namespace tokenrelay::upstream {
+namespace {
+
+using namespace test;
+using namespace std::chrono_literals;
+
+struct pem_pair
+{
+    std::string cert;
+    std::string key;
+};
+
+void check(bool ok, const char* what)
+{
+    if (!ok)
+        throw std::runtime_error(std::string("OpenSSL: ") + what);
+}
+
+std::string to_pem(const std::function<int(BIO*)>& write)
+{
+    std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new(BIO_s_mem()), BIO_free);
+    check(bio && write(bio.get()) == 1, "PEM write");
+    char* data = nullptr;
+    const long size = BIO_get_mem_data(bio.get(), &data);
+    return std::string(data, static_cast<std::size_t>(size));
+}
+
+/// A self-signed certificate whose subjectAltName is `san` (e.g. "DNS:localhost").
+pem_pair make_certificate(const char* san)
+{
+    std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(EVP_EC_gen("P-256"), EVP_PKEY_free);
+    check(key != nullptr, "key generation");
+    std::unique_ptr<X509, decltype(&X509_free)> cert(X509_new(), X509_free);
+    check(cert != nullptr, "X509_new");
+    X509* x = cert.get();
+    check(X509_set_version(x, 2) == 1, "version");
+    check(ASN1_INTEGER_set(X509_get_serialNumber(x), 1) == 1, "serial");
+    check(X509_gmtime_adj(X509_getm_notBefore(x), -3600) != nullptr, "notBefore");
+    check(X509_gmtime_adj(X509_getm_notAfter(x), 24 * 3600) != nullptr, "notAfter");
+    check(X509_set_pubkey(x, key.get()) == 1, "pubkey");
+    X509_NAME* name = X509_get_subject_name(x);
+    check(
+        X509_NAME_add_entry_by_txt(
+            name,
+            "CN",
+            MBSTRING_ASC,
+            reinterpret_cast<const unsigned char*>("tokenrelay test"),
+            -1,
+            -1,
+            0
+        ) == 1,
+        "CN"
+    );
+    check(X509_set_issuer_name(x, name) == 1, "issuer");
+    X509V3_CTX ctx;
+    X509V3_set_ctx_nodb(&ctx);
+    X509V3_set_ctx(&ctx, x, x, nullptr, nullptr, 0);
+    for (const auto& [nid, value] : {
+             std::pair{NID_subject_alt_name, san},
+             std::pair{NID_basic_constraints, "critical,CA:TRUE"},
+             std::pair{NID_key_usage, "critical,digitalSignature,keyCertSign"},
+         }) {
+        X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value);
+        check(ext != nullptr, "extension");
+        check(X509_add_ext(x, ext, -1) == 1, "add extension");
+        X509_EXTENSION_free(ext);
+    }
+    check(X509_sign(x, key.get(), EVP_sha256()) > 0, "sign");
+    return {
+        to_pem([&](BIO* b) { return PEM_write_bio_X509(b, x); }),
+        to_pem([&](BIO* b) {
+            return PEM_write_bio_PrivateKey(b, key.get(), nullptr, nullptr, 0, nullptr, nullptr);
+        }),
+    };
+}
+
+/// A file that is removed when the test ends.
+struct temp_file
+{
+    explicit temp_file(const std::string& content)
+    {
+        static int counter = 0;
+        path = std::filesystem::temp_directory_path() /
+               ("tokenrelay-upstream-" + std::to_string(::getpid()) + "-" +
+                std::to_string(++counter) + ".pem");
+        std::ofstream(path, std::ios::binary) << content;
+    }
+    ~temp_file()
+    {
+        std::error_code ignored;
+        std::filesystem::remove(path, ignored);
+    }
+    std::filesystem::path path;
+};
+
+std::unique_ptr<ssl::context> server_context(const pem_pair& pems)
+{
+    auto ctx = std::make_unique<ssl::context>(ssl::context::tls_server);
+    ctx->use_certificate_chain(net::buffer(pems.cert));
+    ctx->use_private_key(net::buffer(pems.key), ssl::context::pem);
+    return ctx;
+}
+
+http_source_options options_for(const std::string& url)
+{
+    http_source_options o;
+    o.endpoint = *parse_endpoint(url).value;
+    o.api_key = "sk-tls";
+    o.connect_timeout = 2s;
+    o.first_token_timeout = 5s;
+    o.token_timeout = 5s;
+    o.retry_limits = {0, 0ms, 1ms, 1ms};
+    return o;
+}
+
+chat_request hello_request()
+{
+    chat_request r;
+    r.model = "m";
+    r.messages = {{"user", "hi"}};
+    return r;
+}
+
+reply ok_reply(const served_request&, std::size_t)
+{
+    return sse_reply({content("secure"), finish("stop"), "[DONE]"});
+}
+
+awaitable<std::vector<stream_event>> run_stream(model_source& src)
+{
+    event_channel ch(co_await net::this_coro::executor, 16);
+    std::vector<stream_event> seen;
+    auto consume = [&]() -> awaitable<void> {
+        for (;;) {
+            seen.push_back(co_await ch.async_receive(net::use_awaitable));
+            if (seen.back().type == stream_event::kind::finished ||
+                seen.back().type == stream_event::kind::failed)
+                co_return;
+        }
+    };
+    using namespace net::experimental::awaitable_operators;
+    co_await (src.stream(hello_request(), ch) && consume());
+    co_return seen;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(http_source_tls)
+
+BOOST_AUTO_TEST_CASE(verified_stream_with_sni_and_reuse)
+{
+    const auto pems = make_certificate("DNS:localhost");
+    const temp_file ca(pems.cert);
+    auto server_tls = server_context(pems);
+    net::io_context ioc;
+    loopback_server server(ioc, ok_reply, server_tls.get());
+    http_source src(
+        ioc.get_executor(),
+        make_client_tls_context(ca.path.string()),
+        options_for("https://localhost:" + std::to_string(server.port()) + "/v1")
+    );
+    std::vector<stream_event> first, second;
+    run_with_limit(ioc, [&]() -> awaitable<void> {
+        first = co_await run_stream(src);
+        second = co_await run_stream(src);
+    });
+    for (const auto* events : {&first, &second}) {
+        BOOST_TEST_REQUIRE(events->size() == 2u);
+        BOOST_TEST((*events)[0].text == "secure");
+        BOOST_TEST((*events)[1].finish_reason == "stop");
+        BOOST_TEST(((*events)[1].type == stream_event::kind::finished));
+    }
+    BOOST_TEST(server.accepts == 1);
+    BOOST_TEST_REQUIRE(server.requests.size() == 2u);
+    BOOST_TEST(server.requests[0].server_name == "localhost");
+    BOOST_TEST(server.requests[0].authorization == "Bearer sk-tls");
+}
+
+BOOST_AUTO_TEST_CASE(ip_literal_is_verified_against_ip_addresses_without_sni)
+{
+    const auto pems = make_certificate("IP:127.0.0.1");
+    const temp_file ca(pems.cert);
+    auto server_tls = server_context(pems);
+    net::io_context ioc;
+    loopback_server server(ioc, ok_reply, server_tls.get());
+    http_source src(
+        ioc.get_executor(),
+        make_client_tls_context(ca.path.string()),
+        options_for("https://127.0.0.1:" + std::to_string(server.port()) + "/v1")
+    );
+    std::vector<stream_event> got;
+    run_with_limit(ioc, [&]() -> awaitable<void> { got = co_await run_stream(src); });
+    BOOST_TEST_REQUIRE(got.size() == 2u);
+    BOOST_TEST(got[0].text == "secure");
+    BOOST_TEST_REQUIRE(server.requests.size() == 1u);
+    BOOST_TEST(server.requests[0].server_name == "");
+}
+
+BOOST_AUTO_TEST_CASE(unknown_issuer_is_refused)
+{
+    const auto pems = make_certificate("DNS:localhost");
+    auto server_tls = server_context(pems);
+    net::io_context ioc;
+    loopback_server server(ioc, ok_reply, server_tls.get());
+    http_source src(
+        ioc.get_executor(),
+        make_client_tls_context(""), // system store only: the test certificate is unknown
+        options_for("https://localhost:" + std::to_string(server.port()) + "/v1")
+    );
+    std::vector<stream_event> got;
+    run_with_limit(ioc, [&]() -> awaitable<void> { got = co_await run_stream(src); });
+    BOOST_TEST_REQUIRE(got.size() == 1u);
+    BOOST_TEST((got[0].type == stream_event::kind::failed));
+    BOOST_TEST((got[0].code == errc::upstream_error));
+    BOOST_TEST(got[0].http_status == 0);
+    BOOST_TEST(
+        got[0].message.rfind("upstream TLS handshake failed: certificate verify failed", 0) == 0,
+        got[0].message
+    );
+    BOOST_TEST(server.requests.empty());
+}
+
+BOOST_AUTO_TEST_CASE(host_name_mismatch_is_refused)
+{
+    const auto pems = make_certificate("DNS:other.example");
+    const temp_file ca(pems.cert);
+    auto server_tls = server_context(pems);
+    net::io_context ioc;
+    loopback_server server(ioc, ok_reply, server_tls.get());
+    http_source src(
+        ioc.get_executor(),
+        make_client_tls_context(ca.path.string()),
+        options_for("https://localhost:" + std::to_string(server.port()) + "/v1")
+    );
+    std::vector<stream_event> got;
+    run_with_limit(ioc, [&]() -> awaitable<void> { got = co_await run_stream(src); });
+    BOOST_TEST_REQUIRE(got.size() == 1u);
+    BOOST_TEST((got[0].type == stream_event::kind::failed));
+    BOOST_TEST(
+        got[0].message.rfind("upstream TLS handshake failed: certificate verify failed", 0) == 0,
+        got[0].message
+    );
+    BOOST_TEST(server.requests.empty());
+}
+
+BOOST_AUTO_TEST_CASE(https_without_a_tls_context_is_a_setup_error)
+{
+    net::io_context ioc;
+    BOOST_CHECK_THROW(
+        http_source(ioc.get_executor(), nullptr, options_for("https://localhost/v1")),
+        std::invalid_argument
+    );
+}
+
+BOOST_AUTO_TEST_CASE(bad_ca_files_are_reported_with_their_name)
+{
+    const temp_file garbage("this is not a certificate\n");
+    const std::string missing = "/nonexistent/tokenrelay-ca.pem";
+    for (const auto& path : {garbage.path.string(), missing}) {
+        BOOST_TEST_CONTEXT(path)
+        {
+            try {
+                make_client_tls_context(path);
+                BOOST_FAIL("no exception");
+            } catch (const std::runtime_error& e) {
+                const std::string what = e.what();
+                BOOST_TEST(
+                    what.find("cannot load CA certificates from '" + path + "'") == 0u, what
+                );
+            }
+        }
+    }
+    BOOST_CHECK_NO_THROW(make_client_tls_context(""));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+} // namespace tokenrelay::upstream
