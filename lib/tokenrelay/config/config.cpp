@@ -179,4 +179,12 @@ std::string usage()
     return out;
 }
 
+std::optional<std::string> normalize_origin(std::string_view text)
+{
+    auto parsed = detail::parse_origin(text);
+    if (!parsed)
+        return std::nullopt;
+    return std::move(parsed.value);
+}
+
 } // namespace tokenrelay::config

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace tokenrelay::config {
@@ -81,6 +82,10 @@ struct parse_result
 /// command line wins). `getenv` is injectable for tests; nullptr reads the process
 /// environment.
 parse_result parse(int argc, const char* const* argv, const char* (*getenv)(const char*));
+
+/// A browser origin in the form the Origin header uses (lower case, default port left
+/// out), or nullopt when `text` is not an origin. --allowed-origin values are stored so.
+std::optional<std::string> normalize_origin(std::string_view text);
 
 /// The usage text listing every flag and its default.
 std::string usage();

@@ -1,6 +1,7 @@
 #include <tokenrelay/core/log.hpp>
 #include <tokenrelay/http/http_session.hpp>
 #include <tokenrelay/http/responses.hpp>
+#include <tokenrelay/http/upgrade_access.hpp>
 #include <tokenrelay/ws/connection.hpp>
 
 #include <boost/url/parse.hpp>
@@ -40,6 +41,17 @@ std::optional<ws::resume_request> resume_from_query(std::string_view target)
     return r;
 }
 
+/// The `token` query parameter (section 7, --client-token), decoded.
+std::string query_token(std::string_view target)
+{
+    auto url = boost::urls::parse_origin_form(target);
+    if (!url)
+        return {};
+    auto params = url->params();
+    auto t = params.find("token");
+    return t == params.end() ? std::string() : std::string((*t).value);
+}
+
 template <class Response>
 awaitable<bool> write_response(beast::tcp_stream& stream, Response res, bool head)
 {
@@ -61,10 +73,7 @@ std::string peer_ip(const beast::tcp_stream& stream)
 }
 
 awaitable<void> refuse_upgrade(
-    beast::tcp_stream& stream,
-    http::status status,
-    std::string_view why,
-    unsigned version
+    beast::tcp_stream& stream, http::status status, std::string_view why, unsigned version
 )
 {
     auto res = text_response(status, why, version, false);
@@ -101,9 +110,7 @@ awaitable<void> run_http_session(tcp::socket socket, ws::relay_state& state, ws:
         }
         if (ec) {
             co_await write_response(
-                stream,
-                text_response(http::status::bad_request, "bad request", 11, false),
-                false
+                stream, text_response(http::status::bad_request, "bad request", 11, false), false
             );
             co_return;
         }
@@ -114,15 +121,33 @@ awaitable<void> run_http_session(tcp::socket socket, ws::relay_state& state, ws:
 
         if (websocket::is_upgrade(request) && (path == "/" || path == "/ws")) {
             if (state.draining.load()) {
-                co_await refuse_upgrade(stream, http::status::service_unavailable, "draining", version);
+                co_await refuse_upgrade(
+                    stream, http::status::service_unavailable, "draining", version
+                );
+                co_return;
+            }
+            const auto token = query_token(request.target());
+            const auto verdict = check_upgrade(
+                {request[http::field::authorization],
+                 token,
+                 request[http::field::origin],
+                 request[http::field::host]},
+                cfg.client_token,
+                cfg.allowed_origins
+            );
+            if (verdict != upgrade_verdict::allowed) {
+                const bool auth = verdict == upgrade_verdict::unauthorized;
+                co_await refuse_upgrade(
+                    stream,
+                    auth ? http::status::unauthorized : http::status::forbidden,
+                    auth ? "a valid client token is required" : "origin not allowed",
+                    version
+                );
                 co_return;
             }
             const auto ip = peer_ip(stream);
-            const auto reserved = state.connections.try_reserve(
-                ip,
-                cfg.max_connections,
-                cfg.max_connections_per_ip
-            );
+            const auto reserved =
+                state.connections.try_reserve(ip, cfg.max_connections, cfg.max_connections_per_ip);
             if (reserved != ws::reserve_result::reserved) {
                 const bool per_ip = reserved == ws::reserve_result::over_per_ip;
                 co_await refuse_upgrade(
@@ -137,9 +162,7 @@ awaitable<void> run_http_session(tcp::socket socket, ws::relay_state& state, ws:
             stream.expires_never();
             auto resume = resume_from_query(request.target());
             auto conn = std::make_shared<ws::connection>(
-                ws::websocket_stream(std::move(stream)),
-                state,
-                loop
+                ws::websocket_stream(std::move(stream)), state, loop
             );
             try {
                 co_await conn->run(std::move(request), std::move(resume));
@@ -154,14 +177,18 @@ awaitable<void> run_http_session(tcp::socket socket, ws::relay_state& state, ws:
         const bool head = request.method() == http::verb::head;
         bool keep = false;
         if (request.method() != http::verb::get && !head) {
-            auto res = text_response(http::status::method_not_allowed, "method not allowed", version, keep_alive);
+            auto res = text_response(
+                http::status::method_not_allowed, "method not allowed", version, keep_alive
+            );
             res.set(http::field::allow, "GET, HEAD");
             keep = co_await write_response(stream, std::move(res), false);
         } else if (path == "/healthz") {
-            keep = co_await write_response(stream, text_response(http::status::ok, "ok", version, keep_alive), head);
+            keep = co_await write_response(
+                stream, text_response(http::status::ok, "ok", version, keep_alive), head
+            );
         } else if (path == "/readyz") {
-            const bool ready = !state.draining.load() &&
-                               state.connections.size() < cfg.max_connections;
+            const bool ready =
+                !state.draining.load() && state.connections.size() < cfg.max_connections;
             keep = co_await write_response(
                 stream,
                 text_response(
@@ -174,9 +201,7 @@ awaitable<void> run_http_session(tcp::socket socket, ws::relay_state& state, ws:
             );
         } else {
             keep = co_await write_response(
-                stream,
-                static_file_response(cfg.static_dir, request),
-                head
+                stream, static_file_response(cfg.static_dir, request), head
             );
         }
         if (!keep) {

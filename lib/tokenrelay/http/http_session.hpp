@@ -7,6 +7,7 @@
 
 namespace tokenrelay::http_server {
 
-awaitable<void> run_http_session(tcp::socket socket, ws::relay_state& state, ws::loop_context& loop);
+awaitable<void>
+run_http_session(tcp::socket socket, ws::relay_state& state, ws::loop_context& loop);
 
 } // namespace tokenrelay::http_server

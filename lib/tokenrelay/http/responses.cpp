@@ -8,7 +8,8 @@
 
 namespace tokenrelay::http_server {
 
-response text_response(http::status status, std::string_view body, unsigned version, bool keep_alive)
+response
+text_response(http::status status, std::string_view body, unsigned version, bool keep_alive)
 {
     response res{status, version};
     res.set(http::field::server, "tokenrelay");
@@ -22,10 +23,8 @@ response text_response(http::status status, std::string_view body, unsigned vers
     return res;
 }
 
-response static_file_response(
-    const std::string& root,
-    const http::request<http::string_body>& request
-)
+response
+static_file_response(const std::string& root, const http::request<http::string_body>& request)
 {
     const auto version = request.version();
     const auto keep_alive = request.keep_alive();
@@ -42,8 +41,7 @@ response static_file_response(
     if (ec)
         return text_response(http::status::not_found, "not found", version, keep_alive);
     const auto etag = files::make_etag(
-        size,
-        std::chrono::duration_cast<std::chrono::nanoseconds>(mtime.time_since_epoch()).count()
+        size, std::chrono::duration_cast<std::chrono::nanoseconds>(mtime.time_since_epoch()).count()
     );
 
     response res{http::status::ok, version};
@@ -54,7 +52,8 @@ response static_file_response(
     res.set(http::field::cache_control, "no-cache");
     res.set("X-Content-Type-Options", "nosniff");
     res.keep_alive(keep_alive);
-    if (auto inm = request[http::field::if_none_match]; !inm.empty() && files::etag_matches(inm, etag)) {
+    if (auto inm = request[http::field::if_none_match];
+        !inm.empty() && files::etag_matches(inm, etag)) {
         res.result(http::status::not_modified);
         return res;
     }

@@ -11,12 +11,11 @@ namespace tokenrelay::http_server {
 using response = http::response<http::string_body>;
 
 /// A short plain-text answer, e.g. 404 "not found".
-response text_response(http::status status, std::string_view body, unsigned version, bool keep_alive);
+response
+text_response(http::status status, std::string_view body, unsigned version, bool keep_alive);
 
 /// The file `target` names under `root`, 304 for a matching If-None-Match, or 404.
-response static_file_response(
-    const std::string& root,
-    const http::request<http::string_body>& request
-);
+response
+static_file_response(const std::string& root, const http::request<http::string_body>& request);
 
 } // namespace tokenrelay::http_server
