@@ -17,8 +17,6 @@ text_response(http::status status, std::string_view body, unsigned version, bool
     res.set(http::field::cache_control, "no-store");
     res.keep_alive(keep_alive);
     res.body() = std::string(body);
-    if (!body.empty() && body.back() != '\n')
-        res.body() += '\n';
     res.prepare_payload();
     return res;
 }

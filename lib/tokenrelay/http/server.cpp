@@ -42,13 +42,13 @@ template <class Done> awaitable<void> wait_until(Done done, clock::time_point de
 /// within the drain timeout, end the rest with reason "shutdown", close every
 /// connection with 1001, then stop. A second signal stops at once.
 awaitable<void> drain_on_signal(
+    net::signal_set& signals,
     ws::relay_state& state,
     tcp::acceptor& acceptor,
     std::vector<std::unique_ptr<net::io_context>>& contexts
 )
 {
     auto ex = co_await net::this_coro::executor;
-    net::signal_set signals(ex, SIGINT, SIGTERM);
     auto [ec, signo] = co_await signals.async_wait(use_tuple);
     if (ec)
         co_return;
@@ -194,7 +194,9 @@ int run_relay(config::relay_config cfg)
         loop_ptrs.push_back(loops[i].get());
     }
     net::co_spawn(main_ctx, accept_loop(acceptor, ctx_ptrs, loop_ptrs, state), net::detached);
-    net::co_spawn(main_ctx, drain_on_signal(state, acceptor, contexts), net::detached);
+    // Installed before the listening line is printed: a signal from then on drains.
+    net::signal_set signals(main_ctx, SIGINT, SIGTERM);
+    net::co_spawn(main_ctx, drain_on_signal(signals, state, acceptor, contexts), net::detached);
 
     const auto local = acceptor.local_endpoint();
     const auto host = local.address().is_v6() ? "[" + local.address().to_string() + "]"

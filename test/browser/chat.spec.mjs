@@ -1,0 +1,657 @@
+// Real-browser tests of the chat page (static/), against the real relay and mock upstream.
+//
+// Starts build/mock_upstream and build/tokenrelay on port 0 (paths from MOCK_UPSTREAM_BIN
+// and TOKENRELAY_BIN), drives Debian's /usr/bin/chromium through playwright-core, and never
+// downloads a browser. Run with `scripts/browser-test` or `npm test` in this directory.
+// Synchronisation is by condition (waitForFunction, the mock's /_mock/wait), never by sleeping.
+
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const TOKENRELAY_BIN = process.env.TOKENRELAY_BIN || path.join(ROOT, 'build/tokenrelay');
+const MOCK_UPSTREAM_BIN = process.env.MOCK_UPSTREAM_BIN || path.join(ROOT, 'build/mock_upstream');
+const STATIC_DIR = process.env.TOKENRELAY_STATIC_DIR || path.join(ROOT, 'static');
+const ARTIFACTS = process.env.TEST_ARTIFACTS_DIR || path.join(ROOT, 'test-artifacts');
+const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
+const CHROMIUM_ARGS = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+];
+const STEP_MS = 15000; // longest wait for any one condition
+const TEST_MS = 40000;
+
+/** The mock's reply to a default request with n tokens: "w0 w1 … w<n-1> ". */
+const words = (n) => Array.from({ length: n }, (_, i) => `w${i} `).join('');
+
+// ---- processes -------------------------------------------------------------------------
+
+/** Spawns a binary and resolves once a stdout line matches `pattern` (its listening line). */
+function startProcess(bin, args, pattern) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let done = false;
+    const fail = (why) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      child.kill('SIGKILL');
+      reject(new Error(`${path.basename(bin)} ${args.join(' ')}: ${why}\nstdout: ${stdout.slice(-2000)}\nstderr: ${stderr.slice(-2000)}`));
+    };
+    const timer = setTimeout(() => fail('no listening line within 10 s'), 10000);
+    // Keep draining both pipes for the process's whole life, so a chatty log never blocks it.
+    child.stderr.on('data', (d) => {
+      stderr = (stderr + d).slice(-20000);
+    });
+    child.stdout.on('data', (d) => {
+      stdout = (stdout + d).slice(-20000);
+      if (done) return;
+      const m = pattern.exec(stdout);
+      if (m) {
+        done = true;
+        clearTimeout(timer);
+        resolve({ child, port: Number(m[1]), stderr: () => stderr });
+      }
+    });
+    child.on('error', (e) => fail(e.message));
+    child.on('exit', (code, signal) => fail(`exited (${code ?? signal}) before listening`));
+  });
+}
+
+async function stopProcess(proc) {
+  if (!proc || proc.child.exitCode !== null || proc.child.signalCode !== null) return;
+  const exited = new Promise((resolve) => proc.child.once('exit', resolve));
+  proc.child.kill('SIGTERM');
+  const timer = setTimeout(() => proc.child.kill('SIGKILL'), 5000);
+  await exited;
+  clearTimeout(timer);
+}
+
+function startRelay(extraArgs = [], listen = '127.0.0.1:0') {
+  return startProcess(TOKENRELAY_BIN, [
+    '--listen', listen, '--static', STATIC_DIR,
+    '--upstream', `http://127.0.0.1:${mock.port}/v1`, ...extraArgs,
+  ], /listening on http:\/\/127\.0\.0\.1:(\d+)\//);
+}
+
+let mock;
+let relay;
+let browser;
+let relayUrl;
+let mockUrl;
+
+before(async () => {
+  await mkdir(ARTIFACTS, { recursive: true });
+  mock = await startProcess(MOCK_UPSTREAM_BIN, ['--listen', '127.0.0.1:0'], /listening on 127\.0\.0\.1:(\d+)/);
+  mockUrl = `http://127.0.0.1:${mock.port}`;
+  relay = await startRelay();
+  relayUrl = `http://127.0.0.1:${relay.port}/`;
+  // launch() gives every run a fresh temporary user-data-dir of its own.
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
+});
+
+after(async () => {
+  await browser?.close();
+  await stopProcess(relay);
+  await stopProcess(mock);
+});
+
+// ---- helpers ---------------------------------------------------------------------------
+
+async function mockReset() {
+  const r = await fetch(`${mockUrl}/_mock/reset`, { method: 'POST' });
+  assert.equal(r.status, 200);
+}
+
+async function mockStats() {
+  return (await fetch(`${mockUrl}/_mock/stats`)).json();
+}
+
+/** Runs `body` with a page on the relay in a fresh browser context (own sessionStorage);
+ *  fails the test on any uncaught exception in the page. */
+async function withPage(body, { url = relayUrl, contextOptions = {} } = {}) {
+  const context = await browser.newContext({ viewport: { width: 1000, height: 760 }, ...contextOptions });
+  const page = await context.newPage();
+  page.setDefaultTimeout(STEP_MS);
+  const pageErrors = [];
+  page.on('pageerror', (e) => pageErrors.push(String(e)));
+  try {
+    await page.goto(url);
+    await waitConnected(page);
+    await body(page, context);
+    assert.deepEqual(pageErrors, [], 'uncaught exceptions in the page');
+  } finally {
+    await context.close();
+  }
+}
+
+function waitConnected(page) {
+  return page.waitForFunction(() => window.__chat && window.__chat.connected && window.__chat.ws?.readyState === 1);
+}
+
+const snapshot = (page) => page.evaluate(() => window.__chat.snapshot());
+
+async function lastReply(page) {
+  const s = await snapshot(page);
+  return s.msgs.filter((m) => m.role === 'assistant').at(-1);
+}
+
+async function send(page, text) {
+  await page.fill('#input', text);
+  await page.press('#input', 'Enter');
+}
+
+/** Waits until the newest reply is no longer streaming; returns it. */
+async function waitReplyDone(page) {
+  await page.waitForFunction(() => {
+    const r = window.__chat.msgs.filter((m) => m.role === 'assistant').at(-1);
+    return r && r.status !== 'streaming';
+  });
+  return lastReply(page);
+}
+
+function waitReplyLength(page, atLeast) {
+  return page.waitForFunction((n) => {
+    const r = window.__chat.msgs.filter((m) => m.role === 'assistant').at(-1);
+    return r && r.content.length >= n;
+  }, atLeast);
+}
+
+const replyBodyText = (page) => page.locator('article.assistant .body').last().textContent();
+
+// ---- tests -----------------------------------------------------------------------------
+
+test('a message streams the exact text, with typing indicator, figures and RTT', { timeout: TEST_MS }, async () => {
+  await mockReset();
+  await withPage(async (page) => {
+    const prompt = 'hello\nthere mock:tokens=5 mock:interval=250';
+    // Shift+Enter makes a new line, Enter sends.
+    await page.click('#input');
+    await page.keyboard.type('hello');
+    await page.keyboard.press('Shift+Enter');
+    await page.keyboard.type('there mock:tokens=5 mock:interval=250');
+    assert.equal(await page.inputValue('#input'), prompt);
+    await page.keyboard.press('Enter');
+
+    // Before the first token (the mock waits 250 ms): indicator shown, input locked, Stop offered.
+    await page.waitForFunction(() => {
+      const a = document.querySelector('article.assistant');
+      return a && !a.querySelector('.typing').hidden && a.querySelector('.body').textContent === '';
+    });
+    assert.equal(await page.isDisabled('#input'), true);
+    assert.equal(await page.isVisible('#stop'), true);
+    assert.equal(await page.isVisible('#send'), false);
+    // From the first token on, the indicator is gone.
+    await page.waitForFunction(() => {
+      const a = document.querySelector('article.assistant');
+      return a.querySelector('.body').textContent.startsWith('w0') && a.querySelector('.typing').hidden;
+    });
+
+    const reply = await waitReplyDone(page);
+    assert.equal(reply.status, 'done');
+    assert.equal(reply.reason, 'stop');
+    assert.equal(reply.content, words(5));
+    assert.equal(await replyBodyText(page), words(5).trim());
+    assert.equal(await page.locator('article.user .body').textContent(), prompt);
+    assert.equal((await mockStats()).last_body.messages.at(-1).content, prompt);
+
+    assert.equal(await page.isEnabled('#input'), true);
+    assert.equal(await page.isVisible('#send'), true);
+    assert.equal(await page.isVisible('#stop'), false);
+
+    // Figures: time to first token covers the mock's 250 ms wait; 5 tokens from usage; the
+    // rate is 5 tokens over roughly the remaining 4 × 250 ms.
+    const figures = await page.locator('article.assistant .figures').textContent();
+    const ttft = Number(/first token (\d+) ms/.exec(figures)?.[1]);
+    assert.ok(ttft >= 240 && ttft < 5000, `ttft in "${figures}"`);
+    const rate = Number(/([\d.]+) tok\/s/.exec(figures)?.[1]);
+    assert.ok(rate > 2 && rate < 20, `rate in "${figures}"`);
+    assert.match(figures, /\b5 tokens\b/);
+
+    // RTT from ping/pong.
+    await page.waitForFunction(() => /^RTT (<1|\d+) ms$/.test(document.getElementById('rtt').textContent));
+
+    // The screen-reader live region got the reply.
+    assert.equal((await page.locator('#live').textContent()).trim(), words(5).trim());
+  });
+});
+
+test('Stop sends cancel and the upstream request is closed', { timeout: TEST_MS }, async () => {
+  await mockReset();
+  await withPage(async (page) => {
+    await send(page, 'mock:tokens=200 mock:interval=20');
+    await waitReplyLength(page, 3);
+    await page.click('#stop');
+    const waited = await fetch(`${mockUrl}/_mock/wait?field=aborted&atleast=1&timeout_ms=5000`);
+    assert.equal(waited.status, 200, 'the mock saw the upstream request closed');
+
+    const reply = await waitReplyDone(page);
+    assert.equal(reply.reason, 'cancelled');
+    assert.ok(reply.content.length > 0 && reply.content.length < words(200).length);
+    assert.ok(words(200).startsWith(reply.content), 'what arrived is a prefix of the reply');
+    assert.equal(await page.locator('article.assistant .msg-note').textContent(), 'Stopped.');
+    assert.equal(await page.isEnabled('#input'), true);
+    assert.equal(await page.isVisible('#stop'), false);
+  });
+});
+
+test('model output with HTML renders as text (no XSS)', { timeout: TEST_MS }, async () => {
+  await mockReset();
+  await withPage(async (page) => {
+    const prompt = '<img src=x onerror=window.__xss=1> <script>window.__xss=2</script> mock:echo';
+    await send(page, prompt);
+    const reply = await waitReplyDone(page);
+    // mock:echo answers with the JSON of the messages array it received.
+    assert.equal(reply.content, JSON.stringify([{ role: 'user', content: prompt }]));
+    assert.equal(await page.evaluate(() => typeof window.__xss), 'undefined');
+    assert.equal(await page.locator('#messages img, #messages script').count(), 0);
+    const body = page.locator('article.assistant .body');
+    assert.equal(await body.textContent(), reply.content);
+    assert.equal(await body.getByText('<script>window.__xss=2</script>', { exact: false }).isVisible(), true);
+    assert.equal(await page.locator('article.user .body').textContent(), prompt);
+  });
+});
+
+test('a dropped WebSocket reconnects and the reply completes exactly once', { timeout: TEST_MS }, async () => {
+  await mockReset();
+  await withPage(async (page) => {
+    const full = words(40);
+    await send(page, 'mock:tokens=40 mock:interval=25');
+    await waitReplyLength(page, 'w0 w1 w2 w3 w4 '.length);
+    const atDrop = await page.evaluate(() => {
+      const s = window.__chat.snapshot();
+      const reply = s.msgs.at(-1);
+      window.__chat.ws.close();
+      return { length: reply.content.length, connects: s.connects, session: s.session };
+    });
+    assert.ok(atDrop.length < full.length, 'the socket was closed mid-reply');
+
+    const reply = await waitReplyDone(page);
+    assert.equal(reply.content, full);
+    assert.equal(reply.reason, 'stop');
+    assert.equal(await replyBodyText(page), full.trim());
+    const s = await snapshot(page);
+    assert.equal(s.connects, atDrop.connects + 1, 'one reconnect');
+    assert.equal(s.session, atDrop.session);
+    assert.equal(await page.evaluate(() => window.__chat.lastSessionFrame.resumed), true);
+    assert.equal(s.msgs.filter((m) => m.role === 'assistant').length, 1);
+    assert.equal((await mockStats()).requests, 1, 'the reply was not asked for twice');
+  });
+});
+
+test('reload keeps the session and resumes a streaming reply', { timeout: TEST_MS }, async () => {
+  await mockReset();
+  await withPage(async (page) => {
+    await send(page, 'first mock:tokens=3');
+    await waitReplyDone(page);
+    const id = await page.evaluate(() => sessionStorage.getItem('tokenrelay.session'));
+    assert.ok(id && id.length >= 16);
+    assert.equal((await snapshot(page)).session, id);
+
+    await send(page, 'second mock:tokens=30 mock:interval=40');
+    await waitReplyLength(page, 'w0 w1 w2 '.length);
+    await page.reload();
+    await waitConnected(page);
+    const frame = await page.evaluate(() => window.__chat.lastSessionFrame);
+    assert.equal(frame.resumed, true);
+    assert.equal(frame.session, id);
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('tokenrelay.session')), id);
+
+    const reply = await waitReplyDone(page);
+    assert.equal(reply.content, words(30), 'no gap and no duplicate across the reload');
+    const s = await snapshot(page);
+    assert.deepEqual(s.msgs.filter((m) => m.role === 'assistant').map((m) => m.content), [words(3), words(30)]);
+    assert.equal(await page.locator('article.user').count(), 2);
+    assert.deepEqual(await page.locator('article.assistant .body').allTextContents(), [words(3).trim(), words(30).trim()]);
+    assert.equal((await mockStats()).requests, 2);
+  });
+});
+
+test('a 1 MB reply arrives whole', { timeout: TEST_MS }, async () => {
+  await mockReset();
+  await withPage(async (page) => {
+    // mock:huge sends the bytes as fast as it can; the relay joins tokens when the page
+    // reads slowly (section 5), and the page renders long replies less often.
+    await send(page, 'mock:huge=1000000');
+    await page.waitForFunction(() => window.__chat.msgs.at(-1).status !== 'streaming', null, { timeout: 30000 });
+    const result = await page.evaluate(() => {
+      const r = window.__chat.msgs.at(-1);
+      return { status: r.status, length: r.content.length, allX: /^x*$/.test(r.content),
+               shown: document.querySelector('article.assistant .body').textContent.length };
+    });
+    assert.deepEqual(result, { status: 'done', length: 1000000, allX: true, shown: 1000000 });
+  });
+});
+
+test('reasoning shows in a collapsible thinking block; screenshot', { timeout: TEST_MS }, async () => {
+  await mockReset();
+  await withPage(async (page) => {
+    await send(page, 'Think first, then answer. mock:reasoning=3 mock:tokens=6');
+    const reply = await waitReplyDone(page);
+    assert.equal(reply.reasoning, 'r0 r1 r2 ');
+    assert.equal(reply.content, words(6));
+    const thinking = page.locator('article.assistant details.thinking');
+    assert.equal(await thinking.isVisible(), true);
+    assert.equal(await thinking.evaluate((d) => d.open), false, 'collapsed by default');
+    assert.equal(await thinking.locator('.thinking-body').isVisible(), false);
+    await thinking.locator('summary').click();
+    assert.equal(await thinking.evaluate((d) => d.open), true);
+    assert.equal(await thinking.locator('.thinking-body').textContent(), 'r0 r1 r2 ');
+    assert.equal(await replyBodyText(page), words(6).trim());
+    await page.waitForFunction(() => /^RTT/.test(document.getElementById('rtt').textContent) &&
+                                     document.getElementById('rtt').textContent !== 'RTT –');
+    await page.screenshot({ path: path.join(ARTIFACTS, 'chat.png') });
+  });
+});
+
+test('an upstream error shows inline and Retry sends the message again', { timeout: TEST_MS }, async () => {
+  await mockReset();
+  await withPage(async (page) => {
+    // 400 is not retried by the relay (PROTOCOL.md section 6); the second request streams.
+    await send(page, 'please mock:fail_first=1 mock:fail_status=400');
+    const failed = await waitReplyDone(page);
+    assert.equal(failed.status, 'error');
+    assert.equal(failed.error.code, 'upstream_error');
+    const box = page.locator('article.assistant .msg-error');
+    assert.equal(await box.isVisible(), true);
+    assert.equal(await box.getAttribute('role'), 'alert');
+    assert.equal(await page.isEnabled('#input'), true);
+    await box.getByRole('button', { name: 'Retry' }).click();
+
+    const reply = await waitReplyDone(page);
+    assert.equal(reply.content, words(8));
+    assert.equal(reply.status, 'done');
+    assert.equal(await page.locator('article.user').count(), 1, 'a retry does not repeat the user bubble');
+    assert.equal(await page.locator('article.assistant').count(), 2);
+    assert.equal(await box.getByRole('button', { name: 'Retry' }).isVisible(), false);
+    assert.equal((await mockStats()).requests, 2);
+  });
+});
+
+test('rate_limited says when to try again', { timeout: TEST_MS }, async () => {
+  const limited = await startRelay(['--rate-limit', '1']);
+  try {
+    await withPage(async (page) => {
+      await send(page, 'one mock:tokens=1');
+      assert.equal((await waitReplyDone(page)).content, words(1));
+      await send(page, 'two mock:tokens=1');
+      const refused = await waitReplyDone(page);
+      assert.equal(refused.error.code, 'rate_limited');
+      const box = page.locator('article.assistant .msg-error').last();
+      const text = await box.textContent();
+      const seconds = Number(/try again in (\d+) s/.exec(text)?.[1]);
+      assert.ok(seconds >= 1 && seconds <= 60, `"${text}"`);
+      assert.equal(await box.getByRole('button', { name: 'Retry' }).isDisabled(), true);
+      assert.equal(await page.isEnabled('#input'), true);
+    }, { url: `http://127.0.0.1:${limited.port}/` });
+  } finally {
+    await stopProcess(limited);
+  }
+});
+
+test('a relay restart: reconnect with backoff, a fresh session, the lost reply can be retried', { timeout: TEST_MS }, async () => {
+  let first = await startRelay();
+  const port = first.port;
+  let second = null;
+  try {
+    await withPage(async (page) => {
+      const prompt = 'mock:tokens=300 mock:interval=20';
+      await send(page, prompt);
+      await waitReplyLength(page, 'w0 w1 w2 '.length);
+      const before = (await snapshot(page)).session;
+      // A crash, not a drain: the session dies with the process.
+      const exited = new Promise((resolve) => first.child.once('exit', resolve));
+      first.child.kill('SIGKILL');
+      await exited;
+      first = null;
+      await page.waitForFunction(() => document.getElementById('conn').dataset.state === 'reconnecting' &&
+                                        /reconnecting/.test(document.getElementById('conn-text').textContent));
+      assert.equal(await page.isVisible('#reconnect-now'), true);
+
+      second = await startRelay([], `127.0.0.1:${port}`);
+      await page.waitForFunction((old) => window.__chat.connected && window.__chat.sessionId !== old, before);
+      assert.equal(await page.evaluate(() => window.__chat.lastSessionFrame.resumed), false);
+      assert.equal(await page.evaluate(() => sessionStorage.getItem('tokenrelay.session')),
+                   (await snapshot(page)).session);
+      const lost = await lastReply(page);
+      assert.equal(lost.status, 'error');
+      assert.equal(lost.error.code, 'session_lost');
+      assert.ok(words(300).startsWith(lost.content) && lost.content.length > 0, 'what arrived is kept');
+      assert.equal(await page.locator('article.notice').count(), 1);
+      assert.equal(await page.isEnabled('#input'), true);
+      assert.equal(await page.textContent('#conn-text'), 'Connected');
+
+      await page.locator('article.assistant .msg-error').getByRole('button', { name: 'Retry' }).click();
+      await waitReplyLength(page, 'w0 w1 w2 '.length);
+      await page.click('#stop');
+      assert.equal((await waitReplyDone(page)).reason, 'cancelled');
+      assert.equal((await mockStats()).last_body.messages.at(-1).content, prompt);
+    }, { url: `http://127.0.0.1:${port}/` });
+  } finally {
+    await stopProcess(first);
+    await stopProcess(second);
+  }
+});
+
+test('a message over the frame limit is refused: by the page, or by a stricter relay (1009)', { timeout: TEST_MS }, async () => {
+  await mockReset();
+  await withPage(async (page) => {
+    // Over the relay's default 64 KiB (PROTOCOL.md section 7): the page keeps it and says why.
+    const big = 'x'.repeat(70000);
+    await send(page, big);
+    assert.equal(await page.isVisible('#composer-error'), true);
+    assert.match(await page.textContent('#composer-error'), /^This message is 69 KiB; the relay takes at most 64 KiB\./);
+    assert.equal(await page.inputValue('#input'), big);
+    assert.equal(await page.locator('#messages article').count(), 0);
+    await page.fill('#input', 'ok');
+    assert.equal(await page.isVisible('#composer-error'), false, 'typing clears the complaint');
+  });
+  assert.equal((await mockStats()).requests, 0);
+
+  const strict = await startRelay(['--max-message-bytes', '1000']);
+  try {
+    await withPage(async (page) => {
+      // The relay closes with 1009 (section 2); the text comes back for editing.
+      const big = 'y'.repeat(2000);
+      await send(page, big);
+      const reply = await waitReplyDone(page);
+      assert.equal(reply.error.code, 'too_large');
+      assert.equal(await page.inputValue('#input'), big);
+      assert.equal(await page.locator('article.assistant .msg-error button').isVisible(), false, 'no Retry of the same text');
+      await waitConnected(page);
+      await send(page, 'small mock:tokens=2');
+      assert.equal((await waitReplyDone(page)).content, words(2));
+    }, { url: `http://127.0.0.1:${strict.port}/` });
+  } finally {
+    await stopProcess(strict);
+  }
+});
+
+test('another tab resuming the session takes it over; this one waits to be asked back', { timeout: TEST_MS }, async () => {
+  await withPage(async (page, context) => {
+    await send(page, 'mock:tokens=2');
+    await waitReplyDone(page);
+    const id = (await snapshot(page)).session;
+
+    // A second tab with the same session id and no saved transcript (last_seq 0).
+    const other = await context.newPage();
+    await other.addInitScript((sid) => {
+      if (!sessionStorage.getItem('tokenrelay.session')) sessionStorage.setItem('tokenrelay.session', sid);
+    }, id);
+    await other.goto(relayUrl);
+    await waitConnected(other);
+    assert.equal(await other.evaluate(() => window.__chat.lastSessionFrame.resumed), true);
+    assert.equal(await other.evaluate(() => window.__chat.sessionId), id);
+    // The relay replays its log from the start: the reply shows up once in the new tab.
+    await other.waitForFunction(() => window.__chat.msgs.some((m) => m.role === 'assistant' && m.status === 'done'));
+    assert.deepEqual((await snapshot(other)).msgs.map((m) => [m.role, m.content]), [['assistant', words(2)]]);
+
+    // The first tab was closed with 4001 and does not fight back on its own.
+    await page.waitForFunction(() => document.getElementById('conn').dataset.state === 'taken');
+    assert.equal(await page.evaluate(() => window.__chat.ws === null && window.__chat.reconnectTimer === null), true);
+    assert.equal(await page.textContent('#reconnect-now'), 'Use it here');
+    await page.click('#reconnect-now');
+    await waitConnected(page);
+    assert.equal(await page.evaluate(() => window.__chat.lastSessionFrame.resumed), true);
+    await other.waitForFunction(() => document.getElementById('conn').dataset.state === 'taken');
+  });
+});
+
+test('New chat starts a fresh session; an unknown session gets a fresh one', { timeout: TEST_MS }, async () => {
+  await withPage(async (page) => {
+    await send(page, 'mock:tokens=2');
+    await waitReplyDone(page);
+    const before = (await snapshot(page)).session;
+    await page.click('#new-chat');
+    await page.waitForFunction((old) => window.__chat.connected && window.__chat.sessionId !== old, before);
+    const frame = await page.evaluate(() => window.__chat.lastSessionFrame);
+    assert.equal(frame.resumed, false);
+    assert.notEqual(frame.session, before);
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('tokenrelay.session')), frame.session);
+    assert.equal(await page.locator('#messages article').count(), 0);
+    assert.equal(await page.isVisible('#empty'), true);
+
+    // A session the relay does not know: session_not_found, then a fresh session frame.
+    const bogus = 'A'.repeat(32);
+    await page.evaluate((id) => {
+      // Through the client, as the page saves its state on pagehide.
+      window.__chat.detachSocket();
+      window.__chat.sessionId = id;
+      window.__chat.save();
+    }, bogus);
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('tokenrelay.session')), bogus);
+    await page.reload();
+    await waitConnected(page);
+    const fresh = await page.evaluate(() => window.__chat.lastSessionFrame);
+    assert.equal(fresh.resumed, false);
+    assert.notEqual(fresh.session, bogus);
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('tokenrelay.session')), fresh.session);
+  });
+});
+
+test('keyboard only, phone-sized, dark theme', { timeout: TEST_MS }, async () => {
+  await mockReset();
+  await withPage(async (page) => {
+    // Reach the message box with Tab alone.
+    let presses = 0;
+    while (!(await page.evaluate(() => document.activeElement?.id === 'input'))) {
+      assert.ok(++presses <= 10, 'Tab reaches the message box');
+      await page.keyboard.press('Tab');
+    }
+    await page.keyboard.type('keyboard mock:tokens=4');
+    await page.keyboard.press('Enter');
+    assert.equal((await waitReplyDone(page)).content, words(4));
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'input', 'focus is back in the box');
+
+    // Esc stops a streaming reply.
+    await page.keyboard.type('long mock:tokens=200 mock:interval=20');
+    await page.keyboard.press('Enter');
+    await waitReplyLength(page, 3);
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'stop', 'focus moves to Stop while streaming');
+    await page.keyboard.press('Escape');
+    const waited = await fetch(`${mockUrl}/_mock/wait?field=aborted&atleast=1&timeout_ms=5000`);
+    assert.equal(waited.status, 200);
+    assert.equal((await waitReplyDone(page)).reason, 'cancelled');
+
+    // Phone: nothing wider than the screen; the composer stays on screen.
+    const layout = await page.evaluate(() => ({
+      scrollWidth: document.documentElement.scrollWidth,
+      innerWidth: window.innerWidth,
+      composerBottom: document.getElementById('composer').getBoundingClientRect().bottom,
+      innerHeight: window.innerHeight,
+      background: getComputedStyle(document.body).backgroundColor,
+    }));
+    assert.ok(layout.scrollWidth <= layout.innerWidth, JSON.stringify(layout));
+    assert.ok(layout.composerBottom <= layout.innerHeight + 1, JSON.stringify(layout));
+    const [r, g, b] = layout.background.match(/\d+/g).map(Number);
+    assert.ok(r + g + b < 120, `dark background, got ${layout.background}`);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'chat-phone-dark.png') });
+  }, { contextOptions: { viewport: { width: 390, height: 760 }, isMobile: true, hasTouch: true, colorScheme: 'dark' } });
+
+  // And the light theme is light.
+  await withPage(async (page) => {
+    const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    const [r, g, b] = bg.match(/\d+/g).map(Number);
+    assert.ok(r + g + b > 600, `light background, got ${bg}`);
+  }, { contextOptions: { colorScheme: 'light' } });
+});
+
+test('Markdown renders safely: blocks, code with copy, links with rel=noopener', { timeout: TEST_MS }, async () => {
+  await withPage(async (page, context) => {
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: relayUrl.replace(/\/$/, '') });
+    const source = [
+      '# Title',
+      'Some `code <b>x</b>` and **bold** and *it* and [a link](https://example.com/a?b=1) and',
+      '[bad](javascript:window.__xss=5) and <img src=x onerror=window.__xss=3> and snake_case_name.',
+      '',
+      '- one',
+      '- two',
+      '',
+      '1. first',
+      '2. second',
+      '',
+      '```js',
+      'const a = "<script>window.__xss=4</script>";',
+      '```',
+      '',
+      'See https://example.org/x.',
+    ].join('\n');
+    const result = await page.evaluate(async (src) => {
+      const { renderMarkdown } = await import('./markdown.js');
+      const once = document.createElement('div');
+      once.id = 'md-test';
+      once.className = 'md';
+      document.body.appendChild(once);
+      renderMarkdown(src, once);
+      // The same text arriving one character at a time must end in the same DOM.
+      const streamed = document.createElement('div');
+      for (let i = 1; i <= src.length; i++) renderMarkdown(src.slice(0, i), streamed);
+      const links = [...once.querySelectorAll('a')].map((a) => ({ href: a.href, rel: a.rel, target: a.target, text: a.textContent }));
+      return {
+        same: streamed.innerHTML === once.innerHTML,
+        heading: once.querySelector('h3')?.textContent,
+        inlineCode: once.querySelector('p code')?.textContent,
+        strong: once.querySelector('strong')?.textContent,
+        em: once.querySelector('em')?.textContent,
+        links,
+        ul: [...once.querySelectorAll('ul > li')].map((li) => li.textContent),
+        ol: [...once.querySelectorAll('ol > li')].map((li) => li.textContent),
+        code: once.querySelector('pre code')?.textContent,
+        codeClass: once.querySelector('pre code')?.className,
+        dangerous: once.querySelectorAll('img, script, b, iframe').length,
+        text: once.textContent,
+        xss: typeof window.__xss,
+      };
+    }, source);
+    assert.equal(result.same, true, 'incremental rendering matches a one-shot render');
+    assert.equal(result.heading, 'Title');
+    assert.equal(result.inlineCode, 'code <b>x</b>');
+    assert.equal(result.strong, 'bold');
+    assert.equal(result.em, 'it');
+    assert.deepEqual(result.links, [
+      { href: 'https://example.com/a?b=1', rel: 'noopener noreferrer', target: '_blank', text: 'a link' },
+      { href: 'https://example.org/x', rel: 'noopener noreferrer', target: '_blank', text: 'https://example.org/x' },
+    ]);
+    assert.ok(result.text.includes('bad'), 'an unsafe link keeps its words');
+    assert.ok(result.text.includes('<img src=x onerror=window.__xss=3>'));
+    assert.ok(result.text.includes('snake_case_name'));
+    assert.deepEqual(result.ul, ['one', 'two']);
+    assert.deepEqual(result.ol, ['first', 'second']);
+    assert.equal(result.code, 'const a = "<script>window.__xss=4</script>";');
+    assert.equal(result.codeClass, 'language-js');
+    assert.equal(result.dangerous, 0);
+    assert.equal(result.xss, 'undefined');
+
+    await page.click('#md-test .copy-button');
+    await page.waitForFunction(() => document.querySelector('#md-test .copy-button').textContent === 'Copied');
+    assert.equal(await page.evaluate(() => navigator.clipboard.readText()),
+                 'const a = "<script>window.__xss=4</script>";');
+  });
+});

@@ -1,0 +1,166 @@
+// Start-up and shutdown of the real process (PROTOCOL.md sections 2 and 7): draining on
+// SIGTERM, exit codes, bad flags.
+
+#include "support/relay_fixture.hpp"
+#include "support/test_env.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+#include <csignal>
+#include <string>
+
+namespace tokenrelay::test {
+namespace {
+
+namespace ut = boost::unit_test;
+using namespace std::chrono_literals;
+
+json::object chat(std::string content)
+{
+    return {{"type", "chat"}, {"content", std::move(content)}};
+}
+
+/// Polls /readyz until it answers 503; false when it still says 200 at the deadline.
+/// (Readiness is only observable by asking, and the signal is handled asynchronously.)
+bool becomes_unready(std::uint16_t port, std::chrono::milliseconds within)
+{
+    const auto deadline = std::chrono::steady_clock::now() + within;
+    do {
+        const auto r = http_get(port, "/readyz", {}, {.timeout = 1000ms});
+        if (r.status == 503u)
+            return true;
+        BOOST_TEST_REQUIRE(r.status == 200u);
+    } while (std::chrono::steady_clock::now() < deadline);
+    return false;
+}
+
+BOOST_AUTO_TEST_CASE(sigterm_drains_a_running_reply, *ut::timeout(60))
+{
+    relay_fixture f{{.flags = {"--drain-timeout", "1"}}};
+    auto s = f.open_session();
+    auto msg = chat("slow mock:tokens=200 mock:interval=50");
+    msg["id"] = "d-1";
+    s->send(msg);
+    const auto first = s->read_until("token");
+
+    const auto t0 = std::chrono::steady_clock::now();
+    f.relay().signal(SIGTERM);
+    // Section 2: the port keeps answering HTTP while draining, and /readyz says 503.
+    BOOST_TEST(becomes_unready(f.port(), 900ms));
+    const auto health = http_get(f.port(), "/healthz");
+    BOOST_TEST(health.status == 200u);
+    // No new sessions while draining.
+    ws_client late;
+    const auto refused = late.handshake(f.port());
+    BOOST_TEST(refused.ec.failed());
+    BOOST_TEST(refused.status == 503u);
+
+    // The reply cannot finish in 1 s (10 s of tokens): it ends with "shutdown", then the
+    // connection closes with 1001 going away.
+    const auto r = s->collect_reply(10s, {first});
+    BOOST_TEST(r.errors.empty());
+    BOOST_TEST(string_of(r.end, "reason") == "shutdown");
+    BOOST_TEST(string_of(r.end, "id") == "d-1");
+    check_seqs(r, 0);
+    BOOST_TEST(r.text.starts_with("w0 w1 "));
+    const auto after = s->expect_close(1001);
+    BOOST_TEST(after.empty());
+
+    const auto status = f.relay().wait_exit(10s);
+    BOOST_TEST_REQUIRE(status.has_value(), "relay still running after the drain");
+    BOOST_TEST(*status == (exit_status{.exited = true, .code = 0}));
+    const auto took = std::chrono::steady_clock::now() - t0;
+    BOOST_TEST((took >= 900ms), "drained in " << took.count() << " ns");
+    BOOST_TEST((took < 6s), "drained in " << took.count() << " ns");
+    // The upstream request of the cut reply is closed.
+    BOOST_TEST(integer(f.mock_wait("aborted", 1), "aborted") == 1);
+}
+
+BOOST_AUTO_TEST_CASE(sigterm_with_nothing_running_exits_promptly, *ut::timeout(60))
+{
+    // Default drain timeout (30 s): with no generation there is nothing to wait for.
+    relay_fixture f;
+    const auto t0 = std::chrono::steady_clock::now();
+    f.relay().signal(SIGTERM);
+    const auto status = f.relay().wait_exit(5s);
+    BOOST_TEST_REQUIRE(status.has_value(), "relay still running 5 s after SIGTERM");
+    BOOST_TEST(*status == (exit_status{.exited = true, .code = 0}));
+    BOOST_TEST((std::chrono::steady_clock::now() - t0 < 3s));
+}
+
+BOOST_AUTO_TEST_CASE(sigterm_closes_idle_connections_with_1001, *ut::timeout(60))
+{
+    relay_fixture f;
+    auto s = f.open_session();
+    s->send(chat("quick mock:tokens=1"));
+    BOOST_TEST(s->collect_reply().text == "w0 ");
+
+    f.relay().signal(SIGTERM);
+    const auto before_close = s->expect_close(1001, 5000ms);
+    BOOST_TEST(before_close.empty());
+    const auto status = f.relay().wait_exit(5s);
+    BOOST_TEST_REQUIRE(status.has_value(), "relay still running 5 s after SIGTERM");
+    BOOST_TEST(*status == (exit_status{.exited = true, .code = 0}));
+}
+
+BOOST_AUTO_TEST_CASE(sigint_drains_like_sigterm, *ut::timeout(60))
+{
+    relay_fixture f;
+    f.relay().signal(SIGINT);
+    const auto status = f.relay().wait_exit(5s);
+    BOOST_TEST_REQUIRE(status.has_value(), "relay still running 5 s after SIGINT");
+    BOOST_TEST(*status == (exit_status{.exited = true, .code = 0}));
+}
+
+BOOST_AUTO_TEST_CASE(bad_flag_value_exits_2_naming_the_flag, *ut::timeout(60))
+{
+    struct bad
+    {
+        std::vector<std::string> args;
+        const char* flag;
+    };
+    const bad cases[] = {
+        {{"--threads", "abc"}, "--threads"},
+        {{"--max-message-bytes", "-5"}, "--max-message-bytes"},
+        {{"--resume-window", "soon"}, "--resume-window"},
+        {{"--no-such-flag", "1"}, "--no-such-flag"},
+    };
+    for (const auto& c : cases) {
+        BOOST_TEST_CONTEXT(c.flag)
+        {
+            auto args = c.args;
+            args.insert(args.begin(), {"--listen", "127.0.0.1:0"});
+            auto relay = start_relay(args);
+            const auto status = relay->wait_exit(10s);
+            BOOST_TEST_REQUIRE(status.has_value(), "relay did not exit on a bad flag");
+            BOOST_TEST(*status == (exit_status{.exited = true, .code = 2}));
+            const auto err = relay->stderr_text();
+            BOOST_TEST(err.find(c.flag) != std::string::npos, err);
+            // One line: a single newline, at the end.
+            BOOST_TEST(!err.empty());
+            BOOST_TEST(err.find('\n') == err.size() - 1, err);
+            BOOST_TEST(relay->stdout_text().find("listening on") == std::string::npos);
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(bad_environment_value_names_the_flag, *ut::timeout(60))
+{
+    // Section 7: TOKENRELAY_<FLAG> is the flag; a bad value names the flag all the same.
+    auto relay = start_relay(
+        {"--listen", "127.0.0.1:0"},
+        {{"TOKENRELAY_API_KEY", std::string(test_api_key)}, {"TOKENRELAY_THREADS", "abc"}}
+    );
+    const auto status = relay->wait_exit(10s);
+    BOOST_TEST_REQUIRE(status.has_value(), "relay did not exit on a bad environment value");
+    BOOST_TEST(*status == (exit_status{.exited = true, .code = 2}));
+    const auto err = relay->stderr_text();
+    BOOST_TEST(
+        (err.find("--threads") != std::string::npos ||
+         err.find("TOKENRELAY_THREADS") != std::string::npos),
+        err
+    );
+}
+
+} // namespace
+} // namespace tokenrelay::test

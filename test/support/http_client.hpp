@@ -1,0 +1,62 @@
+#pragma once
+// A small HTTP/1.1 client for the relay's HTTP doors and the mock's control endpoints.
+// Every call has a deadline; one connection per call.
+
+#include <tokenrelay/core/net.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace tokenrelay::test {
+
+using header_list = std::vector<std::pair<std::string, std::string>>;
+
+struct http_result
+{
+    unsigned status = 0;
+    http::fields headers;
+    std::string body;
+
+    /// The header's value, or "" when absent (case-insensitive name).
+    std::string header(std::string_view name) const;
+};
+
+struct http_options
+{
+    /// HTTPS when set (the context decides verification).
+    ssl::context* tls = nullptr;
+    std::chrono::milliseconds timeout{10000};
+};
+
+http_result http_request(
+    std::uint16_t port,
+    http::verb method,
+    std::string_view target,
+    const header_list& headers = {},
+    std::string body = {},
+    const http_options& options = {}
+);
+
+inline http_result http_get(
+    std::uint16_t port,
+    std::string_view target,
+    const header_list& headers = {},
+    const http_options& options = {}
+)
+{
+    return http_request(port, http::verb::get, target, headers, {}, options);
+}
+
+/// Writes `raw` verbatim (for malformed requests) while reading the response, so a server
+/// that answers before taking the whole request (400, 413) is still heard.
+http_result http_raw(
+    std::uint16_t port,
+    std::string raw,
+    std::chrono::milliseconds timeout = std::chrono::milliseconds(10000)
+);
+
+} // namespace tokenrelay::test
