@@ -2,6 +2,7 @@
 #include <tokenrelay/http/http_session.hpp>
 #include <tokenrelay/http/responses.hpp>
 #include <tokenrelay/http/upgrade_access.hpp>
+#include <tokenrelay/metrics/metrics.hpp>
 #include <tokenrelay/ws/connection.hpp>
 
 #include <boost/url/parse.hpp>
@@ -52,6 +53,23 @@ std::string query_token(std::string_view target)
     return t == params.end() ? std::string() : std::string((*t).value);
 }
 
+std::string metrics_text(const ws::relay_state& state)
+{
+    metrics::gauges g;
+    for (const auto& s : state.sessions.all()) {
+        (s->attached() ? g.live_sessions : g.detached_sessions) += 1;
+        g.running_generations += s->generation_running() ? 1 : 0;
+    }
+    g.open_connections = state.connections.size();
+    const auto& c = state.sessions.counters;
+    g.sessions_created = c.created.load();
+    g.sessions_resumed = c.resumed.load();
+    g.sessions_taken_over = c.taken_over.load();
+    g.sessions_expired = c.expired.load();
+    g.draining = state.draining.load();
+    return metrics::render(g);
+}
+
 template <class Response>
 awaitable<bool> write_response(beast::tcp_stream& stream, Response res, bool head)
 {
@@ -76,6 +94,7 @@ awaitable<void> refuse_upgrade(
     beast::tcp_stream& stream, http::status status, std::string_view why, unsigned version
 )
 {
+    metrics::global().upgrades_refused.fetch_add(1, std::memory_order_relaxed);
     auto res = text_response(status, why, version, false);
     if (status == http::status::service_unavailable)
         res.set(http::field::retry_after, "5");
@@ -186,6 +205,10 @@ awaitable<void> run_http_session(tcp::socket socket, ws::relay_state& state, ws:
             keep = co_await write_response(
                 stream, text_response(http::status::ok, "ok", version, keep_alive), head
             );
+        } else if (path == "/metrics") {
+            auto res = text_response(http::status::ok, metrics_text(state), version, keep_alive);
+            res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+            keep = co_await write_response(stream, std::move(res), head);
         } else if (path == "/readyz") {
             const bool ready =
                 !state.draining.load() && state.connections.size() < cfg.max_connections;

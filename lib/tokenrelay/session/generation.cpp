@@ -4,6 +4,7 @@
 
 #include <tokenrelay/core/log.hpp>
 #include <tokenrelay/core/session_id.hpp>
+#include <tokenrelay/metrics/metrics.hpp>
 #include <tokenrelay/session/session.hpp>
 
 #include <exception>
@@ -92,9 +93,20 @@ awaitable<void> session::pump(upstream::event_channel& events, std::string messa
             const auto total = elapsed_ms(started_at_);
             switch (ev.type) {
             case kind::token:
-            case kind::reasoning:
-                if (ttft_ms_ < 0)
+            case kind::reasoning: {
+                const auto now = std::chrono::steady_clock::now();
+                auto& m = metrics::global();
+                if (ttft_ms_ < 0) {
                     ttft_ms_ = total;
+                    m.ttft.observe(static_cast<double>(total));
+                } else {
+                    m.inter_token.observe(
+                        std::chrono::duration<double, std::milli>(now - last_token_at_).count()
+                    );
+                }
+                last_token_at_ = now;
+                m.tokens_relayed.fetch_add(1, std::memory_order_relaxed);
+                m.token_bytes_relayed.fetch_add(ev.text.size(), std::memory_order_relaxed);
                 if (ev.type == kind::token)
                     reply_text_ += ev.text;
                 log_.append_text(
@@ -103,7 +115,19 @@ awaitable<void> session::pump(upstream::event_channel& events, std::string messa
                     ev.text
                 );
                 break;
+            }
             case kind::finished:
+                if (ev.usage) {
+                    auto& m = metrics::global();
+                    m.prompt_tokens.fetch_add(
+                        static_cast<std::uint64_t>(ev.usage->prompt_tokens),
+                        std::memory_order_relaxed
+                    );
+                    m.completion_tokens.fetch_add(
+                        static_cast<std::uint64_t>(ev.usage->completion_tokens),
+                        std::memory_order_relaxed
+                    );
+                }
                 log_.append_end(
                     {message_id,
                      0,
@@ -116,6 +140,7 @@ awaitable<void> session::pump(upstream::event_channel& events, std::string messa
                 last = true;
                 break;
             case kind::failed:
+                metrics::global().count_error(ev.code);
                 log_.append_error(ev.code, ev.message, message_id);
                 log_.append_end(
                     {message_id,
@@ -135,6 +160,8 @@ awaitable<void> session::pump(upstream::event_channel& events, std::string messa
             over_backlog = sub && log_.bytes_after(cursor_) > settings_.backlog_bytes;
             pump_waiting_ = over_backlog;
         }
+        if (over_backlog)
+            metrics::global().backpressure_pauses.fetch_add(1, std::memory_order_relaxed);
         if (sub)
             sub->wake();
         if (last)

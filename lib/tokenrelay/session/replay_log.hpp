@@ -67,7 +67,7 @@ private:
         std::size_t offset; // bytes appended before this entry
         entry_kind kind;
         std::string message_id;
-        std::string text;   // token text, or the serialised frame for end and error
+        std::string text; // token text, or the serialised frame for end and error
     };
 
     std::size_t index_after(std::uint64_t cursor) const noexcept;

@@ -1,6 +1,7 @@
 #include <tokenrelay/core/clock.hpp>
 #include <tokenrelay/core/log.hpp>
 #include <tokenrelay/core/session_id.hpp>
+#include <tokenrelay/metrics/metrics.hpp>
 #include <tokenrelay/session/registry.hpp>
 #include <tokenrelay/session/session.hpp>
 
@@ -131,6 +132,7 @@ session::chat_outcome session::start_chat(protocol::chat_frame chat)
         ttft_ms_ = -1;
         started_at_ = std::chrono::steady_clock::now();
     }
+    metrics::global().generations_started.fetch_add(1, std::memory_order_relaxed);
     net::co_spawn(
         home_,
         [self = shared_from_this(), request = std::move(request), id = outcome.id]() mutable {
@@ -180,6 +182,12 @@ bool session::collect(const subscriber* s, std::size_t max_bytes, std::vector<st
     if (wake_pump)
         net::post(home_, [self = shared_from_this()] { self->pump_timer_.cancel(); });
     return true;
+}
+
+bool session::attached() const
+{
+    std::lock_guard lock(mutex_);
+    return attached_ != nullptr;
 }
 
 bool session::generation_running() const

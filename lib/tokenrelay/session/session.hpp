@@ -97,6 +97,7 @@ public:
     bool collect(const subscriber* s, std::size_t max_bytes, std::vector<std::string>& out);
 
     bool generation_running() const;
+    bool attached() const;
     std::vector<chat_turn> history_snapshot() const;
 
 private:
@@ -126,14 +127,15 @@ private:
     std::uint64_t cursor_ = 0;
     std::uint64_t attach_epoch_ = 0;
     bool running_ = false;
-    bool ended_ = false;          // the running generation's stream_end is in the log
-    bool pump_waiting_ = false;   // the pump waits for the writer (backpressure)
+    bool ended_ = false;        // the running generation's stream_end is in the log
+    bool pump_waiting_ = false; // the pump waits for the writer (backpressure)
     std::optional<stop_reason> stop_reason_;
     std::uint64_t next_message_number_ = 1;
-    std::string message_id_;      // the running (or last) generation's id
-    std::string reply_text_;      // the running generation's content so far
+    std::string message_id_; // the running (or last) generation's id
+    std::string reply_text_; // the running generation's content so far
     std::chrono::steady_clock::time_point started_at_;
     std::int64_t ttft_ms_ = -1;
+    std::chrono::steady_clock::time_point last_token_at_;
 };
 
 } // namespace tokenrelay::session

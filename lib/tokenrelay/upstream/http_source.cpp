@@ -3,6 +3,7 @@
 // token; every failure message has the key redacted (section 1).
 #include <tokenrelay/core/log.hpp>
 #include <tokenrelay/core/redact.hpp>
+#include <tokenrelay/metrics/metrics.hpp>
 #include <tokenrelay/sse/openai_decoder.hpp>
 #include <tokenrelay/sse/parser.hpp>
 #include <tokenrelay/upstream/http_source.hpp>
@@ -467,6 +468,10 @@ awaitable<void> http_source::stream(chat_request request, event_channel& out)
 
     for (;;) {
         auto r = co_await attempt(pool_, c, fresh_connection);
+        if (r.kind != verdict::stale)
+            metrics::global().count_upstream_response(
+                r.kind == verdict::done ? 200 : r.failure.http_status
+            );
         if (r.kind == verdict::done)
             co_return;
         co_await throw_if_cancelled();
@@ -486,6 +491,7 @@ awaitable<void> http_source::stream(chat_request request, event_channel& out)
                      {"delay_ms", std::to_string(delay->count())},
                      {"reason", r.failure.message}}
                 );
+                metrics::global().upstream_retries.fetch_add(1, std::memory_order_relaxed);
                 backoff.expires_after(*delay);
                 co_await backoff.async_wait(net::use_awaitable);
                 continue;

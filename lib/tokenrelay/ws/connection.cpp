@@ -1,6 +1,7 @@
 #include <tokenrelay/core/clock.hpp>
 #include <tokenrelay/core/log.hpp>
 #include <tokenrelay/core/session_id.hpp>
+#include <tokenrelay/metrics/metrics.hpp>
 #include <tokenrelay/protocol/server_frame.hpp>
 #include <tokenrelay/ws/connection.hpp>
 
@@ -85,14 +86,12 @@ void connection::resume(const resume_request& r)
     auto found = state_.sessions.find(r.session);
     if (!found) {
         // Section 2: session_not_found, then a fresh session frame.
-        std::string frame;
-        protocol::append_error_frame(
-            frame, errc::session_not_found, "that session is unknown or its resume window has ended"
+        enqueue_error(
+            errc::session_not_found, "that session is unknown or its resume window has ended"
         );
-        enqueue(std::move(frame));
         if (session_) {
             const auto first_last = session_->attach(shared_from_this(), std::nullopt);
-            frame.clear();
+            std::string frame;
             protocol::append_session_frame(
                 frame, session_->id(), false, first_last.last_seq, first_last.first_seq
             );
@@ -160,26 +159,22 @@ void connection::handle_text(std::string_view text)
     const bool first = std::exchange(first_frame_, false);
     auto decoded = protocol::decode_client_frame(text, state_.frame_limits);
     if (auto* err = std::get_if<protocol::decode_error>(&decoded)) {
-        std::string frame;
-        protocol::append_error_frame(frame, err->code, err->message, err->id);
-        enqueue(std::move(frame));
+        enqueue_error(err->code, err->message, err->id);
         return;
     }
     auto& frame = std::get<protocol::client_frame>(decoded);
     if (auto* chat = std::get_if<protocol::chat_frame>(&frame)) {
         auto outcome = session_->start_chat(std::move(*chat));
         if (outcome.refused) {
-            std::string out;
-            protocol::append_error_frame(
-                out,
+            const bool limited = outcome.refused == errc::rate_limited;
+            if (limited)
+                metrics::global().rate_limit_refusals.fetch_add(1, std::memory_order_relaxed);
+            enqueue_error(
                 *outcome.refused,
                 outcome.message,
                 outcome.id,
-                outcome.refused == errc::rate_limited
-                    ? std::optional<std::int64_t>(outcome.retry_after_ms)
-                    : std::nullopt
+                limited ? std::optional<std::int64_t>(outcome.retry_after_ms) : std::nullopt
             );
-            enqueue(std::move(out));
         }
     } else if (std::holds_alternative<protocol::cancel_frame>(frame)) {
         session_->stop(session::stop_reason::cancelled);
@@ -189,11 +184,7 @@ void connection::handle_text(std::string_view text)
         enqueue(std::move(out));
     } else if (auto* r = std::get_if<protocol::resume_frame>(&frame)) {
         if (!first) {
-            std::string out;
-            protocol::append_error_frame(
-                out, errc::bad_request, "resume must be the first message on a connection"
-            );
-            enqueue(std::move(out));
+            enqueue_error(errc::bad_request, "resume must be the first message on a connection");
             return;
         }
         resume({r->session, r->last_seq});
@@ -235,10 +226,13 @@ awaitable<void> connection::write_loop()
             }
             continue;
         }
+        auto& m = metrics::global();
         for (auto& f : frames) {
             auto [ec, n] = co_await ws_.async_write(net::buffer(f), use_tuple);
             if (ec)
                 co_return;
+            m.frames_sent.fetch_add(1, std::memory_order_relaxed);
+            m.bytes_sent.fetch_add(n, std::memory_order_relaxed);
         }
     }
 }
@@ -271,6 +265,19 @@ void connection::request_close(websocket::close_code code, std::string_view reas
         return;
     close_.emplace(code, reason);
     wake_timer_.cancel();
+}
+
+void connection::enqueue_error(
+    errc code,
+    std::string_view message,
+    std::string_view id,
+    std::optional<std::int64_t> retry_after_ms
+)
+{
+    metrics::global().count_error(code);
+    std::string frame;
+    protocol::append_error_frame(frame, code, message, id, retry_after_ms);
+    enqueue(std::move(frame));
 }
 
 void connection::enqueue(std::string frame)

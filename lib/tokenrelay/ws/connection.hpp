@@ -25,17 +25,14 @@ struct resume_request
     std::uint64_t last_seq = 0;
 };
 
-class connection final : public session::subscriber,
-                         public std::enable_shared_from_this<connection>
+class connection final : public session::subscriber, public std::enable_shared_from_this<connection>
 {
 public:
     connection(websocket_stream ws, relay_state& state, loop_context& loop);
 
     /// Completes the handshake for `request` and serves the connection until it closes.
-    awaitable<void> run(
-        http::request<http::string_body> request,
-        std::optional<resume_request> resume
-    );
+    awaitable<void>
+    run(http::request<http::string_body> request, std::optional<resume_request> resume);
 
     void wake() override;
     void close_taken_over() override;
@@ -50,6 +47,12 @@ private:
     void resume(const resume_request& r);
     void request_close(websocket::close_code code, std::string_view reason);
     void enqueue(std::string frame);
+    void enqueue_error(
+        errc code,
+        std::string_view message,
+        std::string_view id = {},
+        std::optional<std::int64_t> retry_after_ms = std::nullopt
+    );
     std::string log_id() const;
 
     websocket_stream ws_;

@@ -19,7 +19,8 @@ class connection_set
 public:
     /// Reserves a slot for a new connection from `ip`; a limit reached means the upgrade
     /// is refused (503 / 429) before any session state exists.
-    reserve_result try_reserve(const std::string& ip, std::size_t max_total, std::size_t max_per_ip);
+    reserve_result
+    try_reserve(const std::string& ip, std::size_t max_total, std::size_t max_per_ip);
     void release(const std::string& ip);
 
     void add(const std::shared_ptr<connection>& c);

@@ -1,0 +1,290 @@
+#include <tokenrelay/metrics/metrics.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <dirent.h>
+#include <fstream>
+#include <unistd.h>
+
+namespace tokenrelay::metrics {
+namespace {
+
+void header(std::string& out, std::string_view name, std::string_view help, std::string_view type)
+{
+    out += "# HELP ";
+    out += name;
+    out += ' ';
+    out += help;
+    out += "\n# TYPE ";
+    out += name;
+    out += ' ';
+    out += type;
+    out += '\n';
+}
+
+void sample(std::string& out, std::string_view name, std::string_view labels, double value)
+{
+    out += name;
+    if (!labels.empty()) {
+        out += '{';
+        out += labels;
+        out += '}';
+    }
+    char buf[64];
+    std::snprintf(buf, sizeof buf, " %.17g\n", value);
+    out += buf;
+}
+
+void simple(
+    std::string& out,
+    std::string_view name,
+    std::string_view help,
+    std::string_view type,
+    double value
+)
+{
+    header(out, name, help, type);
+    sample(out, name, {}, value);
+}
+
+double load(const std::atomic<std::uint64_t>& a)
+{
+    return static_cast<double>(a.load(std::memory_order_relaxed));
+}
+
+double resident_bytes()
+{
+    std::ifstream statm("/proc/self/statm");
+    long pages = 0;
+    long resident = 0;
+    statm >> pages >> resident;
+    return static_cast<double>(resident) * static_cast<double>(sysconf(_SC_PAGESIZE));
+}
+
+double open_fds()
+{
+    DIR* dir = opendir("/proc/self/fd");
+    if (!dir)
+        return 0;
+    double n = 0;
+    while (auto* e = readdir(dir))
+        if (e->d_name[0] != '.')
+            ++n;
+    closedir(dir);
+    return n - 1; // the directory stream's own descriptor
+}
+
+} // namespace
+
+void histogram::observe(double ms) noexcept
+{
+    const auto it = std::lower_bound(bounds_ms.begin(), bounds_ms.end(), ms);
+    buckets_[static_cast<std::size_t>(it - bounds_ms.begin())].fetch_add(
+        1, std::memory_order_relaxed
+    );
+    count_.fetch_add(1, std::memory_order_relaxed);
+    sum_us_.fetch_add(
+        static_cast<std::uint64_t>(std::max(0.0, ms) * 1000), std::memory_order_relaxed
+    );
+}
+
+void histogram::render(std::string& out, std::string_view name, std::string_view help) const
+{
+    header(out, name, help, "histogram");
+    const std::string bucket = std::string(name) + "_bucket";
+    std::uint64_t cumulative = 0;
+    for (std::size_t i = 0; i < bounds_ms.size(); ++i) {
+        cumulative += buckets_[i].load(std::memory_order_relaxed);
+        char le[32];
+        std::snprintf(le, sizeof le, "le=\"%g\"", bounds_ms[i] / 1000.0);
+        sample(out, bucket, le, static_cast<double>(cumulative));
+    }
+    cumulative += buckets_[bounds_ms.size()].load(std::memory_order_relaxed);
+    sample(out, bucket, "le=\"+Inf\"", static_cast<double>(cumulative));
+    sample(out, std::string(name) + "_sum", {}, load(sum_us_) / 1e6);
+    sample(out, std::string(name) + "_count", {}, static_cast<double>(cumulative));
+}
+
+relay_metrics& global() noexcept
+{
+    static relay_metrics instance;
+    return instance;
+}
+
+std::string render(const gauges& g)
+{
+    const auto& m = global();
+    std::string out;
+    out.reserve(8192);
+    simple(
+        out,
+        "tokenrelay_open_connections",
+        "Open WebSocket connections.",
+        "gauge",
+        static_cast<double>(g.open_connections)
+    );
+    header(out, "tokenrelay_sessions", "Sessions held, by state.", "gauge");
+    sample(out, "tokenrelay_sessions", "state=\"attached\"", static_cast<double>(g.live_sessions));
+    sample(
+        out, "tokenrelay_sessions", "state=\"detached\"", static_cast<double>(g.detached_sessions)
+    );
+    simple(
+        out,
+        "tokenrelay_running_generations",
+        "Generations streaming now.",
+        "gauge",
+        static_cast<double>(g.running_generations)
+    );
+    simple(
+        out,
+        "tokenrelay_draining",
+        "1 while the relay drains after a signal.",
+        "gauge",
+        g.draining ? 1 : 0
+    );
+    simple(
+        out,
+        "tokenrelay_sessions_created_total",
+        "Sessions created.",
+        "counter",
+        static_cast<double>(g.sessions_created)
+    );
+    simple(
+        out,
+        "tokenrelay_sessions_resumed_total",
+        "Successful resumes.",
+        "counter",
+        static_cast<double>(g.sessions_resumed)
+    );
+    simple(
+        out,
+        "tokenrelay_sessions_taken_over_total",
+        "Sessions taken over by a newer connection.",
+        "counter",
+        static_cast<double>(g.sessions_taken_over)
+    );
+    simple(
+        out,
+        "tokenrelay_sessions_expired_total",
+        "Sessions forgotten after the resume window.",
+        "counter",
+        static_cast<double>(g.sessions_expired)
+    );
+    simple(
+        out,
+        "tokenrelay_generations_total",
+        "Generations started.",
+        "counter",
+        load(m.generations_started)
+    );
+    simple(
+        out,
+        "tokenrelay_tokens_relayed_total",
+        "Tokens (and reasoning tokens) received from the model.",
+        "counter",
+        load(m.tokens_relayed)
+    );
+    simple(
+        out,
+        "tokenrelay_token_bytes_relayed_total",
+        "Bytes of token text received from the model.",
+        "counter",
+        load(m.token_bytes_relayed)
+    );
+    simple(
+        out,
+        "tokenrelay_frames_sent_total",
+        "WebSocket frames sent to clients.",
+        "counter",
+        load(m.frames_sent)
+    );
+    simple(
+        out,
+        "tokenrelay_bytes_sent_total",
+        "WebSocket payload bytes sent to clients.",
+        "counter",
+        load(m.bytes_sent)
+    );
+    simple(
+        out,
+        "tokenrelay_prompt_tokens_total",
+        "Prompt tokens reported by the upstream.",
+        "counter",
+        load(m.prompt_tokens)
+    );
+    simple(
+        out,
+        "tokenrelay_completion_tokens_total",
+        "Completion tokens reported by the upstream.",
+        "counter",
+        load(m.completion_tokens)
+    );
+    header(
+        out,
+        "tokenrelay_upstream_responses_total",
+        "Upstream responses by status class; class=\"error\" is a connection or TLS failure.",
+        "counter"
+    );
+    static constexpr std::array<std::string_view, 6> classes{
+        "error", "1xx", "2xx", "3xx", "4xx", "5xx"};
+    for (std::size_t i = 0; i < classes.size(); ++i)
+        sample(
+            out,
+            "tokenrelay_upstream_responses_total",
+            "class=\"" + std::string(classes[i]) + "\"",
+            load(m.upstream_responses[i])
+        );
+    simple(
+        out,
+        "tokenrelay_upstream_retries_total",
+        "Upstream attempts retried before the first token.",
+        "counter",
+        load(m.upstream_retries)
+    );
+    header(out, "tokenrelay_errors_total", "Error frames sent to clients, by code.", "counter");
+    for (int c = static_cast<int>(errc::bad_json); c <= static_cast<int>(errc::unauthorized); ++c)
+        sample(
+            out,
+            "tokenrelay_errors_total",
+            "code=\"" + std::string(code_name(static_cast<errc>(c))) + "\"",
+            load(m.errors_by_code[static_cast<std::size_t>(c)])
+        );
+    simple(
+        out,
+        "tokenrelay_rate_limit_refusals_total",
+        "Chats refused by the rate limit.",
+        "counter",
+        load(m.rate_limit_refusals)
+    );
+    simple(
+        out,
+        "tokenrelay_upgrades_refused_total",
+        "WebSocket upgrades refused (limits, token, origin, draining).",
+        "counter",
+        load(m.upgrades_refused)
+    );
+    simple(
+        out,
+        "tokenrelay_backpressure_pauses_total",
+        "Times the upstream read paused for a slow client.",
+        "counter",
+        load(m.backpressure_pauses)
+    );
+    m.ttft.render(
+        out, "tokenrelay_time_to_first_token_seconds", "Time from chat to the first token."
+    );
+    m.inter_token.render(
+        out, "tokenrelay_inter_token_seconds", "Time between consecutive tokens from the model."
+    );
+    simple(
+        out,
+        "process_resident_memory_bytes",
+        "Resident memory size in bytes.",
+        "gauge",
+        resident_bytes()
+    );
+    simple(out, "process_open_fds", "Number of open file descriptors.", "gauge", open_fds());
+    return out;
+}
+
+} // namespace tokenrelay::metrics

@@ -1,0 +1,85 @@
+#pragma once
+// Process-wide counters and histograms for GET /metrics (Prometheus text format 0.0.4).
+// Updates are relaxed atomic increments: cheap enough for the per-token path.
+
+#include <tokenrelay/core/error.hpp>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+namespace tokenrelay::metrics {
+
+/// A histogram with fixed millisecond buckets.
+class histogram
+{
+public:
+    static constexpr std::array<double, 14> bounds_ms{
+        1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000};
+
+    void observe(double ms) noexcept;
+    void render(std::string& out, std::string_view name, std::string_view help) const;
+
+private:
+    std::array<std::atomic<std::uint64_t>, bounds_ms.size() + 1> buckets_{};
+    std::atomic<std::uint64_t> count_{0};
+    std::atomic<std::uint64_t> sum_us_{0};
+};
+
+struct relay_metrics
+{
+    std::atomic<std::uint64_t> tokens_relayed{0};
+    std::atomic<std::uint64_t> token_bytes_relayed{0};
+    std::atomic<std::uint64_t> frames_sent{0};
+    std::atomic<std::uint64_t> bytes_sent{0};
+    std::atomic<std::uint64_t> generations_started{0};
+    std::atomic<std::uint64_t> upstream_retries{0};
+    std::atomic<std::uint64_t> backpressure_pauses{0};
+    std::atomic<std::uint64_t> rate_limit_refusals{0};
+    std::atomic<std::uint64_t> upgrades_refused{0};
+    std::array<std::atomic<std::uint64_t>, 16> errors_by_code{};
+    // Upstream responses by status class: index 0 = connection failure, 1..5 = 1xx..5xx.
+    std::array<std::atomic<std::uint64_t>, 6> upstream_responses{};
+    std::atomic<std::uint64_t> prompt_tokens{0};
+    std::atomic<std::uint64_t> completion_tokens{0};
+    histogram ttft;
+    histogram inter_token;
+
+    void count_error(errc code) noexcept
+    {
+        const auto i = static_cast<std::size_t>(code);
+        if (i < errors_by_code.size())
+            errors_by_code[i].fetch_add(1, std::memory_order_relaxed);
+    }
+    /// `status` 0 for a connection or TLS failure.
+    void count_upstream_response(int status) noexcept
+    {
+        const auto i = status <= 0 ? 0 : std::min(5, status / 100);
+        upstream_responses[i].fetch_add(1, std::memory_order_relaxed);
+    }
+};
+
+/// The process's metrics.
+relay_metrics& global() noexcept;
+
+/// Values read at scrape time from the relay's state.
+struct gauges
+{
+    std::uint64_t open_connections = 0;
+    std::uint64_t live_sessions = 0;     // attached to a connection
+    std::uint64_t detached_sessions = 0; // waiting for a resume
+    std::uint64_t running_generations = 0;
+    std::uint64_t sessions_created = 0;
+    std::uint64_t sessions_resumed = 0;
+    std::uint64_t sessions_taken_over = 0;
+    std::uint64_t sessions_expired = 0;
+    bool draining = false;
+};
+
+/// The exposition text: the counters of global(), the gauges, and the process's RSS and
+/// open file descriptors read from /proc.
+std::string render(const gauges& g);
+
+} // namespace tokenrelay::metrics

@@ -1,0 +1,112 @@
+// GET /metrics (PROTOCOL.md section 1): the exposition is checked by Prometheus's own
+// parser (`promtool check metrics`), and the counters move by exactly what a chat did.
+
+#include "support/relay_fixture.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <thread>
+
+namespace tokenrelay::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+/// Sample name (with labels) → value, from the exposition text.
+std::map<std::string, double> parse_samples(const std::string& text)
+{
+    std::map<std::string, double> out;
+    std::istringstream in(text);
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.empty() || line[0] == '#')
+            continue;
+        const auto space = line.rfind(' ');
+        out[line.substr(0, space)] = std::stod(line.substr(space + 1));
+    }
+    return out;
+}
+
+/// Runs promtool's exposition parser and linter over `text`; returns its exit status and
+/// output.
+std::pair<int, std::string> promtool_check(const std::string& text)
+{
+    temp_dir dir;
+    dir.write_file("metrics.txt", text);
+    const auto out = (dir / "out.txt").string();
+    const std::string cmd =
+        "promtool check metrics < " + (dir / "metrics.txt").string() + " > " + out + " 2>&1";
+    const int status = std::system(cmd.c_str());
+    std::ifstream f(out);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return {status, ss.str()};
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(metrics_endpoint)
+
+BOOST_AUTO_TEST_CASE(exposition_parses_and_counts_a_chat_exactly)
+{
+    relay_fixture relay;
+    const auto before = http_get(relay.port(), "/metrics");
+    BOOST_TEST(before.status == 200u);
+    BOOST_TEST(before.header("Content-Type").find("version=0.0.4") != std::string::npos);
+    const auto [status, output] = promtool_check(before.body);
+    BOOST_TEST(status == 0, "promtool: " << output);
+
+    auto s = relay.open_session();
+    s->send(json::object{{"type", "chat"}, {"content", "count me mock:tokens=8"}});
+    const auto reply = s->collect_reply();
+    BOOST_TEST(reply.text == "w0 w1 w2 w3 w4 w5 w6 w7 ");
+
+    const auto after = http_get(relay.port(), "/metrics");
+    const auto [status2, output2] = promtool_check(after.body);
+    BOOST_TEST(status2 == 0, "promtool: " << output2);
+    const auto m = parse_samples(after.body);
+    BOOST_TEST(m.at("tokenrelay_tokens_relayed_total") == 8);
+    BOOST_TEST(m.at("tokenrelay_token_bytes_relayed_total") == 24);
+    BOOST_TEST(m.at("tokenrelay_generations_total") == 1);
+    BOOST_TEST(m.at("tokenrelay_sessions_created_total") == 1);
+    BOOST_TEST(m.at("tokenrelay_open_connections") == 1);
+    BOOST_TEST(m.at("tokenrelay_sessions{state=\"attached\"}") == 1);
+    BOOST_TEST(m.at("tokenrelay_upstream_responses_total{class=\"2xx\"}") == 1);
+    BOOST_TEST(m.at("tokenrelay_completion_tokens_total") == 8);
+    BOOST_TEST(m.at("tokenrelay_time_to_first_token_seconds_count") == 1);
+    BOOST_TEST(m.at("tokenrelay_inter_token_seconds_count") == 7);
+    BOOST_TEST(m.at("process_open_fds") > 0);
+    BOOST_TEST(m.at("process_resident_memory_bytes") > 0);
+}
+
+BOOST_AUTO_TEST_CASE(errors_and_detached_sessions_are_counted)
+{
+    relay_fixture relay({.flags = {"--resume-window", "30"}});
+    {
+        auto s = relay.open_session();
+        s->send_text("not json");
+        const auto err = s->read_until("error");
+        BOOST_TEST(string_of(err, "code") == "bad_json");
+        s->drop();
+    }
+    // The drop is noticed asynchronously: wait on the relay's own figure.
+    std::map<std::string, double> m;
+    for (int i = 0; i < 200; ++i) {
+        m = parse_samples(http_get(relay.port(), "/metrics").body);
+        if (m.at("tokenrelay_sessions{state=\"detached\"}") == 1)
+            break;
+        std::this_thread::sleep_for(10ms);
+    }
+    BOOST_TEST(m.at("tokenrelay_sessions{state=\"detached\"}") == 1);
+    BOOST_TEST(m.at("tokenrelay_open_connections") == 0);
+    BOOST_TEST(m.at("tokenrelay_errors_total{code=\"bad_json\"}") == 1);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+} // namespace tokenrelay::test
