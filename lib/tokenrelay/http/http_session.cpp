@@ -1,4 +1,5 @@
 #include <tokenrelay/core/log.hpp>
+#include <tokenrelay/http/completions.hpp>
 #include <tokenrelay/http/http_session.hpp>
 #include <tokenrelay/http/responses.hpp>
 #include <tokenrelay/http/upgrade_access.hpp>
@@ -195,7 +196,9 @@ awaitable<void> run_http_session(tcp::socket socket, ws::relay_state& state, ws:
 
         const bool head = request.method() == http::verb::head;
         bool keep = false;
-        if (request.method() != http::verb::get && !head) {
+        if (path == "/v1/chat/completions") {
+            keep = co_await serve_completion(stream, buffer, request, state, loop);
+        } else if (request.method() != http::verb::get && !head) {
             auto res = text_response(
                 http::status::method_not_allowed, "method not allowed", version, keep_alive
             );

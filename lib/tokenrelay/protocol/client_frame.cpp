@@ -1,4 +1,5 @@
 #include <tokenrelay/protocol/client_frame.hpp>
+#include <tokenrelay/protocol/json_values.hpp>
 
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
@@ -31,39 +32,12 @@ decode_error fail(errc code, std::string message, const std::string& id)
     return decode_error{code, std::move(message), id};
 }
 
-// A JSON integer as int64; doubles (even 5.0) are not integers on the wire.
-std::optional<std::int64_t> as_integer(const json::value& v)
-{
-    if (v.is_int64())
-        return v.get_int64();
-    if (v.is_uint64() &&
-        v.get_uint64() <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
-        return static_cast<std::int64_t>(v.get_uint64());
-    return std::nullopt;
-}
-
-std::optional<double> as_number(const json::value& v)
-{
-    if (v.is_double())
-        return v.get_double();
-    if (v.is_int64())
-        return static_cast<double>(v.get_int64());
-    if (v.is_uint64())
-        return static_cast<double>(v.get_uint64());
-    return std::nullopt;
-}
-
 // The `id` a client may attach to chat and cancel; an id that breaks the rule is not
 // echoed back, so an error frame stays small whatever the client sent.
 bool valid_id(const json::value& v)
 {
     const auto* s = v.if_string();
     return s && utf8_length(*s) <= max_id_chars;
-}
-
-bool known_role(std::string_view role)
-{
-    return role == "system" || role == "user" || role == "assistant";
 }
 
 std::optional<decode_error> read_context(

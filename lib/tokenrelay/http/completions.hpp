@@ -1,0 +1,23 @@
+#pragma once
+// `POST /v1/chat/completions` (PROTOCOL.md section 1): the OpenAI-compatible pass-through.
+// One request on an HTTP/1.1 connection runs the loop's model source and answers SSE
+// (`stream: true`) or one JSON body; a client that goes away cancels the upstream request.
+
+#include <tokenrelay/core/net.hpp>
+#include <tokenrelay/ws/relay_state.hpp>
+
+namespace tokenrelay::http_server {
+
+/// Answers `request` (already read from `stream`, any method: others get 405). `buffer`
+/// is the connection's read buffer: bytes a client pipelines while the answer streams
+/// are kept there for the next request. Runs on `loop`'s executor, where the source
+/// lives. Returns whether the connection may serve another request.
+awaitable<bool> serve_completion(
+    beast::tcp_stream& stream,
+    beast::flat_buffer& buffer,
+    const http::request<http::string_body>& request,
+    ws::relay_state& state,
+    ws::loop_context& loop
+);
+
+} // namespace tokenrelay::http_server

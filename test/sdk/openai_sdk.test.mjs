@@ -1,0 +1,225 @@
+// The official `openai` npm SDK (pinned in package.json) against tokenrelay's
+// OpenAI-compatible door, POST /v1/chat/completions (PROTOCOL.md section 1).
+//
+// Starts MOCK_UPSTREAM_BIN and TOKENRELAY_BIN (default build/…) on port 0 with a client
+// token, points the SDK at the relay, and checks what the SDK hands its caller. Run with
+// `scripts/sdk-test`. Synchronisation is by the mock's /_mock/wait, never by sleeping.
+
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import OpenAI from 'openai';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const TOKENRELAY_BIN = process.env.TOKENRELAY_BIN || path.join(ROOT, 'build/tokenrelay');
+const MOCK_UPSTREAM_BIN = process.env.MOCK_UPSTREAM_BIN || path.join(ROOT, 'build/mock_upstream');
+const STATIC_DIR = process.env.TOKENRELAY_STATIC_DIR || path.join(ROOT, 'static');
+const CLIENT_TOKEN = 'sdk-client-token-0123456789';
+const UPSTREAM_KEY = 'sk-sdk-test-upstream-key-9876543210';
+const MODEL = 'deepseek-v3.2';
+
+/** The mock's reply with n tokens, one delta each: ["w0 ", "w1 ", …]. */
+const words = (n) => Array.from({ length: n }, (_, i) => `w${i} `);
+
+/** Spawns a binary and resolves once its stdout prints `listening on …:PORT`. */
+function startProcess(bin, args, env = process.env) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
+    let stdout = '';
+    let stderr = '';
+    let done = false;
+    const fail = (why) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      child.kill('SIGKILL');
+      reject(new Error(`${path.basename(bin)}: ${why}\nstderr: ${stderr.slice(-2000)}`));
+    };
+    const timer = setTimeout(() => fail('no listening line within 10 s'), 10000);
+    child.stderr.on('data', (d) => {
+      stderr = (stderr + d).slice(-20000);
+    });
+    child.stdout.on('data', (d) => {
+      stdout = (stdout + d).slice(-20000);
+      const m = /listening on .*:(\d+)/.exec(stdout);
+      if (m && !done) {
+        done = true;
+        clearTimeout(timer);
+        resolve({ child, port: Number(m[1]), stderr: () => stderr });
+      }
+    });
+    child.on('error', (e) => fail(e.message));
+    child.on('exit', (code, signal) => fail(`exited (${code ?? signal}) before listening`));
+  });
+}
+
+async function stopProcess(proc) {
+  if (!proc || proc.child.exitCode !== null || proc.child.signalCode !== null) return;
+  const exited = new Promise((resolve) => proc.child.once('exit', resolve));
+  proc.child.kill('SIGTERM');
+  const timer = setTimeout(() => proc.child.kill('SIGKILL'), 5000);
+  await exited;
+  clearTimeout(timer);
+}
+
+let mock;
+let relay;
+let client;
+
+async function mockGet(target) {
+  const r = await fetch(`http://127.0.0.1:${mock.port}${target}`);
+  return { status: r.status, body: await r.json() };
+}
+
+before(async () => {
+  mock = await startProcess(MOCK_UPSTREAM_BIN, ['--listen', '127.0.0.1:0']);
+  // The child's environment must not carry the test runner's TOKENRELAY_* settings.
+  const env = Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => !k.startsWith('TOKENRELAY_')),
+  );
+  relay = await startProcess(
+    TOKENRELAY_BIN,
+    [
+      '--listen', '127.0.0.1:0', '--static', STATIC_DIR,
+      '--upstream', `http://127.0.0.1:${mock.port}/v1`, '--client-token', CLIENT_TOKEN,
+    ],
+    { ...env, TOKENRELAY_API_KEY: UPSTREAM_KEY },
+  );
+  client = new OpenAI({
+    apiKey: CLIENT_TOKEN,
+    baseURL: `http://127.0.0.1:${relay.port}/v1`,
+    maxRetries: 0,
+    timeout: 20000,
+  });
+});
+
+after(async () => {
+  await stopProcess(relay);
+  await stopProcess(mock);
+  if (relay) assert.ok(!relay.stderr().includes(UPSTREAM_KEY), 'the upstream key is in the log');
+});
+
+test('a stream gives the exact deltas, finish reason and usage', async () => {
+  const stream = await client.chat.completions.create({
+    model: MODEL,
+    messages: [{ role: 'user', content: 'hello mock:tokens=5' }],
+    stream: true,
+    stream_options: { include_usage: true },
+  });
+  const deltas = [];
+  let finish = null;
+  let usage = null;
+  let id = null;
+  for await (const chunk of stream) {
+    assert.equal(chunk.object, 'chat.completion.chunk');
+    assert.equal(chunk.model, MODEL);
+    id ??= chunk.id;
+    assert.equal(chunk.id, id);
+    const choice = chunk.choices[0];
+    if (choice?.delta?.content) deltas.push(choice.delta.content);
+    if (choice?.finish_reason) finish = choice.finish_reason;
+    if (chunk.usage) usage = chunk.usage;
+  }
+  assert.deepEqual(deltas, words(5));
+  assert.equal(deltas.join(''), 'w0 w1 w2 w3 w4 ');
+  assert.equal(finish, 'stop');
+  assert.equal(usage.completion_tokens, 5);
+  assert.equal(usage.total_tokens, usage.prompt_tokens + 5);
+  assert.match(id, /^chatcmpl-/);
+  // The relay swapped the client token for its upstream key.
+  const stats = await mockGet('/_mock/stats');
+  assert.equal(stats.body.last_authorization, `Bearer ${UPSTREAM_KEY}`);
+});
+
+test('the stream helper assembles the final message', async () => {
+  const runner = client.chat.completions.stream({
+    model: MODEL,
+    messages: [{ role: 'user', content: 'helper mock:tokens=3' }],
+  });
+  const pieces = [];
+  runner.on('content', (delta) => pieces.push(delta));
+  const done = await runner.finalChatCompletion();
+  assert.deepEqual(pieces, words(3));
+  assert.equal(done.choices[0].message.content, 'w0 w1 w2 ');
+  assert.equal(done.choices[0].finish_reason, 'stop');
+});
+
+test('a whole completion has the full text and usage', async () => {
+  const r = await client.chat.completions.create({
+    model: MODEL,
+    messages: [
+      { role: 'system', content: 'be brief' },
+      { role: 'user', content: 'whole' },
+    ],
+    temperature: 0.5,
+    max_tokens: 64,
+  });
+  assert.equal(r.object, 'chat.completion');
+  assert.equal(r.choices.length, 1);
+  assert.equal(r.choices[0].message.role, 'assistant');
+  assert.equal(r.choices[0].message.content, words(8).join(''));
+  assert.equal(r.choices[0].finish_reason, 'stop');
+  assert.equal(r.usage.completion_tokens, 8);
+  const sent = (await mockGet('/_mock/stats')).body.last_body;
+  assert.equal(sent.temperature, 0.5);
+  assert.equal(sent.max_tokens, 64);
+  assert.deepEqual(sent.messages, [
+    { role: 'system', content: 'be brief' },
+    { role: 'user', content: 'whole' },
+  ]);
+});
+
+test('refusals arrive as the SDK\'s typed errors', async () => {
+  await assert.rejects(
+    client.chat.completions.create({ model: 'not-allowed', messages: [{ role: 'user', content: 'x' }] }),
+    (e) => e instanceof OpenAI.BadRequestError && e.status === 400 && e.code === 'bad_request' &&
+      e.param === 'model',
+  );
+  const stranger = new OpenAI({
+    apiKey: 'wrong-token',
+    baseURL: `http://127.0.0.1:${relay.port}/v1`,
+    maxRetries: 0,
+  });
+  await assert.rejects(
+    stranger.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'x' }] }),
+    (e) => e instanceof OpenAI.AuthenticationError && e.status === 401 && e.code === 'unauthorized',
+  );
+});
+
+test('an upstream error mid-stream makes the iteration throw', async () => {
+  const stream = await client.chat.completions.create({
+    model: MODEL,
+    messages: [{ role: 'user', content: 'mock:error_event' }],
+    stream: true,
+  });
+  const deltas = [];
+  await assert.rejects(
+    (async () => {
+      for await (const chunk of stream) {
+        if (chunk.choices[0]?.delta?.content) deltas.push(chunk.choices[0].delta.content);
+      }
+    })(),
+    (e) => e instanceof OpenAI.APIError && /mock stream error/.test(e.message),
+  );
+  assert.deepEqual(deltas, words(1));
+});
+
+test('leaving a stream early closes the upstream request', async () => {
+  await fetch(`http://127.0.0.1:${mock.port}/_mock/reset`, { method: 'POST' });
+  const stream = await client.chat.completions.create({
+    model: MODEL,
+    messages: [{ role: 'user', content: 'long mock:tokens=1000 mock:interval=50' }],
+    stream: true,
+  });
+  const deltas = [];
+  for await (const chunk of stream) {
+    if (chunk.choices[0]?.delta?.content) deltas.push(chunk.choices[0].delta.content);
+    if (deltas.length === 2) break; // the SDK aborts its request
+  }
+  assert.deepEqual(deltas, words(2));
+  const waited = await mockGet('/_mock/wait?field=aborted&atleast=1&timeout_ms=5000');
+  assert.equal(waited.status, 200, JSON.stringify(waited.body));
+  assert.equal(waited.body.completed, 0);
+});
