@@ -33,6 +33,7 @@ struct relay_config
     std::string model = "deepseek-v3.2";
     std::vector<std::string> allowed_models; // empty: only `model`
     std::string upstream_ca;                 // extra CA file; empty: system store only
+    std::string upstream_format = "openai";  // "openai" or "anthropic" (Messages API)
     unsigned threads = 0;                    // 0: number of cores
     std::size_t max_connections = 100000;
     std::size_t max_connections_per_ip = 1000;
@@ -45,6 +46,10 @@ struct relay_config
     bool compression = false;
     milliseconds drain_timeout{30000};
     unsigned rate_limit = 30;                 // chat messages per minute per session; 0 disables
+    double price_input_usd = 0;               // USD per million prompt tokens
+    double price_output_usd = 0;              // USD per million completion tokens
+    std::uint64_t session_token_budget = 0;   // prompt + completion tokens per session; 0: none
+    bool log_content = false;                 // generation_end logs the message and reply
     std::string client_token;                 // empty: open
     std::vector<std::string> allowed_origins; // empty: the relay's own origin
     std::string log_level = "info";

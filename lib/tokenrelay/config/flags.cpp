@@ -15,6 +15,10 @@ constexpr milliseconds one_ms{1};
 constexpr milliseconds max_seconds{1'000'000'000};
 constexpr std::uint64_t max_connection_limit = 10'000'000;
 constexpr std::size_t max_key_file_bytes = 64 * 1024;
+// A million dollars per million tokens is far beyond any real price list; the bound only
+// catches a value typed in the wrong unit.
+constexpr double max_price_per_million = 1'000'000;
+constexpr std::uint64_t max_token_budget = 1'000'000'000'000;
 
 template <class T>
 std::string set_integer(std::string_view text, std::uint64_t min, std::uint64_t max, T& out)
@@ -32,6 +36,14 @@ set_seconds(std::string_view text, milliseconds min, milliseconds max, milliseco
     if (duration)
         out = duration.value;
     return duration.problem;
+}
+
+std::string set_decimal(std::string_view text, double max, double& out)
+{
+    const auto number = parse_decimal(text, max);
+    if (number)
+        out = number.value;
+    return number.problem;
 }
 
 std::string
@@ -148,6 +160,15 @@ const std::array table{
             if (names)
                 c.allowed_models = std::move(names.value);
             return names.problem;
+        }},
+    flag_spec{
+        "upstream-format",
+        "F",
+        "openai",
+        "openai (chat completions), or anthropic for the Messages API at URL/messages",
+        false,
+        [](relay_config& c, std::string_view v) {
+            return set_one_of(v, {"openai", "anthropic"}, c.upstream_format);
         }},
     flag_spec{
         "upstream-ca",
@@ -271,6 +292,33 @@ const std::array table{
             return set_integer(v, 0, 1'000'000, c.rate_limit);
         }},
     flag_spec{
+        "session-token-budget",
+        "N",
+        "0",
+        "prompt + completion tokens per session (0: no limit)",
+        false,
+        [](relay_config& c, std::string_view v) {
+            return set_integer(v, 0, max_token_budget, c.session_token_budget);
+        }},
+    flag_spec{
+        "price-input",
+        "USD",
+        "0",
+        "USD per million prompt tokens, for stream_end.usage.cost_usd (0: no cost shown)",
+        false,
+        [](relay_config& c, std::string_view v) {
+            return set_decimal(v, max_price_per_million, c.price_input_usd);
+        }},
+    flag_spec{
+        "price-output",
+        "USD",
+        "0",
+        "USD per million completion tokens (0: no cost shown)",
+        false,
+        [](relay_config& c, std::string_view v) {
+            return set_decimal(v, max_price_per_million, c.price_output_usd);
+        }},
+    flag_spec{
         "client-token",
         "TOKEN",
         "none: open",
@@ -309,6 +357,18 @@ const std::array table{
         false,
         [](relay_config& c, std::string_view v) {
             return set_one_of(v, {"text", "json"}, c.log_format);
+        }},
+    flag_spec{
+        "log-content",
+        "",
+        "off",
+        "log each message and reply in generation_end (environment: true/false)",
+        false,
+        [](relay_config& c, std::string_view v) {
+            const auto on = parse_bool(v);
+            if (on)
+                c.log_content = on.value;
+            return on.problem;
         }},
     flag_spec{
         "api-key-file",

@@ -152,6 +152,31 @@ parsed<milliseconds> parse_seconds(std::string_view text, milliseconds min, mill
     return out;
 }
 
+parsed<double> parse_decimal(std::string_view text, double max)
+{
+    parsed<double> out;
+    const auto dot = text.find('.');
+    const auto whole = text.substr(0, dot);
+    const auto frac = dot == std::string_view::npos ? std::string_view{} : text.substr(dot + 1);
+    // all_digits("") is false, so "." and ".5" are refused; "5." is accepted like seconds.
+    const bool shape_ok = all_digits(whole) && whole.size() <= 12 && frac.size() <= 12 &&
+                          (frac.empty() || all_digits(frac));
+    double value = 0;
+    if (shape_ok) {
+        const std::string digits(text.substr(0, frac.empty() ? whole.size() : text.size()));
+        std::from_chars(digits.data(), digits.data() + digits.size(), value);
+    }
+    if (!shape_ok || value > max) {
+        char max_text[32];
+        std::snprintf(max_text, sizeof max_text, "%g", max);
+        out.problem = std::string("expected a decimal number from 0 to ") + max_text +
+                      " (e.g. 0.27), got " + quote(text);
+        return out;
+    }
+    out.value = value;
+    return out;
+}
+
 parsed<bool> parse_bool(std::string_view text)
 {
     parsed<bool> out;

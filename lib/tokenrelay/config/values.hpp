@@ -34,6 +34,10 @@ parsed<std::uint64_t> parse_integer(std::string_view text, std::uint64_t min, st
 /// [min, max] milliseconds.
 parsed<milliseconds> parse_seconds(std::string_view text, milliseconds min, milliseconds max);
 
+/// A non-negative decimal ("0.27", "15", "2."): digits with at most one point, no sign or
+/// exponent, at most `max`.
+parsed<double> parse_decimal(std::string_view text, double max);
+
 /// true/false, 1/0, yes/no, any case.
 parsed<bool> parse_bool(std::string_view text);
 

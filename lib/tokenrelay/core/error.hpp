@@ -34,6 +34,5 @@ inline boost::system::error_code make_error_code(errc e) noexcept
 
 } // namespace tokenrelay
 
-template <>
-struct boost::system::is_error_code_enum<tokenrelay::errc> : std::true_type
+template <> struct boost::system::is_error_code_enum<tokenrelay::errc> : std::true_type
 {};

@@ -21,8 +21,7 @@ namespace ssl = net::ssl;
 using tcp = net::ip::tcp;
 using error_code = boost::system::error_code;
 
-template <class T = void>
-using awaitable = net::awaitable<T>;
+template <class T = void> using awaitable = net::awaitable<T>;
 
 /// Completion token for operations whose failure is a normal outcome (eof, closed,
 /// operation_aborted, timeout): they return a tuple instead of throwing.

@@ -208,16 +208,30 @@ std::string render(const gauges& g)
     simple(
         out,
         "tokenrelay_prompt_tokens_total",
-        "Prompt tokens reported by the upstream.",
+        "Prompt tokens, as reported by the upstream or estimated by the relay.",
         "counter",
         load(m.prompt_tokens)
     );
     simple(
         out,
         "tokenrelay_completion_tokens_total",
-        "Completion tokens reported by the upstream.",
+        "Completion tokens, as reported by the upstream or counted by the relay.",
         "counter",
         load(m.completion_tokens)
+    );
+    simple(
+        out,
+        "tokenrelay_estimated_usage_total",
+        "Generations whose usage the relay estimated because the upstream sent none.",
+        "counter",
+        load(m.estimated_usage)
+    );
+    simple(
+        out,
+        "tokenrelay_cost_usd_total",
+        "Cost in USD at the configured prices, to the micro-dollar.",
+        "counter",
+        load(m.cost_micro_usd) / 1e6
     );
     header(
         out,

@@ -44,6 +44,10 @@ struct relay_metrics
     std::array<std::atomic<std::uint64_t>, 6> upstream_responses{};
     std::atomic<std::uint64_t> prompt_tokens{0};
     std::atomic<std::uint64_t> completion_tokens{0};
+    std::atomic<std::uint64_t> estimated_usage{0}; // generations whose usage the relay counted
+    // Whole micro-dollars: there is no portable atomic add for double before C++20's
+    // atomic<double>::fetch_add, which GCC 12 implements with a CAS loop anyway.
+    std::atomic<std::uint64_t> cost_micro_usd{0};
     histogram ttft;
     histogram inter_token;
 
@@ -52,6 +56,10 @@ struct relay_metrics
         const auto i = static_cast<std::size_t>(code);
         if (i < errors_by_code.size())
             errors_by_code[i].fetch_add(1, std::memory_order_relaxed);
+    }
+    void add_cost_usd(std::uint64_t micro_usd) noexcept
+    {
+        cost_micro_usd.fetch_add(micro_usd, std::memory_order_relaxed);
     }
     /// `status` 0 for a connection or TLS failure.
     void count_upstream_response(int status) noexcept

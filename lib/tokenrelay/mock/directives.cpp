@@ -65,6 +65,8 @@ bool apply(std::string_view word, plan& p)
             flag = &p.comments;
         else if (name == "echo_auth_error")
             flag = &p.echo_auth_error;
+        else if (name == "stamp")
+            flag = &p.stamp;
         if (!flag)
             return false;
         *flag = true;

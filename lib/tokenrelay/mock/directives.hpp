@@ -43,6 +43,9 @@ struct plan
     bool empty_deltas = false;
     bool comments = false;
     bool echo_auth_error = false;
+    /// `mock:stamp`: each content token carries the mock's send time (`w<i>@<unix-micros> `)
+    /// so a load generator can measure the relay's per-token latency end to end.
+    bool stamp = false;
     /// `mock:` words that were not understood (unknown name or bad value); kept for logs.
     std::vector<std::string> ignored;
 };

@@ -1,4 +1,5 @@
 #include <tokenrelay/core/log.hpp>
+#include <tokenrelay/mock/detail/anthropic_response.hpp>
 #include <tokenrelay/mock/detail/connection.hpp>
 #include <tokenrelay/mock/server.hpp>
 
@@ -134,6 +135,12 @@ route(Stream& s, beast::flat_buffer& buf, const request& req, server_state& st)
     if (path.ends_with("/chat/completions")) {
         if (req.method() == http::verb::post)
             co_return co_await detail::respond_chat(s, buf, req, st);
+        status = 405;
+        body = "method not allowed\n";
+    } else if (path.ends_with("/messages")) {
+        // Anthropic Messages API mode (docs/mock_upstream.md).
+        if (req.method() == http::verb::post)
+            co_return co_await detail::respond_messages(s, buf, req, st);
         status = 405;
         body = "method not allowed\n";
     } else if (path == "/_mock/stats" && req.method() == http::verb::get) {

@@ -27,6 +27,12 @@ std::uint64_t stats::on_request(std::string authorization, boost::json::value bo
     return static_cast<std::uint64_t>(requests_);
 }
 
+void stats::on_anthropic_headers(std::string api_key, std::string version)
+{
+    last_api_key_ = std::move(api_key);
+    last_anthropic_version_ = std::move(version);
+}
+
 stats::response_ticket stats::start_response()
 {
     ++open_;
@@ -87,6 +93,10 @@ std::string stats::to_json() const
     o["aborted"] = aborted_;
     o["last_authorization"] = last_authorization_;
     o["last_body"] = last_body_;
+    if (last_api_key_) {
+        o["last_api_key"] = *last_api_key_;
+        o["last_anthropic_version"] = last_anthropic_version_;
+    }
     return boost::json::serialize(o);
 }
 

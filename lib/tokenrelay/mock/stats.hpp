@@ -40,6 +40,11 @@ public:
     /// reset), used for the "mock-<n>" ids.
     std::uint64_t on_request(std::string authorization, boost::json::value body);
 
+    /// Records the headers of an Anthropic-format (`.../messages`) request, called beside
+    /// on_request. From then on the stats JSON also has `last_api_key` and
+    /// `last_anthropic_version`; before, it keeps the OpenAI-only shape tests compare exactly.
+    void on_anthropic_headers(std::string api_key, std::string version);
+
     response_ticket start_response();
     void finish_response(response_ticket& t, outcome o);
 
@@ -69,6 +74,8 @@ private:
     std::int64_t aborted_ = 0;
     std::uint64_t generation_ = 0;
     std::string last_authorization_;
+    std::optional<std::string> last_api_key_;
+    std::string last_anthropic_version_;
     boost::json::value last_body_;
     std::map<std::string, std::size_t> attempts_;
     waiter_list waiters_;

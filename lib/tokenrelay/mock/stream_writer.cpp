@@ -36,6 +36,15 @@ std::string delta_choice(std::string_view delta_json)
     return s;
 }
 
+// Printable ASCII other than `"` and `\` serialises as itself, the same bytes
+// boost::json::serialize writes, so such text can skip the serialiser.
+bool json_verbatim(std::string_view s) noexcept
+{
+    return std::all_of(s.begin(), s.end(), [](char c) {
+        return c >= 0x20 && c <= 0x7E && c != '"' && c != '\\';
+    });
+}
+
 } // namespace
 
 stream_writer::stream_writer(plan p, chat_input in, std::uint64_t id, std::int64_t created)
@@ -44,6 +53,12 @@ stream_writer::stream_writer(plan p, chat_input in, std::uint64_t id, std::int64
     envelope_ = R"({"id":"mock-)" + std::to_string(id) +
                 R"(","object":"chat.completion.chunk","created":)" + std::to_string(created) +
                 R"(,"model":)" + in_.model_json + ",";
+
+    const auto empty_event = event(chunk(delta_choice(R"({"content":""})")));
+    const auto quotes =
+        empty_event.find(R"({"content":"")") + std::string_view(R"({"content":")").size();
+    content_head_ = empty_event.substr(0, quotes);
+    content_tail_ = empty_event.substr(quotes);
 
     if (plan_.echo)
         total_ = 1;
@@ -100,7 +115,26 @@ std::string stream_writer::token_text(std::size_t i) const
         const auto left = *plan_.huge - i * huge_token_size;
         return std::string(std::min(left, huge_token_size), 'x');
     }
+    if (plan_.stamp)
+        return "w" + std::to_string(i) + "@" + std::string(stamp_digits, '0') + " ";
     return "w" + std::to_string(i) + " ";
+}
+
+sse_piece stream_writer::content_piece(std::string_view text, std::chrono::milliseconds delay) const
+{
+    sse_piece piece{delay, {}};
+    if (!json_verbatim(text)) {
+        piece.bytes = event(chunk(delta_choice(R"({"content":)" + json_string(text) + "}")));
+        return piece;
+    }
+    auto& b = piece.bytes;
+    b.reserve(content_head_.size() + text.size() + content_tail_.size());
+    b += content_head_;
+    b += text;
+    b += content_tail_;
+    if (plan_.stamp && !plan_.echo && !plan_.huge)
+        piece.stamp_at = content_head_.size() + text.size() - 1 - stamp_digits;
+    return piece;
 }
 
 std::optional<sse_piece> stream_writer::next()
@@ -158,9 +192,7 @@ std::optional<sse_piece> stream_writer::next()
             ++sent_;
             if (plan_.empty_deltas && sent_ < total_)
                 empty_pending_ = 2;
-            return sse_piece{
-                token_delay,
-                event(chunk(delta_choice(R"({"content":)" + json_string(text) + "}")))};
+            return content_piece(text, token_delay);
         }
 
     case phase::finish:
@@ -189,6 +221,18 @@ std::optional<sse_piece> stream_writer::next()
         break;
     }
     return std::nullopt;
+}
+
+void fill_stamp(sse_piece& p, std::int64_t unix_micros) noexcept
+{
+    if (!p.stamp_at || *p.stamp_at + stamp_digits > p.bytes.size())
+        return;
+    auto* digits = p.bytes.data() + *p.stamp_at;
+    auto v = static_cast<std::uint64_t>(unix_micros < 0 ? 0 : unix_micros);
+    for (std::size_t i = stamp_digits; i-- > 0;) {
+        digits[i] = static_cast<char>('0' + v % 10);
+        v /= 10;
+    }
 }
 
 void append_http_chunk(std::string& out, std::string_view data)

@@ -19,6 +19,9 @@ struct sse_piece
 {
     std::chrono::milliseconds delay{0};
     std::string bytes;
+    /// `mock:stamp`: where in `bytes` the send-time slot (`stamp_digits` zeros) starts. The
+    /// I/O layer fills it with `fill_stamp` after the delay, just before it writes.
+    std::optional<std::size_t> stamp_at{};
 
     bool operator==(const sse_piece&) const = default;
 };
@@ -50,10 +53,15 @@ private:
     std::string event(std::string_view data) const;
     std::string chunk(std::string_view choices_json) const;
     std::string token_text(std::size_t i) const;
+    sse_piece content_piece(std::string_view text, std::chrono::milliseconds delay) const;
 
     plan plan_;
     chat_input in_;
     std::string envelope_; // `{"id":...,"model":...,` shared by every chunk
+    // A content-token event is `content_head_ + <JSON string body> + content_tail_`,
+    // serialised once, so a fast stream costs little more than the copy.
+    std::string content_head_;
+    std::string content_tail_;
     std::string_view line_end_;
     phase phase_ = phase::role;
     std::size_t total_ = 0; // content tokens this reply will carry
@@ -63,6 +71,13 @@ private:
     bool extra_sent_ = false;
     stream_end end_ = stream_end::complete;
 };
+
+/// Width of a `mock:stamp` slot: Unix microseconds have 16 digits until the year 2286, so
+/// the slot can be reserved before the time is known.
+inline constexpr std::size_t stamp_digits = 16;
+
+/// Writes `unix_micros` zero-padded into `p`'s stamp slot; nothing when it has none.
+void fill_stamp(sse_piece& p, std::int64_t unix_micros) noexcept;
 
 /// Appends `data` framed as one HTTP/1.1 chunk (RFC 9112 section 7.1): hex size, CRLF,
 /// data, CRLF. Empty data is not framed: a zero-size chunk would end the body.

@@ -227,6 +227,12 @@ void append_stream_end_frame(std::string& out, const stream_end_fields& f)
         append_int(out, f.usage->prompt_tokens);
         out += R"(,"completion_tokens":)";
         append_int(out, f.usage->completion_tokens);
+        if (looks_like_number(f.cost_usd)) {
+            out += R"(,"cost_usd":)";
+            out += f.cost_usd;
+        }
+        if (f.usage_estimated)
+            out += R"(,"estimated":true)";
         out += '}';
     }
     out += R"(,"timing":{"ttft_ms":)";

@@ -42,6 +42,10 @@ struct stream_end_fields
     std::optional<token_usage> usage;
     std::int64_t ttft_ms = -1; // -1: no token arrived; serialised as null
     std::int64_t total_ms = 0;
+    // Inside `usage`, only when it is present. The cost is a JSON number already formatted
+    // (session::format_cost_usd); empty when no prices are configured.
+    std::string cost_usd;
+    bool usage_estimated = false; // the relay counted: the upstream sent no usage
 };
 
 void append_stream_end_frame(std::string& out, const stream_end_fields& f);

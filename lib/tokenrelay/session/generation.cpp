@@ -40,6 +40,96 @@ std::int64_t elapsed_ms(std::chrono::steady_clock::time_point since)
         .count();
 }
 
+struct generation_record
+{
+    std::string session; // already shortened: session ids are secrets (section 3)
+    std::string id;
+    std::string model;
+    std::string reason;
+    std::optional<generation_usage> usage;
+    std::int64_t ttft_ms = -1;
+    std::int64_t total_ms = 0;
+    std::string content; // empty unless --log-content
+    std::string reply;
+};
+
+// One line per generation, the operator's record of usage and cost. The message and the
+// reply are user data and appear only when the operator asked for them (--log-content).
+void log_generation_end(const generation_record& r, const session_settings& settings)
+{
+    if (!log::enabled(log::level::info))
+        return;
+    const auto tokens = r.usage ? r.usage->tokens : token_usage{};
+    const std::string usage_source = !r.usage             ? "none"
+                                     : r.usage->estimated ? "estimated"
+                                                          : "upstream";
+    const bool priced = settings.prices.priced() && r.usage;
+    const auto cost = priced ? format_cost_usd(cost_usd(tokens, settings.prices)) : std::string{};
+    const auto prompt = std::to_string(tokens.prompt_tokens);
+    const auto completion = std::to_string(tokens.completion_tokens);
+    const auto ttft = std::to_string(r.ttft_ms);
+    const auto total = std::to_string(r.total_ms);
+    // log::write takes a fixed list, so each combination of optional fields is spelled out.
+    if (priced && settings.log_content)
+        log::info(
+            "generation_end",
+            {{"session", r.session},
+             {"id", r.id},
+             {"model", r.model},
+             {"reason", r.reason},
+             {"prompt_tokens", prompt},
+             {"completion_tokens", completion},
+             {"usage", usage_source},
+             {"cost_usd", cost},
+             {"ttft_ms", ttft},
+             {"total_ms", total},
+             {"content", r.content},
+             {"reply", r.reply}}
+        );
+    else if (priced)
+        log::info(
+            "generation_end",
+            {{"session", r.session},
+             {"id", r.id},
+             {"model", r.model},
+             {"reason", r.reason},
+             {"prompt_tokens", prompt},
+             {"completion_tokens", completion},
+             {"usage", usage_source},
+             {"cost_usd", cost},
+             {"ttft_ms", ttft},
+             {"total_ms", total}}
+        );
+    else if (settings.log_content)
+        log::info(
+            "generation_end",
+            {{"session", r.session},
+             {"id", r.id},
+             {"model", r.model},
+             {"reason", r.reason},
+             {"prompt_tokens", prompt},
+             {"completion_tokens", completion},
+             {"usage", usage_source},
+             {"ttft_ms", ttft},
+             {"total_ms", total},
+             {"content", r.content},
+             {"reply", r.reply}}
+        );
+    else
+        log::info(
+            "generation_end",
+            {{"session", r.session},
+             {"id", r.id},
+             {"model", r.model},
+             {"reason", r.reason},
+             {"prompt_tokens", prompt},
+             {"completion_tokens", completion},
+             {"usage", usage_source},
+             {"ttft_ms", ttft},
+             {"total_ms", total}}
+        );
+}
+
 } // namespace
 
 awaitable<void> session::run_generation(chat_request request, std::string message_id)
@@ -105,6 +195,7 @@ awaitable<void> session::pump(upstream::event_channel& events, std::string messa
                     );
                 }
                 last_token_at_ = now;
+                ++token_events_;
                 m.tokens_relayed.fetch_add(1, std::memory_order_relaxed);
                 m.token_bytes_relayed.fetch_add(ev.text.size(), std::memory_order_relaxed);
                 if (ev.type == kind::token)
@@ -116,43 +207,27 @@ awaitable<void> session::pump(upstream::event_channel& events, std::string messa
                 );
                 break;
             }
-            case kind::finished:
-                if (ev.usage) {
-                    auto& m = metrics::global();
-                    m.prompt_tokens.fetch_add(
-                        static_cast<std::uint64_t>(ev.usage->prompt_tokens),
-                        std::memory_order_relaxed
-                    );
-                    m.completion_tokens.fetch_add(
-                        static_cast<std::uint64_t>(ev.usage->completion_tokens),
-                        std::memory_order_relaxed
-                    );
-                }
-                log_.append_end(
-                    {message_id,
-                     0,
-                     std::string(end_reason_for(ev.finish_reason)),
-                     ev.usage,
-                     ttft_ms_,
-                     total}
-                );
+            case kind::finished: {
+                auto end =
+                    end_fields_locked(std::string(end_reason_for(ev.finish_reason)), ev.usage);
+                end.total_ms = total;
+                log_.append_end(std::move(end));
                 ended_ = true;
                 last = true;
                 break;
-            case kind::failed:
+            }
+            case kind::failed: {
                 metrics::global().count_error(ev.code);
                 log_.append_error(ev.code, ev.message, message_id);
-                log_.append_end(
-                    {message_id,
-                     0,
-                     ev.code == errc::timeout ? "timeout" : "upstream_error",
-                     std::nullopt,
-                     ttft_ms_,
-                     total}
+                auto end = end_fields_locked(
+                    ev.code == errc::timeout ? "timeout" : "upstream_error", std::nullopt
                 );
+                end.total_ms = total;
+                log_.append_end(std::move(end));
                 ended_ = true;
                 last = true;
                 break;
+            }
             }
             sub = attached_;
             // Section 5: past the backlog limit the upstream read pauses until the client
@@ -193,47 +268,84 @@ awaitable<void> session::wait_for_stop()
     }
 }
 
+protocol::stream_end_fields
+session::end_fields_locked(std::string reason, const std::optional<token_usage>& upstream_usage)
+{
+    protocol::stream_end_fields end{message_id_, 0, std::move(reason), std::nullopt, ttft_ms_, 0};
+    end_reason_ = end.reason;
+    // Section 2: usage is given for every generation the upstream answered. Without a token
+    // and without the upstream's own count, nothing shows that it did (a refused or
+    // unreachable upstream), so there is nothing to report or charge.
+    if (!upstream_usage && token_events_ == 0)
+        return end;
+    const auto used = resolve_usage(upstream_usage, prompt_estimate_, token_events_);
+    usage_ = used;
+    totals_.prompt_tokens += used.tokens.prompt_tokens;
+    totals_.completion_tokens += used.tokens.completion_tokens;
+    auto& m = metrics::global();
+    m.prompt_tokens.fetch_add(
+        static_cast<std::uint64_t>(used.tokens.prompt_tokens), std::memory_order_relaxed
+    );
+    m.completion_tokens.fetch_add(
+        static_cast<std::uint64_t>(used.tokens.completion_tokens), std::memory_order_relaxed
+    );
+    if (used.estimated)
+        m.estimated_usage.fetch_add(1, std::memory_order_relaxed);
+    if (settings_.prices.priced()) {
+        const auto cost = cost_usd(used.tokens, settings_.prices);
+        totals_.cost_usd += cost;
+        m.add_cost_usd(to_micro_usd(cost));
+        end.cost_usd = format_cost_usd(cost);
+    }
+    end.usage = used.tokens;
+    end.usage_estimated = used.estimated;
+    return end;
+}
+
 void session::finish_generation(std::optional<stop_reason> stopped)
 {
     std::shared_ptr<subscriber> sub;
     std::string id;
     std::string reason;
+    std::string model;
+    std::optional<generation_usage> used;
+    std::string content;
+    std::string reply;
     std::int64_t ttft = -1;
     std::int64_t total = 0;
     {
         std::lock_guard lock(mutex_);
         if (!running_)
             return;
+        total = elapsed_ms(started_at_);
         if (!ended_) {
-            log_.append_end(
-                {message_id_,
-                 0,
-                 std::string(end_reason_for(stopped.value_or(stop_reason::cancelled))),
-                 std::nullopt,
-                 ttft_ms_,
-                 elapsed_ms(started_at_)}
+            auto end = end_fields_locked(
+                std::string(end_reason_for(stopped.value_or(stop_reason::cancelled))), std::nullopt
             );
+            end.total_ms = total;
+            log_.append_end(std::move(end));
             ended_ = true;
         }
         running_ = false;
         pump_waiting_ = false;
+        if (settings_.log_content) {
+            content = std::move(user_content_);
+            reply = reply_text_;
+        }
+        user_content_.clear();
         // Section 4: the reply joins the history, a cancelled one as far as it got.
         if (!reply_text_.empty())
             history_.add({"assistant", std::move(reply_text_)});
         reply_text_.clear();
         sub = attached_;
-        reason = stopped ? std::string(end_reason_for(*stopped)) : "completed";
+        reason = end_reason_;
         id = message_id_;
+        model = model_;
+        used = usage_;
         ttft = ttft_ms_;
-        total = elapsed_ms(started_at_);
     }
-    log::info(
-        "generation_end",
-        {{"session", short_session_id(id_)},
-         {"id", id},
-         {"reason", reason},
-         {"ttft_ms", std::to_string(ttft)},
-         {"total_ms", std::to_string(total)}}
+    log_generation_end(
+        {short_session_id(id_), id, model, reason, used, ttft, total, content, reply}, settings_
     );
     if (sub)
         sub->wake();

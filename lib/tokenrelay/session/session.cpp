@@ -107,6 +107,19 @@ session::chat_outcome session::start_chat(protocol::chat_frame chat)
             outcome.id = chat.id;
             return outcome;
         }
+        // Checked before the rate limiter so a refused chat does not use up a message slot.
+        // A session's totals never shrink; the wait offered is the resume window, after
+        // which a detached session is forgotten (section 3).
+        if (settings_.token_budget > 0 &&
+            static_cast<std::uint64_t>(totals_.prompt_tokens + totals_.completion_tokens) >=
+                settings_.token_budget) {
+            outcome.refused = errc::rate_limited;
+            outcome.message = "this session's token budget is spent; start a new session";
+            outcome.retry_after_ms =
+                settings_.resume_window.count() > 0 ? settings_.resume_window.count() : 60000;
+            outcome.id = chat.id;
+            return outcome;
+        }
         if (auto wait = limiter_.try_take(now_ms())) {
             outcome.refused = errc::rate_limited;
             outcome.message = "too many messages in this session; try again later";
@@ -122,6 +135,12 @@ session::chat_outcome session::start_chat(protocol::chat_frame chat)
         request.model = chat.options.model.value_or(settings_.model);
         request.temperature = chat.options.temperature;
         request.max_tokens = chat.options.max_tokens;
+        model_ = request.model;
+        prompt_estimate_ = estimate_prompt_tokens(request.messages);
+        token_events_ = 0;
+        usage_.reset();
+        end_reason_.clear();
+        user_content_ = settings_.log_content ? chat.content : std::string{};
         history_.add({"user", std::move(chat.content)});
         log_.begin_message();
         message_id_ = outcome.id;
@@ -194,6 +213,12 @@ bool session::generation_running() const
 {
     std::lock_guard lock(mutex_);
     return running_;
+}
+
+usage_totals session::totals() const
+{
+    std::lock_guard lock(mutex_);
+    return totals_;
 }
 
 std::vector<chat_turn> session::history_snapshot() const

@@ -15,6 +15,7 @@
 #include <tokenrelay/session/history.hpp>
 #include <tokenrelay/session/rate_limiter.hpp>
 #include <tokenrelay/session/replay_log.hpp>
+#include <tokenrelay/session/usage.hpp>
 #include <tokenrelay/upstream/model_source.hpp>
 
 #include <chrono>
@@ -38,6 +39,17 @@ struct session_settings
     std::size_t history_max_bytes = 256 * 1024;
     unsigned rate_limit = 30;
     std::chrono::milliseconds resume_window{60000};
+    usage_prices prices;            // both 0: stream_end.usage carries no cost
+    std::uint64_t token_budget = 0; // prompt + completion tokens per session; 0: none
+    bool log_content = false;       // generation_end logs the message and the reply
+};
+
+/// What a session has consumed over all its generations (the token budget counts these).
+struct usage_totals
+{
+    std::int64_t prompt_tokens = 0;
+    std::int64_t completion_tokens = 0;
+    double cost_usd = 0;
 };
 
 /// A connection attached to a session, as the session sees it.
@@ -99,6 +111,7 @@ public:
     bool generation_running() const;
     bool attached() const;
     std::vector<chat_turn> history_snapshot() const;
+    usage_totals totals() const;
 
 private:
     awaitable<void> run_generation(chat_request request, std::string message_id);
@@ -106,6 +119,10 @@ private:
     awaitable<void> stream_guarded(chat_request request, upstream::event_channel& events);
     awaitable<void> wait_for_stop();
     void finish_generation(std::optional<stop_reason> stopped);
+    /// The running generation's stream_end, with its usage accounted (session totals,
+    /// metrics) when there is any. Call with mutex_ held, once per generation.
+    protocol::stream_end_fields
+    end_fields_locked(std::string reason, const std::optional<token_usage>& upstream_usage);
     awaitable<void> expire_after_window(std::uint64_t epoch);
 
     const std::string id_;
@@ -136,6 +153,14 @@ private:
     std::chrono::steady_clock::time_point started_at_;
     std::int64_t ttft_ms_ = -1;
     std::chrono::steady_clock::time_point last_token_at_;
+    // Usage of the running generation (section 2, stream_end.usage) and the session's sum.
+    std::string model_;
+    std::string user_content_; // kept only with log_content
+    std::int64_t prompt_estimate_ = 1;
+    std::int64_t token_events_ = 0;
+    std::optional<generation_usage> usage_;
+    std::string end_reason_;
+    usage_totals totals_;
 };
 
 } // namespace tokenrelay::session

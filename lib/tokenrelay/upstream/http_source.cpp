@@ -4,6 +4,7 @@
 #include <tokenrelay/core/log.hpp>
 #include <tokenrelay/core/redact.hpp>
 #include <tokenrelay/metrics/metrics.hpp>
+#include <tokenrelay/sse/anthropic_decoder.hpp>
 #include <tokenrelay/sse/openai_decoder.hpp>
 #include <tokenrelay/sse/parser.hpp>
 #include <tokenrelay/upstream/http_source.hpp>
@@ -237,6 +238,8 @@ read_event_stream(Stream& stream, connection& conn, response_parser& parser, cal
     sse::parser events;
     sse::event ev;
     sse::openai_decoder decoder;
+    sse::anthropic_decoder anthropic_decoder;
+    const bool anthropic = c.options.format == api_format::anthropic;
     sse::openai_chunk chunk;
     std::string finish_reason;
     std::optional<token_usage> usage;
@@ -256,11 +259,14 @@ read_event_stream(Stream& stream, connection& conn, response_parser& parser, cal
                     status,
                     c
                 );
-            if (!decoder.decode(ev.data, chunk))
+            const bool decoded = anthropic ? anthropic_decoder.decode(ev.type, ev.data, chunk)
+                                           : decoder.decode(ev.data, chunk);
+            if (!decoded)
                 co_return failure(
                     verdict::fail,
                     errc::upstream_error,
-                    "malformed upstream event: " + std::string(decoder.why()),
+                    "malformed upstream event: " +
+                        std::string(anthropic ? anthropic_decoder.why() : decoder.why()),
                     status,
                     c
                 );
@@ -302,7 +308,8 @@ read_event_stream(Stream& stream, connection& conn, response_parser& parser, cal
         if (parser.is_done() || read_error) {
             // Without [DONE], a finish_reason still says the model finished; without
             // either the reply is cut short, never a clean stop (PROTOCOL.md section 6).
-            if (!finish_reason.empty()) {
+            // Anthropic always ends with message_stop, so its absence is a cut.
+            if (!finish_reason.empty() && !anthropic) {
                 stream_event fin;
                 fin.type = stream_event::kind::finished;
                 fin.finish_reason = finish_reason;
@@ -449,15 +456,21 @@ http_source::http_source(
 awaitable<void> http_source::stream(chat_request request, event_channel& out)
 {
     const auto& ep = options_.endpoint;
-    http::request<http::string_body> req{http::verb::post, ep.base_path + "/chat/completions", 11};
+    const bool anthropic = options_.format == api_format::anthropic;
+    http::request<http::string_body> req{
+        http::verb::post, ep.base_path + (anthropic ? "/messages" : "/chat/completions"), 11};
     req.set(http::field::host, ep.host_header());
     req.set(http::field::user_agent, "tokenrelay");
     req.set(http::field::content_type, "application/json");
     req.set(http::field::accept, "text/event-stream");
-    if (!options_.api_key.empty())
+    if (anthropic) {
+        if (!options_.api_key.empty())
+            req.set("x-api-key", options_.api_key);
+        req.set("anthropic-version", "2023-06-01");
+    } else if (!options_.api_key.empty())
         req.set(http::field::authorization, "Bearer " + options_.api_key);
     req.keep_alive(true);
-    req.body() = build_request_body(request);
+    req.body() = anthropic ? build_anthropic_request_body(request) : build_request_body(request);
     req.prepare_payload();
 
     const auto start = clock::now();

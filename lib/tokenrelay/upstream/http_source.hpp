@@ -15,10 +15,16 @@
 
 namespace tokenrelay::upstream {
 
+/// The wire format the upstream speaks: OpenAI-compatible chat completions (PROTOCOL.md
+/// section 6) or Anthropic's Messages API (`POST {base}/messages`, `x-api-key`, named SSE
+/// events).
+enum class api_format { openai, anthropic };
+
 struct http_source_options
 {
     upstream::endpoint endpoint;
-    std::string api_key; // empty: no Authorization header
+    std::string api_key; // empty: no Authorization (or x-api-key) header
+    api_format format = api_format::openai;
     std::chrono::milliseconds connect_timeout{10000};
     std::chrono::milliseconds first_token_timeout{30000}; // from request start, retries included
     std::chrono::milliseconds token_timeout{30000};       // longest silence between tokens

@@ -4,6 +4,7 @@
 
 #include <tokenrelay/core/chat.hpp>
 
+#include <cstdint>
 #include <string>
 
 namespace tokenrelay::upstream {
@@ -12,5 +13,14 @@ namespace tokenrelay::upstream {
 /// "stream_options":{"include_usage":true}}`, plus `temperature` and `max_tokens` when
 /// the request sets them.
 std::string build_request_body(const chat_request& request);
+
+/// The Anthropic Messages API form: `{"model":…,"max_tokens":N,"stream":true,
+/// "system":…,"messages":[…],"temperature":…}`. System turns leave `messages` for the
+/// top-level `system` string (joined by a blank line; absent when there are none), as the
+/// API has no system role; `max_tokens` is required there, so 4096 stands in when the
+/// request has none.
+std::string build_anthropic_request_body(const chat_request& request);
+
+inline constexpr std::int64_t anthropic_default_max_tokens = 4096;
 
 } // namespace tokenrelay::upstream

@@ -13,6 +13,9 @@ session::session_settings session_settings_from(const config::relay_config& c)
     s.history_max_bytes = c.history_max_bytes;
     s.rate_limit = c.rate_limit;
     s.resume_window = c.resume_window;
+    s.prices = {c.price_input_usd, c.price_output_usd};
+    s.token_budget = c.session_token_budget;
+    s.log_content = c.log_content;
     return s;
 }
 

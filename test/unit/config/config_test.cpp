@@ -137,6 +137,12 @@ std::vector<good_case> good_cases()
         {"compression", "yes", [](cfg c) { BOOST_TEST(c.compression); }},
         {"drain-timeout", "0", [](cfg c) { BOOST_TEST(c.drain_timeout.count() == 0); }},
         {"rate-limit", "0", [](cfg c) { BOOST_TEST(c.rate_limit == 0u); }},
+        {"session-token-budget",
+         "5000",
+         [](cfg c) { BOOST_TEST(c.session_token_budget == 5000u); }},
+        {"price-input", "0.27", [](cfg c) { BOOST_TEST(c.price_input_usd == 0.27); }},
+        {"price-output", "1.1", [](cfg c) { BOOST_TEST(c.price_output_usd == 1.1); }},
+        {"log-content", "true", [](cfg c) { BOOST_TEST(c.log_content); }},
         {"client-token",
          "s3cr3t-Tok.en_~+/==",
          [](cfg c) { BOOST_TEST(c.client_token == "s3cr3t-Tok.en_~+/=="); }},
@@ -149,6 +155,9 @@ std::vector<good_case> good_cases()
          }},
         {"log-level", "debug", [](cfg c) { BOOST_TEST(c.log_level == "debug"); }},
         {"log-format", "json", [](cfg c) { BOOST_TEST(c.log_format == "json"); }},
+        {"upstream-format",
+         "Anthropic",
+         [](cfg c) { BOOST_TEST(c.upstream_format == "anthropic"); }},
         {"demo-token-interval-ms",
          "0",
          [](cfg c) { BOOST_TEST(c.demo_token_interval.count() == 0); }},
@@ -191,6 +200,7 @@ BOOST_FIXTURE_TEST_CASE(no_flags_gives_the_protocol_defaults, fixture)
     BOOST_TEST(c.model == "deepseek-v3.2");
     BOOST_TEST(c.allowed_models.empty());
     BOOST_TEST(c.upstream_ca == "");
+    BOOST_TEST(c.upstream_format == "openai");
     BOOST_TEST(c.threads == 0u);
     BOOST_TEST(c.max_connections == 100000u);
     BOOST_TEST(c.max_connections_per_ip == 1000u);
@@ -203,6 +213,10 @@ BOOST_FIXTURE_TEST_CASE(no_flags_gives_the_protocol_defaults, fixture)
     BOOST_TEST(!c.compression);
     BOOST_TEST(c.drain_timeout.count() == 30000);
     BOOST_TEST(c.rate_limit == 30u);
+    BOOST_TEST(c.session_token_budget == 0u);
+    BOOST_TEST(c.price_input_usd == 0.0);
+    BOOST_TEST(c.price_output_usd == 0.0);
+    BOOST_TEST(!c.log_content);
     BOOST_TEST(c.client_token == "");
     BOOST_TEST(c.allowed_origins.empty());
     BOOST_TEST(c.log_level == "info");
@@ -386,6 +400,42 @@ BOOST_FIXTURE_TEST_CASE(seconds_take_decimals_rounded_to_the_millisecond, fixtur
     );
 }
 
+BOOST_FIXTURE_TEST_CASE(prices_are_decimals_per_million_tokens, fixture)
+{
+    const std::vector<std::pair<std::string, double>> rows{
+        {"0", 0.0},
+        {"2", 2.0},
+        {"0.27", 0.27},
+        {"15.", 15.0},
+        {"007.50", 7.5},
+        {"1000000", 1e6},
+    };
+    for (const auto& [text, usd] : rows) {
+        BOOST_TEST_CONTEXT(text)
+        {
+            BOOST_TEST(parse_ok({"--price-input", text}).price_input_usd == usd);
+            BOOST_TEST(parse_ok({"--price-output=" + text}).price_output_usd == usd);
+        }
+    }
+    for (const std::string bad : {"-1", ".5", "1e3", "1.2.3", "abc", "1000000.5", " 1"}) {
+        BOOST_TEST_CONTEXT(bad)
+        {
+            BOOST_TEST(
+                parse_error({"--price-input=" + bad}) ==
+                "--price-input: expected a decimal number from 0 to 1e+06 (e.g. 0.27), got \"" +
+                    bad + "\""
+            );
+        }
+    }
+    BOOST_TEST(
+        parse_error({"--session-token-budget", "-5"}) ==
+        R"(--session-token-budget: expected an integer from 0 to 1000000000000, got "-5")"
+    );
+    fake_env()["TOKENRELAY_LOG_CONTENT"] = "yes";
+    BOOST_TEST(parse_ok({}).log_content);
+    BOOST_TEST(!parse_ok({"--log-content=false"}).log_content);
+}
+
 BOOST_FIXTURE_TEST_CASE(allowed_origin_repeats_and_is_normalised_like_a_browser_origin, fixture)
 {
     const auto c = parse_ok(
@@ -533,6 +583,8 @@ BOOST_FIXTURE_TEST_CASE(every_bad_value_names_its_flag_on_one_line, fixture)
         {{"--allowed-origin", "*"}, "--allowed-origin"},
         {{"--log-level", "verbose"}, "--log-level"},
         {{"--log-format", "xml"}, "--log-format"},
+        {{"--upstream-format", "claude"}, "--upstream-format"},
+        {{"--upstream-format="}, "--upstream-format"},
         {{"--demo-token-interval-ms", "60001"}, "--demo-token-interval-ms"},
         {{"--upstream-max-retries", "5"}, "--upstream-max-retries"},
         {{"--upstream-retry-budget", "15.001"}, "--upstream-retry-budget"},
@@ -567,6 +619,8 @@ BOOST_FIXTURE_TEST_CASE(bad_value_messages_say_what_was_expected, fixture)
         {{"--log-level", "verbose"},
          R"(--log-level: expected debug, info, warn or error, got "verbose")"},
         {{"--log-format", "xml"}, R"(--log-format: expected text or json, got "xml")"},
+        {{"--upstream-format", "gemini"},
+         R"(--upstream-format: expected openai or anthropic, got "gemini")"},
         {{"--listen", "example.com:80"},
          R"(--listen: expected HOST:PORT with an IPv4 address, a [bracketed] IPv6 address or localhost, got "example.com:80")"},
         {{"--listen", "1.2.3.4:65536"},
@@ -787,6 +841,7 @@ BOOST_FIXTURE_TEST_CASE(usage_defaults_match_the_config_defaults, fixture)
         "upstream-ca",
         "threads",
         "compression",
+        "log-content",
         "client-token",
         "allowed-origin",
         "api-key-file",

@@ -88,4 +88,16 @@ BOOST_AUTO_TEST_CASE(counter_names)
     BOOST_TEST(!mock::counter_from_name(""));
 }
 
+BOOST_AUTO_TEST_CASE(anthropic_headers_appear_once_recorded)
+{
+    mock::stats s;
+    s.on_request("", boost::json::parse("{}"));
+    s.on_anthropic_headers("sk-ant-1", "2023-06-01");
+    BOOST_TEST(
+        s.to_json() ==
+        R"({"requests":1,"open":0,"completed":0,"aborted":0,"last_authorization":"","last_body":{},)"
+        R"("last_api_key":"sk-ant-1","last_anthropic_version":"2023-06-01"})"
+    );
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -284,6 +284,58 @@ BOOST_AUTO_TEST_CASE(stream_end_frames)
     BOOST_TEST(o.at("timing").at("total_ms").as_int64() == 5);
 }
 
+BOOST_AUTO_TEST_CASE(stream_end_usage_carries_cost_and_the_estimated_mark)
+{
+    std::string out;
+    stream_end_fields f;
+    f.id = "m2";
+    f.seq = 4;
+    f.reason = "stop";
+    f.usage = token_usage{3, 8};
+    f.ttft_ms = 1;
+    f.total_ms = 2;
+    f.cost_usd = "0.000019";
+    append_stream_end_frame(out, f);
+    BOOST_TEST(
+        out ==
+        R"({"type":"stream_end","id":"m2","seq":4,"reason":"stop","usage":{"prompt_tokens":3,"completion_tokens":8,"cost_usd":0.000019},"timing":{"ttft_ms":1,"total_ms":2}})"
+    );
+    auto o = parse_object(out);
+    BOOST_TEST(o.at("usage").at("cost_usd").as_double() == 0.000019);
+    BOOST_TEST(!o.at("usage").as_object().contains("estimated"));
+
+    out.clear();
+    f.usage_estimated = true;
+    f.cost_usd.clear();
+    append_stream_end_frame(out, f);
+    BOOST_TEST(
+        out ==
+        R"({"type":"stream_end","id":"m2","seq":4,"reason":"stop","usage":{"prompt_tokens":3,"completion_tokens":8,"estimated":true},"timing":{"ttft_ms":1,"total_ms":2}})"
+    );
+    o = parse_object(out);
+    BOOST_TEST(o.at("usage").at("estimated").as_bool());
+
+    // Without usage neither field has anywhere to go; text that is not a number never
+    // reaches the frame.
+    out.clear();
+    f.usage.reset();
+    f.cost_usd = "1";
+    append_stream_end_frame(out, f);
+    BOOST_TEST(
+        out ==
+        R"({"type":"stream_end","id":"m2","seq":4,"reason":"stop","timing":{"ttft_ms":1,"total_ms":2}})"
+    );
+    out.clear();
+    f.usage = token_usage{1, 1};
+    f.usage_estimated = false;
+    f.cost_usd = "1}";
+    append_stream_end_frame(out, f);
+    BOOST_TEST(
+        out ==
+        R"({"type":"stream_end","id":"m2","seq":4,"reason":"stop","usage":{"prompt_tokens":1,"completion_tokens":1},"timing":{"ttft_ms":1,"total_ms":2}})"
+    );
+}
+
 BOOST_AUTO_TEST_CASE(pong_frames)
 {
     std::string out;

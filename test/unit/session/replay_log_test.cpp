@@ -131,7 +131,8 @@ BOOST_AUTO_TEST_CASE(waiting_tokens_are_joined_into_one_frame)
     BOOST_TEST(next == end_seq);
     BOOST_REQUIRE(out.size() == 3u); // reasoning, token, stream_end
     BOOST_TEST(
-        out[1] == R"({"type":"token","content":"t0 t1 t2 t3 t4 t5 ","timestamp":42,"seq":8,"id":"m1"})"
+        out[1] ==
+        R"({"type":"token","content":"t0 t1 t2 t3 t4 t5 ","timestamp":42,"seq":8,"id":"m1"})"
     );
 }
 

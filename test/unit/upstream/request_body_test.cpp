@@ -68,6 +68,57 @@ BOOST_AUTO_TEST_CASE(empty_messages_and_non_finite_temperature)
     );
 }
 
+BOOST_AUTO_TEST_CASE(anthropic_minimal_request_gets_the_default_max_tokens)
+{
+    chat_request r;
+    r.model = "claude-sonnet-4-5";
+    r.messages = {{"user", "Hi"}};
+    BOOST_TEST(
+        build_anthropic_request_body(r) ==
+        R"({"model":"claude-sonnet-4-5","max_tokens":4096,"stream":true,)"
+        R"("messages":[{"role":"user","content":"Hi"}]})"
+    );
+}
+
+BOOST_AUTO_TEST_CASE(anthropic_system_turns_move_to_the_top_level)
+{
+    chat_request r;
+    r.model = "m";
+    r.messages = {
+        {"system", "Be \"brief\"."},
+        {"user", "line1\nline2\t\\ é"},
+        {"system", "Use English."},
+        {"assistant", ""},
+        {"user", std::string("nul\0x", 5)},
+    };
+    r.temperature = 0.7;
+    r.max_tokens = 256;
+    BOOST_TEST(
+        build_anthropic_request_body(r) ==
+        R"({"model":"m","max_tokens":256,"stream":true,)"
+        R"("system":"Be \"brief\".\n\nUse English.",)"
+        R"("messages":[{"role":"user","content":"line1\nline2\t\\ é"},)"
+        R"({"role":"assistant","content":""},{"role":"user","content":"nul\u0000x"}],)"
+        R"("temperature":0.7})"
+    );
+    // It is JSON, and reads back as what was meant.
+    const auto v = boost::json::parse(build_anthropic_request_body(r));
+    BOOST_TEST(v.at("system").as_string() == "Be \"brief\".\n\nUse English.");
+    BOOST_TEST(v.at("messages").as_array().size() == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(anthropic_empty_system_turn_still_counts_and_nan_is_left_out)
+{
+    chat_request r;
+    r.model = "m";
+    r.messages = {{"system", ""}};
+    r.temperature = std::numeric_limits<double>::infinity();
+    BOOST_TEST(
+        build_anthropic_request_body(r) ==
+        R"({"model":"m","max_tokens":4096,"stream":true,"system":"","messages":[]})"
+    );
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 } // namespace tokenrelay::upstream

@@ -67,6 +67,12 @@ std::string stream_head(bool keep_alive, bool chunked)
     return h;
 }
 
+std::int64_t now_unix_micros() noexcept
+{
+    using namespace std::chrono;
+    return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
+}
+
 template <class Stream> awaitable<bool> write_all(Stream& s, std::string_view data)
 {
     if (data.empty())
@@ -92,6 +98,8 @@ awaitable<body_result> send_body(Stream& s, std::string out, stream_writer& w, b
             if (auto [ec] = co_await timer.async_wait(use_tuple); ec)
                 co_return body_result::failed;
         }
+        // `mock:stamp`: the send time is taken once the token's delay is over.
+        fill_stamp(*piece, now_unix_micros());
         if (bytewise) {
             // Every byte its own chunk and its own write: parsers must cope with any split.
             for (char c : piece->bytes) {

@@ -1,0 +1,184 @@
+// `--upstream-format anthropic`: the relay speaks the Anthropic Messages API to the mock's
+// Anthropic mode (docs/mock_upstream.md) and the client sees the same frames as with an
+// OpenAI-compatible upstream (PROTOCOL.md sections 2 and 6).
+
+#include "support/relay_fixture.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+#include <string>
+
+namespace tokenrelay::test {
+namespace {
+
+namespace ut = boost::unit_test;
+using namespace std::chrono_literals;
+
+const std::string default_text = "w0 w1 w2 w3 w4 w5 w6 w7 ";
+
+relay_options anthropic_options()
+{
+    relay_options o;
+    o.flags = {"--upstream-format", "anthropic"};
+    return o;
+}
+
+json::object chat(std::string content)
+{
+    return {{"type", "chat"}, {"content", std::move(content)}};
+}
+
+void expect_upstream_error(const reply& r)
+{
+    BOOST_TEST_REQUIRE(r.errors.size() == 1u, "errors: " << r.errors.size());
+    BOOST_TEST(string_of(r.errors[0], "code") == "upstream_error");
+    BOOST_TEST(string_of(r.end, "reason") == "upstream_error");
+    BOOST_TEST(string_of(r.frames.back(), "type") == "stream_end");
+}
+
+BOOST_AUTO_TEST_CASE(exact_reply_usage_and_headers, *ut::timeout(60))
+{
+    relay_fixture f(anthropic_options());
+    auto s = f.open_session();
+    s->send(chat("hello there"));
+    const auto r = s->collect_reply();
+
+    BOOST_TEST(r.errors.empty());
+    BOOST_TEST(r.text == default_text);
+    BOOST_TEST(r.reasoning.empty());
+    BOOST_TEST(check_seqs(r, 0) == 9);
+    BOOST_TEST(string_of(r.end, "reason") == "stop");
+
+    const auto stats = f.mock_stats();
+    BOOST_TEST(integer(stats, "requests") == 1);
+    BOOST_TEST(integer(stats, "completed") == 1);
+    // Usage: prompt from message_start's input_tokens, completion from message_delta.
+    const auto& usage = r.end.at("usage").as_object();
+    BOOST_TEST(integer(usage, "completion_tokens") == 8);
+    BOOST_TEST(
+        integer(usage, "prompt_tokens") == mock_prompt_tokens(stats.at("last_body").as_object())
+    );
+    // The key travels as x-api-key, never as a bearer token.
+    BOOST_TEST(string_of(stats, "last_api_key") == std::string(test_api_key));
+    BOOST_TEST(string_of(stats, "last_authorization") == "");
+    BOOST_TEST(string_of(stats, "last_anthropic_version") == "2023-06-01");
+    const auto& body = stats.at("last_body").as_object();
+    BOOST_TEST(body.at("stream") == json::value(true));
+    BOOST_TEST(integer(body, "max_tokens") == 4096);
+    BOOST_TEST(string_of(body, "model") == "deepseek-v3.2");
+    BOOST_TEST(!body.contains("stream_options"));
+    const auto& messages = body.at("messages").as_array();
+    BOOST_TEST_REQUIRE(!messages.empty());
+    BOOST_TEST(
+        messages.back() == json::value(json::object{{"role", "user"}, {"content", "hello there"}})
+    );
+    for (const auto& m : messages)
+        BOOST_TEST(m.as_object().at("role") != json::value("system"));
+}
+
+BOOST_AUTO_TEST_CASE(thinking_deltas_become_reasoning_frames, *ut::timeout(60))
+{
+    relay_fixture f(anthropic_options());
+    auto s = f.open_session();
+    s->send(chat("think mock:reasoning=3 mock:tokens=2"));
+    const auto r = s->collect_reply();
+
+    BOOST_TEST(r.errors.empty());
+    BOOST_TEST(r.reasoning == "r0 r1 r2 ");
+    BOOST_TEST(r.text == "w0 w1 ");
+    BOOST_TEST(check_seqs(r, 0) == 6);
+    BOOST_TEST_REQUIRE(r.tokens.size() == 5u);
+    for (std::size_t i = 0; i < r.tokens.size(); ++i)
+        BOOST_TEST(string_of(r.tokens[i], "type") == (i < 3 ? "reasoning" : "token"));
+    BOOST_TEST(string_of(r.end, "reason") == "stop");
+    BOOST_TEST(integer(r.end.at("usage").as_object(), "completion_tokens") == 2);
+}
+
+BOOST_AUTO_TEST_CASE(max_tokens_stop_reason_is_length, *ut::timeout(60))
+{
+    relay_fixture f(anthropic_options());
+    auto s = f.open_session();
+    s->send(chat("long mock:tokens=3 mock:finish=length"));
+    const auto r = s->collect_reply();
+    BOOST_TEST(r.errors.empty());
+    BOOST_TEST(r.text == "w0 w1 w2 ");
+    BOOST_TEST(string_of(r.end, "reason") == "length");
+}
+
+BOOST_AUTO_TEST_CASE(http_500_is_upstream_error_after_retries, *ut::timeout(60))
+{
+    relay_fixture f(anthropic_options());
+    auto s = f.open_session();
+    s->send(chat("fail mock:status=500"));
+    const auto r = s->collect_reply(40s);
+    BOOST_TEST(r.text.empty());
+    expect_upstream_error(r);
+    const auto message = string_of(r.errors[0], "message");
+    BOOST_TEST(message.find("500") != std::string::npos, message);
+    // The message comes from Anthropic's {"type":"error","error":{"message":…}} body.
+    BOOST_TEST(message.find("mock failure 500") != std::string::npos, message);
+    const auto requests = integer(f.mock_stats(), "requests");
+    BOOST_TEST(requests >= 2);
+    BOOST_TEST(requests <= 5);
+}
+
+BOOST_AUTO_TEST_CASE(overloaded_529_is_retried_then_succeeds, *ut::timeout(60))
+{
+    relay_fixture f(anthropic_options());
+    auto s = f.open_session();
+    s->send(chat("busy mock:fail_first=1 mock:fail_status=529"));
+    const auto r = s->collect_reply(30s);
+    BOOST_TEST(r.errors.empty());
+    BOOST_TEST(r.text == default_text);
+    BOOST_TEST(integer(f.mock_stats(), "requests") == 2);
+}
+
+BOOST_AUTO_TEST_CASE(error_event_mid_stream_is_upstream_error, *ut::timeout(60))
+{
+    relay_fixture f(anthropic_options());
+    auto s = f.open_session();
+    s->send(chat("oops mock:error_event"));
+    const auto r = s->collect_reply();
+    BOOST_TEST(r.text == "w0 ");
+    expect_upstream_error(r);
+    const auto message = string_of(r.errors[0], "message");
+    BOOST_TEST(message.find("overloaded_error: mock stream error") != std::string::npos, message);
+    // Not retried: a token had already been sent.
+    BOOST_TEST(integer(f.mock_stats(), "requests") == 1);
+}
+
+BOOST_AUTO_TEST_CASE(stream_without_message_stop_is_upstream_error, *ut::timeout(60))
+{
+    relay_fixture f(anthropic_options());
+    auto s = f.open_session();
+    s->send(chat("cut mock:tokens=2 mock:no_done"));
+    const auto r = s->collect_reply();
+    BOOST_TEST(r.text == "w0 w1 ");
+    expect_upstream_error(r);
+}
+
+BOOST_AUTO_TEST_CASE(disconnect_mid_stream_is_upstream_error, *ut::timeout(60))
+{
+    relay_fixture f(anthropic_options());
+    auto s = f.open_session();
+    s->send(chat("drop mock:disconnect_after=3"));
+    const auto r = s->collect_reply();
+    BOOST_TEST(r.text == "w0 w1 w2 ");
+    expect_upstream_error(r);
+}
+
+BOOST_AUTO_TEST_CASE(the_key_echoed_in_an_error_is_redacted, *ut::timeout(60))
+{
+    relay_fixture f(anthropic_options());
+    auto s = f.open_session();
+    s->send(chat("who mock:echo_auth_error"));
+    const auto r = s->collect_reply();
+    expect_upstream_error(r);
+    const auto message = string_of(r.errors[0], "message");
+    BOOST_TEST(message.find("401") != std::string::npos, message);
+    BOOST_TEST(message.find(std::string(test_api_key)) == std::string::npos, message);
+    BOOST_TEST(message.find("invalid key") != std::string::npos, message);
+}
+
+} // namespace
+} // namespace tokenrelay::test
