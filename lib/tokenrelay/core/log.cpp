@@ -95,7 +95,7 @@ bool enabled(level l) noexcept
     return static_cast<int>(l) >= min_level_.load(std::memory_order_relaxed);
 }
 
-void write(level l, std::string_view event, std::initializer_list<field> fields)
+void write(level l, std::string_view event, std::span<const field> fields)
 {
     if (!enabled(l))
         return;

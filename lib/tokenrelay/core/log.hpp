@@ -3,6 +3,7 @@
 // secrets (the upstream key) before it is written, whatever the caller passed in.
 
 #include <initializer_list>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -22,7 +23,11 @@ void configure(level min_level, format fmt);
 void add_secret(std::string secret);
 bool enabled(level l) noexcept;
 
-void write(level l, std::string_view event, std::initializer_list<field> fields = {});
+void write(level l, std::string_view event, std::span<const field> fields);
+inline void write(level l, std::string_view event, std::initializer_list<field> fields = {})
+{
+    write(l, event, std::span<const field>(fields.begin(), fields.size()));
+}
 
 inline void debug(std::string_view event, std::initializer_list<field> fields = {})
 {

@@ -223,6 +223,8 @@ int run_relay(config::relay_config cfg)
         c->stop();
     for (auto& w : workers)
         w.join();
+    for (auto& s : state.sessions.all())
+        s->drop_subscriber();
     return 0;
 }
 

@@ -8,6 +8,7 @@
 #include <tokenrelay/session/session.hpp>
 
 #include <exception>
+#include <vector>
 
 namespace tokenrelay::session {
 namespace {
@@ -69,65 +70,23 @@ void log_generation_end(const generation_record& r, const session_settings& sett
     const auto completion = std::to_string(tokens.completion_tokens);
     const auto ttft = std::to_string(r.ttft_ms);
     const auto total = std::to_string(r.total_ms);
-    // log::write takes a fixed list, so each combination of optional fields is spelled out.
-    if (priced && settings.log_content)
-        log::info(
-            "generation_end",
-            {{"session", r.session},
-             {"id", r.id},
-             {"model", r.model},
-             {"reason", r.reason},
-             {"prompt_tokens", prompt},
-             {"completion_tokens", completion},
-             {"usage", usage_source},
-             {"cost_usd", cost},
-             {"ttft_ms", ttft},
-             {"total_ms", total},
-             {"content", r.content},
-             {"reply", r.reply}}
-        );
-    else if (priced)
-        log::info(
-            "generation_end",
-            {{"session", r.session},
-             {"id", r.id},
-             {"model", r.model},
-             {"reason", r.reason},
-             {"prompt_tokens", prompt},
-             {"completion_tokens", completion},
-             {"usage", usage_source},
-             {"cost_usd", cost},
-             {"ttft_ms", ttft},
-             {"total_ms", total}}
-        );
-    else if (settings.log_content)
-        log::info(
-            "generation_end",
-            {{"session", r.session},
-             {"id", r.id},
-             {"model", r.model},
-             {"reason", r.reason},
-             {"prompt_tokens", prompt},
-             {"completion_tokens", completion},
-             {"usage", usage_source},
-             {"ttft_ms", ttft},
-             {"total_ms", total},
-             {"content", r.content},
-             {"reply", r.reply}}
-        );
-    else
-        log::info(
-            "generation_end",
-            {{"session", r.session},
-             {"id", r.id},
-             {"model", r.model},
-             {"reason", r.reason},
-             {"prompt_tokens", prompt},
-             {"completion_tokens", completion},
-             {"usage", usage_source},
-             {"ttft_ms", ttft},
-             {"total_ms", total}}
-        );
+    std::vector<log::field> fields{
+        {"session", r.session},
+        {"id", r.id},
+        {"model", r.model},
+        {"reason", r.reason},
+        {"prompt_tokens", prompt},
+        {"completion_tokens", completion},
+        {"usage", usage_source}};
+    if (priced)
+        fields.push_back({"cost_usd", cost});
+    fields.push_back({"ttft_ms", ttft});
+    fields.push_back({"total_ms", total});
+    if (settings.log_content) {
+        fields.push_back({"content", r.content});
+        fields.push_back({"reply", r.reply});
+    }
+    log::write(log::level::info, "generation_end", fields);
 }
 
 } // namespace

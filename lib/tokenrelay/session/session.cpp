@@ -203,6 +203,13 @@ bool session::collect(const subscriber* s, std::size_t max_bytes, std::vector<st
     return true;
 }
 
+void session::drop_subscriber()
+{
+    std::shared_ptr<subscriber> gone;
+    std::lock_guard lock(mutex_);
+    gone = std::move(attached_);
+}
+
 bool session::attached() const
 {
     std::lock_guard lock(mutex_);

@@ -108,6 +108,10 @@ public:
     /// Returns false when `s` is no longer attached.
     bool collect(const subscriber* s, std::size_t max_bytes, std::vector<std::string>& out);
 
+    /// Forgets the attached connection without the resume window; for process exit,
+    /// where the session and its connection would otherwise keep each other alive.
+    void drop_subscriber();
+
     bool generation_running() const;
     bool attached() const;
     std::vector<chat_turn> history_snapshot() const;
