@@ -7,26 +7,6 @@
 namespace tokenrelay::mock {
 namespace {
 
-constexpr std::size_t huge_token_size = 64;
-
-std::string json_string(std::string_view s)
-{
-    return boost::json::serialize(boost::json::string_view(s.data(), s.size()));
-}
-
-std::string_view line_end_text(line_end le) noexcept
-{
-    switch (le) {
-    case line_end::crlf:
-        return "\r\n";
-    case line_end::cr:
-        return "\r";
-    case line_end::lf:
-        break;
-    }
-    return "\n";
-}
-
 // The relay maps these back: end_turn to "stop", max_tokens to "length".
 std::string stop_reason_of(std::string_view finish)
 {

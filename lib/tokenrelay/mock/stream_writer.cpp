@@ -7,27 +7,6 @@
 namespace tokenrelay::mock {
 namespace {
 
-// `mock:huge` splits its bytes into tokens of this many 'x' characters.
-constexpr std::size_t huge_token_size = 64;
-
-std::string json_string(std::string_view s)
-{
-    return boost::json::serialize(boost::json::string_view(s.data(), s.size()));
-}
-
-std::string_view line_end_text(line_end le) noexcept
-{
-    switch (le) {
-    case line_end::crlf:
-        return "\r\n";
-    case line_end::cr:
-        return "\r";
-    case line_end::lf:
-        break;
-    }
-    return "\n";
-}
-
 std::string delta_choice(std::string_view delta_json)
 {
     std::string s = R"("choices":[{"index":0,"delta":)";
@@ -251,6 +230,24 @@ void append_http_chunk(std::string& out, std::string_view data)
     out += "\r\n";
     out += data;
     out += "\r\n";
+}
+
+std::string json_string(std::string_view s)
+{
+    return boost::json::serialize(boost::json::string_view(s.data(), s.size()));
+}
+
+std::string_view line_end_text(line_end le) noexcept
+{
+    switch (le) {
+    case line_end::crlf:
+        return "\r\n";
+    case line_end::cr:
+        return "\r";
+    case line_end::lf:
+        break;
+    }
+    return "\n";
 }
 
 } // namespace tokenrelay::mock

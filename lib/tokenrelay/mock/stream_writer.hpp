@@ -86,4 +86,13 @@ void append_http_chunk(std::string& out, std::string_view data);
 /// The chunk that ends a chunked body (no trailers).
 inline constexpr std::string_view last_http_chunk = "0\r\n\r\n";
 
+// `mock:huge` splits its bytes into tokens of this many 'x' characters.
+inline constexpr std::size_t huge_token_size = 64;
+
+/// `s` as a quoted JSON string.
+std::string json_string(std::string_view s);
+
+/// The characters `le` stands for.
+std::string_view line_end_text(line_end le) noexcept;
+
 } // namespace tokenrelay::mock

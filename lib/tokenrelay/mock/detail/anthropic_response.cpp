@@ -1,8 +1,7 @@
-// Kept apart from chat_response.cpp so the OpenAI mode's bytes and code stay as they are;
-// the few I/O helpers repeated here are small.
 #include <tokenrelay/core/log.hpp>
 #include <tokenrelay/mock/anthropic_writer.hpp>
 #include <tokenrelay/mock/detail/anthropic_response.hpp>
+#include <tokenrelay/mock/detail/response_io.hpp>
 #include <tokenrelay/mock/directives.hpp>
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -15,98 +14,7 @@ namespace {
 
 using namespace net::experimental::awaitable_operators;
 
-constexpr std::size_t write_batch_bytes = 64 * 1024;
 constexpr std::string_view json_type = "application/json";
-
-class open_response
-{
-public:
-    explicit open_response(server_state& st) : st_(st), ticket_(st.counters.start_response()) {}
-    open_response(const open_response&) = delete;
-    open_response& operator=(const open_response&) = delete;
-    ~open_response()
-    {
-        if (!st_.stopping)
-            st_.counters.finish_response(ticket_, stats::outcome::aborted);
-    }
-
-    void finish(stats::outcome o) { st_.counters.finish_response(ticket_, o); }
-
-private:
-    server_state& st_;
-    stats::response_ticket ticket_;
-};
-
-std::string stream_head(bool keep_alive)
-{
-    std::string h = "HTTP/1.1 200 OK\r\n"
-                    "Server: mock_upstream\r\n"
-                    "Content-Type: text/event-stream\r\n"
-                    "Cache-Control: no-cache\r\n"
-                    "Transfer-Encoding: chunked\r\n";
-    if (!keep_alive)
-        h += "Connection: close\r\n";
-    h += "\r\n";
-    return h;
-}
-
-template <class Stream> awaitable<bool> write_all(Stream& s, std::string_view data)
-{
-    if (data.empty())
-        co_return true;
-    auto [ec, n] = co_await net::async_write(s, net::buffer(data), use_tuple);
-    co_return !ec;
-}
-
-enum class body_result { complete, disconnect, failed };
-
-template <class Stream>
-awaitable<body_result> send_body(Stream& s, std::string out, anthropic_writer& w, bool bytewise)
-{
-    net::steady_timer timer(co_await net::this_coro::executor);
-    while (auto piece = w.next()) {
-        if (piece->delay.count() > 0 || bytewise) {
-            if (const bool written = co_await write_all(s, out); !written)
-                co_return body_result::failed;
-            out.clear();
-        }
-        if (piece->delay.count() > 0) {
-            timer.expires_after(piece->delay);
-            if (auto [ec] = co_await timer.async_wait(use_tuple); ec)
-                co_return body_result::failed;
-        }
-        if (bytewise) {
-            for (char c : piece->bytes) {
-                std::string one;
-                append_http_chunk(one, std::string_view(&c, 1));
-                if (const bool written = co_await write_all(s, one); !written)
-                    co_return body_result::failed;
-            }
-            continue;
-        }
-        append_http_chunk(out, piece->bytes);
-        if (out.size() >= write_batch_bytes) {
-            if (const bool written = co_await write_all(s, out); !written)
-                co_return body_result::failed;
-            out.clear();
-        }
-    }
-
-    switch (w.end()) {
-    case stream_end::complete:
-        out += last_http_chunk;
-        co_return co_await write_all(s, out) ? body_result::complete : body_result::failed;
-    case stream_end::disconnect:
-        co_return co_await write_all(s, out) ? body_result::disconnect : body_result::failed;
-    case stream_end::stall:
-        break;
-    }
-    if (const bool written = co_await write_all(s, out); !written)
-        co_return body_result::failed;
-    timer.expires_at(net::steady_timer::time_point::max());
-    co_await timer.async_wait(use_tuple);
-    co_return body_result::failed;
-}
 
 } // namespace
 
@@ -178,7 +86,7 @@ respond_messages(Stream& s, beast::flat_buffer& buf, const request& req, server_
     const bool bytewise = p.bytewise;
     anthropic_writer writer(std::move(p), std::move(*input), id);
     auto result = co_await (
-        send_body(s, stream_head(keep_alive), writer, bytewise) || watch_peer_close(s, buf)
+        send_body(s, stream_head(keep_alive, true), writer, bytewise) || watch_peer_close(s, buf)
     );
     if (result.index() == 1) {
         open.finish(stats::outcome::aborted);

@@ -1,6 +1,7 @@
 #include <tokenrelay/core/clock.hpp>
 #include <tokenrelay/core/log.hpp>
 #include <tokenrelay/mock/detail/connection.hpp>
+#include <tokenrelay/mock/detail/response_io.hpp>
 #include <tokenrelay/mock/directives.hpp>
 #include <tokenrelay/mock/stream_writer.hpp>
 
@@ -16,31 +17,7 @@ namespace {
 
 using namespace net::experimental::awaitable_operators;
 
-// Zero-delay events are written together up to this size; each stays its own HTTP chunk.
-constexpr std::size_t write_batch_bytes = 64 * 1024;
-
 constexpr std::string_view json_type = "application/json";
-
-// Counts the response as open until it is finished; one that never reaches `finish` (the
-// coroutine was destroyed) counts as aborted, unless the server is shutting down.
-class open_response
-{
-public:
-    explicit open_response(server_state& st) : st_(st), ticket_(st.counters.start_response()) {}
-    open_response(const open_response&) = delete;
-    open_response& operator=(const open_response&) = delete;
-    ~open_response()
-    {
-        if (!st_.stopping)
-            st_.counters.finish_response(ticket_, stats::outcome::aborted);
-    }
-
-    void finish(stats::outcome o) { st_.counters.finish_response(ticket_, o); }
-
-private:
-    server_state& st_;
-    stats::response_ticket ticket_;
-};
 
 std::string error_body(std::string message, std::optional<std::string_view> type)
 {
@@ -51,93 +28,6 @@ std::string error_body(std::string message, std::optional<std::string_view> type
     boost::json::object o;
     o["error"] = std::move(err);
     return boost::json::serialize(o);
-}
-
-std::string stream_head(bool keep_alive, bool chunked)
-{
-    std::string h = "HTTP/1.1 200 OK\r\n"
-                    "Server: mock_upstream\r\n"
-                    "Content-Type: text/event-stream\r\n"
-                    "Cache-Control: no-cache\r\n";
-    if (chunked)
-        h += "Transfer-Encoding: chunked\r\n";
-    if (!keep_alive)
-        h += "Connection: close\r\n";
-    h += "\r\n";
-    return h;
-}
-
-std::int64_t now_unix_micros() noexcept
-{
-    using namespace std::chrono;
-    return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
-}
-
-template <class Stream> awaitable<bool> write_all(Stream& s, std::string_view data)
-{
-    if (data.empty())
-        co_return true;
-    auto [ec, n] = co_await net::async_write(s, net::buffer(data), use_tuple);
-    co_return !ec;
-}
-
-enum class body_result { complete, disconnect, failed };
-
-template <class Stream>
-awaitable<body_result> send_body(Stream& s, std::string out, stream_writer& w, bool bytewise)
-{
-    net::steady_timer timer(co_await net::this_coro::executor);
-    while (auto piece = w.next()) {
-        if (piece->delay.count() > 0 || bytewise) {
-            if (const bool written = co_await write_all(s, out); !written)
-                co_return body_result::failed;
-            out.clear();
-        }
-        if (piece->delay.count() > 0) {
-            timer.expires_after(piece->delay);
-            if (auto [ec] = co_await timer.async_wait(use_tuple); ec)
-                co_return body_result::failed;
-        }
-        // `mock:stamp`: the send time is taken once the token's delay is over.
-        fill_stamp(*piece, now_unix_micros());
-        if (bytewise) {
-            // Every byte its own chunk and its own write: parsers must cope with any split.
-            for (char c : piece->bytes) {
-                std::string one;
-                append_http_chunk(one, std::string_view(&c, 1));
-                if (const bool written = co_await write_all(s, one); !written)
-                    co_return body_result::failed;
-            }
-            continue;
-        }
-        append_http_chunk(out, piece->bytes);
-        if (out.size() >= write_batch_bytes) {
-            if (const bool written = co_await write_all(s, out); !written)
-                co_return body_result::failed;
-            out.clear();
-        }
-    }
-
-    switch (w.end()) {
-    case stream_end::complete:
-        if (bytewise) {
-            if (const bool written = co_await write_all(s, out); !written)
-                co_return body_result::failed;
-            out.clear();
-        }
-        out += last_http_chunk;
-        co_return co_await write_all(s, out) ? body_result::complete : body_result::failed;
-    case stream_end::disconnect:
-        co_return co_await write_all(s, out) ? body_result::disconnect : body_result::failed;
-    case stream_end::stall:
-        break;
-    }
-    if (const bool written = co_await write_all(s, out); !written)
-        co_return body_result::failed;
-    // Stalled: hold the connection until the peer closes it, which the watcher reports.
-    timer.expires_at(net::steady_timer::time_point::max());
-    co_await timer.async_wait(use_tuple);
-    co_return body_result::failed;
 }
 
 template <class Stream>

@@ -1,0 +1,117 @@
+#pragma once
+// Writing a streamed mock response, shared by the chat-completions and Anthropic modes:
+// the response head, the open/aborted accounting, and the paced chunked body.
+
+#include <tokenrelay/core/clock.hpp>
+#include <tokenrelay/mock/detail/connection.hpp>
+#include <tokenrelay/mock/stream_writer.hpp>
+
+#include <chrono>
+#include <string>
+#include <string_view>
+
+namespace tokenrelay::mock::detail {
+
+// Zero-delay events are written together up to this size; each stays its own HTTP chunk.
+inline constexpr std::size_t write_batch_bytes = 64 * 1024;
+
+// Counts the response as open until it is finished; one that never reaches `finish` (the
+// coroutine was destroyed) counts as aborted, unless the server is shutting down.
+class open_response
+{
+public:
+    explicit open_response(server_state& st) : st_(st), ticket_(st.counters.start_response()) {}
+    open_response(const open_response&) = delete;
+    open_response& operator=(const open_response&) = delete;
+    ~open_response()
+    {
+        if (!st_.stopping)
+            st_.counters.finish_response(ticket_, stats::outcome::aborted);
+    }
+
+    void finish(stats::outcome o) { st_.counters.finish_response(ticket_, o); }
+
+private:
+    server_state& st_;
+    stats::response_ticket ticket_;
+};
+
+/// The 200 head of an event stream.
+std::string stream_head(bool keep_alive, bool chunked);
+
+template <class Stream> awaitable<bool> write_all(Stream& s, std::string_view data)
+{
+    if (data.empty())
+        co_return true;
+    auto [ec, n] = co_await net::async_write(s, net::buffer(data), use_tuple);
+    co_return !ec;
+}
+
+enum class body_result { complete, disconnect, failed };
+
+/// Writes `out` (the head so far) and then every piece `w` yields, each as one HTTP chunk,
+/// paced by the pieces' delays; then ends the body the way `w.end()` says.
+template <class Stream, class Writer>
+awaitable<body_result> send_body(Stream& s, std::string out, Writer& w, bool bytewise)
+{
+    net::steady_timer timer(co_await net::this_coro::executor);
+    while (auto piece = w.next()) {
+        if (piece->delay.count() > 0 || bytewise) {
+            if (const bool written = co_await write_all(s, out); !written)
+                co_return body_result::failed;
+            out.clear();
+        }
+        if (piece->delay.count() > 0) {
+            timer.expires_after(piece->delay);
+            if (auto [ec] = co_await timer.async_wait(use_tuple); ec)
+                co_return body_result::failed;
+        }
+        // `mock:stamp`: the send time is taken once the token's delay is over.
+        fill_stamp(
+            *piece,
+            std::chrono::duration_cast<std::chrono::microseconds>(
+                std::chrono::system_clock::now().time_since_epoch()
+            )
+                .count()
+        );
+        if (bytewise) {
+            // Every byte its own chunk and its own write: parsers must cope with any split.
+            for (char c : piece->bytes) {
+                std::string one;
+                append_http_chunk(one, std::string_view(&c, 1));
+                if (const bool written = co_await write_all(s, one); !written)
+                    co_return body_result::failed;
+            }
+            continue;
+        }
+        append_http_chunk(out, piece->bytes);
+        if (out.size() >= write_batch_bytes) {
+            if (const bool written = co_await write_all(s, out); !written)
+                co_return body_result::failed;
+            out.clear();
+        }
+    }
+
+    switch (w.end()) {
+    case stream_end::complete:
+        if (bytewise) {
+            if (const bool written = co_await write_all(s, out); !written)
+                co_return body_result::failed;
+            out.clear();
+        }
+        out += last_http_chunk;
+        co_return co_await write_all(s, out) ? body_result::complete : body_result::failed;
+    case stream_end::disconnect:
+        co_return co_await write_all(s, out) ? body_result::disconnect : body_result::failed;
+    case stream_end::stall:
+        break;
+    }
+    if (const bool written = co_await write_all(s, out); !written)
+        co_return body_result::failed;
+    // Stalled: hold the connection until the peer closes it, which the watcher reports.
+    timer.expires_at(net::steady_timer::time_point::max());
+    co_await timer.async_wait(use_tuple);
+    co_return body_result::failed;
+}
+
+} // namespace tokenrelay::mock::detail
