@@ -4,15 +4,12 @@
 #include <tokenrelay/mock/detail/response_io.hpp>
 #include <tokenrelay/mock/directives.hpp>
 
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/json/parse.hpp>
 
 #include <variant>
 
 namespace tokenrelay::mock::detail {
 namespace {
-
-using namespace net::experimental::awaitable_operators;
 
 constexpr std::string_view json_type = "application/json";
 
@@ -85,25 +82,7 @@ respond_messages(Stream& s, beast::flat_buffer& buf, const request& req, server_
 
     const bool bytewise = p.bytewise;
     anthropic_writer writer(std::move(p), std::move(*input), id);
-    auto result = co_await (
-        send_body(s, stream_head(keep_alive, true), writer, bytewise) || watch_peer_close(s, buf)
-    );
-    if (result.index() == 1) {
-        open.finish(stats::outcome::aborted);
-        co_return after_response::abort;
-    }
-    switch (std::get<0>(result)) {
-    case body_result::complete:
-        open.finish(stats::outcome::completed);
-        co_return next;
-    case body_result::disconnect:
-        open.finish(stats::outcome::completed);
-        co_return after_response::abort;
-    case body_result::failed:
-        break;
-    }
-    open.finish(stats::outcome::aborted);
-    co_return after_response::abort;
+    co_return co_await stream_response(s, buf, writer, keep_alive, bytewise, open, next);
 }
 
 template awaitable<after_response>

@@ -5,7 +5,6 @@
 #include <tokenrelay/mock/directives.hpp>
 #include <tokenrelay/mock/stream_writer.hpp>
 
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -14,8 +13,6 @@
 
 namespace tokenrelay::mock::detail {
 namespace {
-
-using namespace net::experimental::awaitable_operators;
 
 constexpr std::string_view json_type = "application/json";
 
@@ -124,26 +121,7 @@ respond_chat(Stream& s, beast::flat_buffer& buf, const request& req, server_stat
     const auto created = now_ms() / 1000;
     const bool bytewise = p.bytewise;
     stream_writer writer(std::move(p), std::move(*input), id, created);
-    auto result = co_await (
-        send_body(s, stream_head(keep_alive, true), writer, bytewise) || watch_peer_close(s, buf)
-    );
-    if (result.index() == 1) {
-        open.finish(stats::outcome::aborted);
-        co_return after_response::abort;
-    }
-    switch (std::get<0>(result)) {
-    case body_result::complete:
-        open.finish(stats::outcome::completed);
-        co_return next;
-    case body_result::disconnect:
-        // The mock finished what it meant to send; cutting the connection was the plan.
-        open.finish(stats::outcome::completed);
-        co_return after_response::abort;
-    case body_result::failed:
-        break;
-    }
-    open.finish(stats::outcome::aborted);
-    co_return after_response::abort;
+    co_return co_await stream_response(s, buf, writer, keep_alive, bytewise, open, next);
 }
 
 template awaitable<after_response>

@@ -6,9 +6,12 @@
 #include <tokenrelay/mock/detail/connection.hpp>
 #include <tokenrelay/mock/stream_writer.hpp>
 
+#include <boost/asio/experimental/awaitable_operators.hpp>
+
 #include <chrono>
 #include <string>
 #include <string_view>
+#include <variant>
 
 namespace tokenrelay::mock::detail {
 
@@ -112,6 +115,40 @@ awaitable<body_result> send_body(Stream& s, std::string out, Writer& w, bool byt
     timer.expires_at(net::steady_timer::time_point::max());
     co_await timer.async_wait(use_tuple);
     co_return body_result::failed;
+}
+
+/// Streams `w`'s body while watching for the client closing, records the outcome, and says
+/// what the connection does next (`next` after a complete body).
+template <class Stream, class Writer>
+awaitable<after_response> stream_response(
+    Stream& s,
+    beast::flat_buffer& buf,
+    Writer& w,
+    bool keep_alive,
+    bool bytewise,
+    open_response& open,
+    after_response next
+)
+{
+    using namespace net::experimental::awaitable_operators;
+    auto result = co_await (
+        send_body(s, stream_head(keep_alive, true), w, bytewise) || watch_peer_close(s, buf)
+    );
+    if (result.index() == 0) {
+        switch (std::get<0>(result)) {
+        case body_result::complete:
+            open.finish(stats::outcome::completed);
+            co_return next;
+        case body_result::disconnect:
+            // The mock finished what it meant to send; cutting the connection was the plan.
+            open.finish(stats::outcome::completed);
+            co_return after_response::abort;
+        case body_result::failed:
+            break;
+        }
+    }
+    open.finish(stats::outcome::aborted);
+    co_return after_response::abort;
 }
 
 } // namespace tokenrelay::mock::detail
