@@ -174,6 +174,35 @@ BOOST_AUTO_TEST_CASE(busy_while_a_reply_streams, *ut::timeout(60))
     BOOST_TEST(integer(f.mock_stats(), "requests") == 1);
 }
 
+BOOST_AUTO_TEST_CASE(upstream_request_cap_refuses_with_overloaded, *ut::timeout(60))
+{
+    // Section 2: at --max-upstream-requests a chat is refused with `overloaded` and a
+    // retry_after_ms, without asking the upstream; a freed slot is usable again.
+    relay_fixture f{{.flags = {"--max-upstream-requests", "1"}}};
+    auto a = f.open_session();
+    a->send(chat("holds the slot mock:tokens=3 mock:interval=300"));
+    a->read_until("token");
+
+    auto b = f.open_session();
+    auto refused = chat("wants a slot mock:tokens=2");
+    refused["id"] = "b1";
+    b->send(refused);
+    const auto err = b->read();
+    BOOST_TEST(string_of(err, "type") == "error");
+    BOOST_TEST(string_of(err, "code") == "overloaded");
+    BOOST_TEST(string_of(err, "id") == "b1");
+    BOOST_TEST(integer(err, "retry_after_ms") == 1000);
+    expect_open(*b.ws); // no stream_end: the chat never started
+
+    const auto first = a->collect_reply();
+    BOOST_TEST(first.text == "w1 w2 ");
+    b->send(chat("now there is room mock:tokens=2"));
+    const auto second = b->collect_reply();
+    BOOST_TEST(second.errors.empty());
+    BOOST_TEST(second.text == "w0 w1 ");
+    BOOST_TEST(integer(f.mock_stats(), "requests") == 2);
+}
+
 BOOST_AUTO_TEST_CASE(binary_frame_closes_with_1003, *ut::timeout(60))
 {
     relay_fixture f;

@@ -46,6 +46,30 @@ BOOST_AUTO_TEST_CASE(history_goes_upstream_without_context, *ut::timeout(60))
     BOOST_TEST(stats.at("last_body").as_object().at("messages") == json::value(expected));
 }
 
+BOOST_AUTO_TEST_CASE(next_chat_on_stream_end_is_not_busy_while_upstream_lingers, *ut::timeout(60))
+{
+    // Section 2: after stream_end the session takes the next chat at once. The mock holds
+    // the HTTP response open for 3 s after [DONE]; the relay must not make the client wait
+    // for that teardown (nor refuse with `busy`), and the reply is already in the history.
+    relay_fixture f;
+    auto s = f.open_session();
+    const auto r1 = ask(*s.ws, chat_frame("first mock:tokens=2 mock:linger=3000"));
+    BOOST_TEST(r1.text == "w0 w1 ");
+    const auto r2 = ask(*s.ws, chat_frame("second mock:echo"));
+    const json::array expected{
+        turn("user", "first mock:tokens=2 mock:linger=3000"),
+        turn("assistant", "w0 w1 "),
+        turn("user", "second mock:echo"),
+    };
+    BOOST_TEST(echoed_messages(r2) == json::value(expected));
+    // One upstream request each. The relay waits only briefly for a finished body's end
+    // before it gives that connection up, so the lingering one ends aborted.
+    f.mock_wait("completed", 1);
+    const auto stats = f.mock_wait("aborted", 1);
+    BOOST_TEST(integer(stats, "requests") == 2);
+    BOOST_TEST(integer(stats, "completed") == 1);
+}
+
 BOOST_AUTO_TEST_CASE(context_is_used_exactly_and_both_join_history, *ut::timeout(60))
 {
     relay_fixture f;

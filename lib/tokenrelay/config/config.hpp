@@ -37,6 +37,7 @@ struct relay_config
     unsigned threads = 0;                    // 0: number of cores
     std::size_t max_connections = 100000;
     std::size_t max_connections_per_ip = 1000;
+    std::size_t max_upstream_requests = 10000; // concurrent upstream requests, all clients
     std::size_t max_message_bytes = 65536;
     milliseconds resume_window{60000};
     milliseconds first_token_timeout{30000};

@@ -208,6 +208,15 @@ const std::array table{
             return set_integer(v, 1, max_connection_limit, c.max_connections_per_ip);
         }},
     flag_spec{
+        "max-upstream-requests",
+        "N",
+        "10000",
+        "concurrent upstream requests, all clients; past it a chat gets `overloaded`",
+        false,
+        [](relay_config& c, std::string_view v) {
+            return set_integer(v, 1, max_connection_limit, c.max_upstream_requests);
+        }},
+    flag_spec{
         "max-message-bytes",
         "N",
         "65536",

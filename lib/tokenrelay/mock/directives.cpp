@@ -107,10 +107,10 @@ bool apply(std::string_view word, plan& p)
         return false;
     if (name == "tokens")
         p.tokens = *n;
-    else if (name == "interval") {
+    else if (name == "interval" || name == "linger") {
         if (*n > static_cast<std::size_t>(std::numeric_limits<int>::max()))
             return false;
-        p.interval = std::chrono::milliseconds(*n);
+        (name == "interval" ? p.interval : p.linger) = std::chrono::milliseconds(*n);
     } else if (name == "fail_first")
         p.fail_first = *n;
     else if (name == "retry_after")

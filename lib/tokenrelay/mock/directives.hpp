@@ -46,6 +46,8 @@ struct plan
     /// `mock:stamp`: each content token carries the mock's send time (`w<i>@<unix-micros> `)
     /// so a load generator can measure the relay's per-token latency end to end.
     bool stamp = false;
+    /// `mock:linger=MS`: after the last event, wait MS before ending the response body.
+    std::chrono::milliseconds linger{0};
     /// `mock:` words that were not understood (unknown name or bad value); kept for logs.
     std::vector<std::string> ignored;
 };

@@ -41,22 +41,9 @@ std::int64_t elapsed_ms(std::chrono::steady_clock::time_point since)
         .count();
 }
 
-struct generation_record
-{
-    std::string session; // already shortened: session ids are secrets (section 3)
-    std::string id;
-    std::string model;
-    std::string reason;
-    std::optional<generation_usage> usage;
-    std::int64_t ttft_ms = -1;
-    std::int64_t total_ms = 0;
-    std::string content; // empty unless --log-content
-    std::string reply;
-};
-
 // One line per generation, the operator's record of usage and cost. The message and the
 // reply are user data and appear only when the operator asked for them (--log-content).
-void log_generation_end(const generation_record& r, const session_settings& settings)
+void log_generation_end(const session::generation_record& r, const session_settings& settings)
 {
     if (!log::enabled(log::level::info))
         return;
@@ -91,7 +78,8 @@ void log_generation_end(const generation_record& r, const session_settings& sett
 
 } // namespace
 
-awaitable<void> session::run_generation(chat_request request, std::string message_id)
+awaitable<void>
+session::run_generation(chat_request request, std::string message_id, std::uint64_t generation)
 {
     upstream::event_channel events(home_, 16);
     auto outcome = co_await (
@@ -102,7 +90,7 @@ awaitable<void> session::run_generation(chat_request request, std::string messag
         std::lock_guard lock(mutex_);
         stopped = stop_reason_.value_or(stop_reason::cancelled);
     }
-    finish_generation(stopped);
+    finish_generation(generation, stopped);
 }
 
 awaitable<void> session::stream_guarded(chat_request request, upstream::event_channel& events)
@@ -134,18 +122,18 @@ awaitable<void> session::pump(upstream::event_channel& events, std::string messa
         auto [ec, ev] = co_await events.async_receive(use_tuple);
         if (ec)
             co_return;
-        bool last = false;
+        std::optional<generation_end> ended;
         bool over_backlog = false;
         std::shared_ptr<subscriber> sub;
         {
             std::lock_guard lock(mutex_);
-            const auto total = elapsed_ms(started_at_);
             switch (ev.type) {
             case kind::token:
             case kind::reasoning: {
                 const auto now = std::chrono::steady_clock::now();
                 auto& m = metrics::global();
                 if (ttft_ms_ < 0) {
+                    const auto total = elapsed_ms(started_at_);
                     ttft_ms_ = total;
                     m.ttft.observe(static_cast<double>(total));
                 } else {
@@ -166,40 +154,35 @@ awaitable<void> session::pump(upstream::event_channel& events, std::string messa
                 );
                 break;
             }
-            case kind::finished: {
-                auto end =
-                    end_fields_locked(std::string(end_reason_for(ev.finish_reason)), ev.usage);
-                end.total_ms = total;
-                log_.append_end(std::move(end));
-                ended_ = true;
-                last = true;
+            case kind::finished:
+                ended = end_generation_locked(
+                    end_fields_locked(std::string(end_reason_for(ev.finish_reason)), ev.usage)
+                );
                 break;
-            }
-            case kind::failed: {
+            case kind::failed:
                 metrics::global().count_error(ev.code);
                 log_.append_error(ev.code, ev.message, message_id);
-                auto end = end_fields_locked(
+                ended = end_generation_locked(end_fields_locked(
                     ev.code == errc::timeout ? "timeout" : "upstream_error", std::nullopt
-                );
-                end.total_ms = total;
-                log_.append_end(std::move(end));
-                ended_ = true;
-                last = true;
+                ));
                 break;
             }
+            if (!ended) {
+                sub = attached_;
+                // Section 5: past the backlog limit the upstream read pauses until the
+                // client catches up; a detached session keeps reading into its bounded log.
+                over_backlog = sub && log_.bytes_after(cursor_) > settings_.backlog_bytes;
+                pump_waiting_ = over_backlog;
             }
-            sub = attached_;
-            // Section 5: past the backlog limit the upstream read pauses until the client
-            // catches up; a detached session keeps reading into its bounded log.
-            over_backlog = sub && log_.bytes_after(cursor_) > settings_.backlog_bytes;
-            pump_waiting_ = over_backlog;
+        }
+        if (ended) {
+            publish_end(*ended);
+            co_return;
         }
         if (over_backlog)
             metrics::global().backpressure_pauses.fetch_add(1, std::memory_order_relaxed);
         if (sub)
             sub->wake();
-        if (last)
-            co_return;
         while (over_backlog) {
             pump_timer_.expires_at(net::steady_timer::time_point::max());
             co_await pump_timer_.async_wait(use_tuple);
@@ -230,8 +213,10 @@ awaitable<void> session::wait_for_stop()
 protocol::stream_end_fields
 session::end_fields_locked(std::string reason, const std::optional<token_usage>& upstream_usage)
 {
-    protocol::stream_end_fields end{message_id_, 0, std::move(reason), std::nullopt, ttft_ms_, 0};
-    end_reason_ = end.reason;
+    protocol::stream_end_fields end;
+    end.id = message_id_;
+    end.reason = std::move(reason);
+    end.ttft_ms = ttft_ms_;
     // Section 2: usage is given for every generation the upstream answered. Without a token
     // and without the upstream's own count, nothing shows that it did (a refused or
     // unreachable upstream), so there is nothing to report or charge.
@@ -261,53 +246,60 @@ session::end_fields_locked(std::string reason, const std::optional<token_usage>&
     return end;
 }
 
-void session::finish_generation(std::optional<stop_reason> stopped)
+session::generation_end session::end_generation_locked(protocol::stream_end_fields end)
 {
-    std::shared_ptr<subscriber> sub;
-    std::string id;
-    std::string reason;
-    std::string model;
-    std::optional<generation_usage> used;
-    std::string content;
-    std::string reply;
-    std::int64_t ttft = -1;
-    std::int64_t total = 0;
+    // One critical section logs the stream_end, adds the reply to the history and frees
+    // the session: a client that answers stream_end at once is never refused as busy, and
+    // its next message's context already holds this reply.
+    generation_end done;
+    end.total_ms = elapsed_ms(started_at_);
+    done.record = {
+        short_session_id(id_),
+        message_id_,
+        model_,
+        end.reason,
+        usage_,
+        ttft_ms_,
+        end.total_ms,
+        {},
+        {}};
+    if (settings_.log_content) {
+        done.record.content = std::move(user_content_);
+        done.record.reply = reply_text_;
+    }
+    user_content_.clear();
+    log_.append_end(std::move(end));
+    // Section 4: the reply joins the history, a cancelled one as far as it got.
+    if (!reply_text_.empty())
+        history_.add({"assistant", std::move(reply_text_)});
+    reply_text_.clear();
+    running_ = false;
+    slot_.reset();
+    pump_waiting_ = false;
+    done.writer = attached_;
+    return done;
+}
+
+void session::publish_end(const generation_end& done)
+{
+    log_generation_end(done.record, settings_);
+    if (done.writer)
+        done.writer->wake();
+}
+
+void session::finish_generation(std::uint64_t generation, std::optional<stop_reason> stopped)
+{
+    generation_end done;
     {
         std::lock_guard lock(mutex_);
-        if (!running_)
+        // The pump may have ended this generation already, and a newer one may be running.
+        if (generation != generation_ || !running_)
             return;
-        total = elapsed_ms(started_at_);
-        if (!ended_) {
-            auto end = end_fields_locked(
-                std::string(end_reason_for(stopped.value_or(stop_reason::cancelled))), std::nullopt
-            );
-            end.total_ms = total;
-            log_.append_end(std::move(end));
-            ended_ = true;
-        }
-        running_ = false;
-        pump_waiting_ = false;
-        if (settings_.log_content) {
-            content = std::move(user_content_);
-            reply = reply_text_;
-        }
-        user_content_.clear();
-        // Section 4: the reply joins the history, a cancelled one as far as it got.
-        if (!reply_text_.empty())
-            history_.add({"assistant", std::move(reply_text_)});
-        reply_text_.clear();
-        sub = attached_;
-        reason = end_reason_;
-        id = message_id_;
-        model = model_;
-        used = usage_;
-        ttft = ttft_ms_;
+        done = end_generation_locked(end_fields_locked(
+            std::string(end_reason_for(stopped.value_or(stop_reason::cancelled))), std::nullopt
+        ));
     }
-    log_generation_end(
-        {short_session_id(id_), id, model, reason, used, ttft, total, content, reply}, settings_
-    );
-    if (sub)
-        sub->wake();
+    publish_end(done);
 }
 
 } // namespace tokenrelay::session

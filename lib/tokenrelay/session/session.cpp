@@ -9,6 +9,13 @@
 #include <exception>
 
 namespace tokenrelay::session {
+namespace {
+
+// Generations last seconds; a client that waits about one is likely to find a free slot
+// without many of them retrying in lockstep.
+constexpr std::int64_t overloaded_retry_after_ms = 1000;
+
+} // namespace
 
 session::session(
     std::string id,
@@ -99,6 +106,7 @@ session::chat_outcome session::start_chat(protocol::chat_frame chat)
 {
     chat_outcome outcome;
     chat_request request;
+    std::uint64_t generation = 0;
     {
         std::lock_guard lock(mutex_);
         if (running_) {
@@ -120,6 +128,19 @@ session::chat_outcome session::start_chat(protocol::chat_frame chat)
             outcome.id = chat.id;
             return outcome;
         }
+        // Taken before the rate limiter, and given back if it refuses, so neither refusal
+        // uses up the other's allowance.
+        upstream::request_slot slot;
+        if (settings_.upstream_slots) {
+            slot = upstream::request_slot(*settings_.upstream_slots);
+            if (!slot) {
+                outcome.refused = errc::overloaded;
+                outcome.message = "the relay is at its limit of upstream requests; try again soon";
+                outcome.retry_after_ms = overloaded_retry_after_ms;
+                outcome.id = chat.id;
+                return outcome;
+            }
+        }
         if (auto wait = limiter_.try_take(now_ms())) {
             outcome.refused = errc::rate_limited;
             outcome.message = "too many messages in this session; try again later";
@@ -139,13 +160,13 @@ session::chat_outcome session::start_chat(protocol::chat_frame chat)
         prompt_estimate_ = estimate_prompt_tokens(request.messages);
         token_events_ = 0;
         usage_.reset();
-        end_reason_.clear();
         user_content_ = settings_.log_content ? chat.content : std::string{};
         history_.add({"user", std::move(chat.content)});
         log_.begin_message();
         message_id_ = outcome.id;
+        generation = ++generation_;
+        slot_ = std::move(slot);
         running_ = true;
-        ended_ = false;
         stop_reason_.reset();
         reply_text_.clear();
         ttft_ms_ = -1;
@@ -154,10 +175,9 @@ session::chat_outcome session::start_chat(protocol::chat_frame chat)
     metrics::global().generations_started.fetch_add(1, std::memory_order_relaxed);
     net::co_spawn(
         home_,
-        [self = shared_from_this(), request = std::move(request), id = outcome.id]() mutable {
-            return self->run_generation(std::move(request), std::move(id));
-        },
-        [self = shared_from_this()](std::exception_ptr e) {
+        [self = shared_from_this(), request = std::move(request), id = outcome.id, generation](
+        ) mutable { return self->run_generation(std::move(request), std::move(id), generation); },
+        [self = shared_from_this(), generation](std::exception_ptr e) {
             if (!e)
                 return;
             try {
@@ -168,7 +188,7 @@ session::chat_outcome session::start_chat(protocol::chat_frame chat)
                     {{"session", short_session_id(self->id_)}, {"what", x.what()}}
                 );
             }
-            self->finish_generation(stop_reason::cancelled);
+            self->finish_generation(generation, stop_reason::cancelled);
         }
     );
     return outcome;
@@ -178,7 +198,7 @@ void session::stop(stop_reason why)
 {
     {
         std::lock_guard lock(mutex_);
-        if (!running_ || ended_ || stop_reason_)
+        if (!running_ || stop_reason_)
             return;
         stop_reason_ = why;
     }

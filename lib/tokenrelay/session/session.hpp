@@ -17,6 +17,7 @@
 #include <tokenrelay/session/replay_log.hpp>
 #include <tokenrelay/session/usage.hpp>
 #include <tokenrelay/upstream/model_source.hpp>
+#include <tokenrelay/upstream/request_slots.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -42,6 +43,8 @@ struct session_settings
     usage_prices prices;            // both 0: stream_end.usage carries no cost
     std::uint64_t token_budget = 0; // prompt + completion tokens per session; 0: none
     bool log_content = false;       // generation_end logs the message and the reply
+    /// Shared by every session (and the HTTP endpoint); null: no cap.
+    upstream::request_slots* upstream_slots = nullptr;
 };
 
 /// What a session has consumed over all its generations (the token budget counts these).
@@ -117,12 +120,38 @@ public:
     std::vector<chat_turn> history_snapshot() const;
     usage_totals totals() const;
 
+    /// What the operator's generation_end log line records.
+    struct generation_record
+    {
+        std::string session; // already shortened: session ids are secrets (section 3)
+        std::string id;
+        std::string model;
+        std::string reason;
+        std::optional<generation_usage> usage;
+        std::int64_t ttft_ms = -1;
+        std::int64_t total_ms = 0;
+        std::string content; // empty unless --log-content
+        std::string reply;
+    };
+
 private:
-    awaitable<void> run_generation(chat_request request, std::string message_id);
+    struct generation_end
+    {
+        generation_record record;
+        std::shared_ptr<subscriber> writer;
+    };
+
+    awaitable<void>
+    run_generation(chat_request request, std::string message_id, std::uint64_t generation);
     awaitable<void> pump(upstream::event_channel& events, std::string message_id);
     awaitable<void> stream_guarded(chat_request request, upstream::event_channel& events);
     awaitable<void> wait_for_stop();
-    void finish_generation(std::optional<stop_reason> stopped);
+    /// Ends generation number `generation` with a stop reason, unless it has ended.
+    void finish_generation(std::uint64_t generation, std::optional<stop_reason> stopped);
+    /// Appends `end` and makes the session ready for the next chat. Call with mutex_ held.
+    generation_end end_generation_locked(protocol::stream_end_fields end);
+    /// Logs an ended generation and wakes its writer; call without mutex_.
+    void publish_end(const generation_end& done);
     /// The running generation's stream_end, with its usage accounted (session totals,
     /// metrics) when there is any. Call with mutex_ held, once per generation.
     protocol::stream_end_fields
@@ -147,9 +176,10 @@ private:
     std::shared_ptr<subscriber> attached_;
     std::uint64_t cursor_ = 0;
     std::uint64_t attach_epoch_ = 0;
-    bool running_ = false;
-    bool ended_ = false;        // the running generation's stream_end is in the log
-    bool pump_waiting_ = false; // the pump waits for the writer (backpressure)
+    upstream::request_slot slot_;  // held while a generation runs
+    bool running_ = false;         // a generation has started and not logged its end
+    std::uint64_t generation_ = 0; // numbers generations, so a late finish is ignored
+    bool pump_waiting_ = false;    // the pump waits for the writer (backpressure)
     std::optional<stop_reason> stop_reason_;
     std::uint64_t next_message_number_ = 1;
     std::string message_id_; // the running (or last) generation's id
@@ -163,7 +193,6 @@ private:
     std::int64_t prompt_estimate_ = 1;
     std::int64_t token_events_ = 0;
     std::optional<generation_usage> usage_;
-    std::string end_reason_;
     usage_totals totals_;
 };
 

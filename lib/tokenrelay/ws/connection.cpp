@@ -169,11 +169,13 @@ void connection::handle_text(std::string_view text)
             const bool limited = outcome.refused == errc::rate_limited;
             if (limited)
                 metrics::global().rate_limit_refusals.fetch_add(1, std::memory_order_relaxed);
+            // Section 2: both limits tell the client when to try again.
+            const bool retry = limited || outcome.refused == errc::overloaded;
             enqueue_error(
                 *outcome.refused,
                 outcome.message,
                 outcome.id,
-                limited ? std::optional<std::int64_t>(outcome.retry_after_ms) : std::nullopt
+                retry ? std::optional<std::int64_t>(outcome.retry_after_ms) : std::nullopt
             );
         }
     } else if (std::holds_alternative<protocol::cancel_frame>(frame)) {

@@ -3,9 +3,11 @@
 namespace tokenrelay::ws {
 namespace {
 
-session::session_settings session_settings_from(const config::relay_config& c)
+session::session_settings
+session_settings_from(const config::relay_config& c, upstream::request_slots& slots)
 {
     session::session_settings s;
+    s.upstream_slots = &slots;
     s.model = c.model;
     s.replay_log_bytes = c.replay_log_bytes;
     s.backlog_bytes = c.outbound_backlog_bytes;
@@ -35,7 +37,8 @@ protocol::frame_limits frame_limits_from(const config::relay_config& c)
 } // namespace
 
 relay_state::relay_state(config::relay_config cfg)
-    : config(std::move(cfg)), session_settings(session_settings_from(config)),
+    : config(std::move(cfg)), upstream_slots(config.max_upstream_requests),
+      session_settings(session_settings_from(config, upstream_slots)),
       frame_limits(frame_limits_from(config))
 {}
 

@@ -6,6 +6,7 @@
 #include <tokenrelay/protocol/client_frame.hpp>
 #include <tokenrelay/session/registry.hpp>
 #include <tokenrelay/upstream/model_source.hpp>
+#include <tokenrelay/upstream/request_slots.hpp>
 #include <tokenrelay/ws/connection_set.hpp>
 
 #include <atomic>
@@ -18,6 +19,7 @@ struct relay_state
     explicit relay_state(config::relay_config cfg);
 
     const config::relay_config config;
+    upstream::request_slots upstream_slots; // before session_settings, which points to it
     const session::session_settings session_settings;
     const protocol::frame_limits frame_limits;
     session::registry sessions;

@@ -36,7 +36,7 @@ BOOST_AUTO_TEST_CASE(numeric_directives)
     const auto p = mock::parse_directives(
         "mock:tokens=3 mock:interval=50 mock:status=503 mock:fail_first=2 mock:fail_status=500 "
         "mock:retry_after=7 mock:stall_after=4 mock:disconnect_after=5 mock:reasoning=6 "
-        "mock:huge=1000 mock:nonewline=12"
+        "mock:huge=1000 mock:nonewline=12 mock:linger=80"
     );
     BOOST_TEST(p.tokens == 3u);
     BOOST_TEST(p.interval == 50ms);
@@ -49,6 +49,7 @@ BOOST_AUTO_TEST_CASE(numeric_directives)
     BOOST_TEST(p.reasoning == 6u);
     BOOST_TEST(p.huge.value() == 1000u);
     BOOST_TEST(p.nonewline.value() == 12u);
+    BOOST_TEST(p.linger == 80ms);
     BOOST_TEST(p.ignored.empty());
 }
 

@@ -80,9 +80,9 @@ respond_messages(Stream& s, beast::flat_buffer& buf, const request& req, server_
             {}
         );
 
-    const bool bytewise = p.bytewise;
+    const body_pacing pacing{p.bytewise, p.linger};
     anthropic_writer writer(std::move(p), std::move(*input), id);
-    co_return co_await stream_response(s, buf, writer, keep_alive, bytewise, open, next);
+    co_return co_await stream_response(s, buf, writer, keep_alive, pacing, open, next);
 }
 
 template awaitable<after_response>

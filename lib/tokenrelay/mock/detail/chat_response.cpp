@@ -119,9 +119,9 @@ respond_chat(Stream& s, beast::flat_buffer& buf, const request& req, server_stat
         co_return co_await send_nonewline(s, *p.nonewline, open);
 
     const auto created = now_ms() / 1000;
-    const bool bytewise = p.bytewise;
+    const body_pacing pacing{p.bytewise, p.linger};
     stream_writer writer(std::move(p), std::move(*input), id, created);
-    co_return co_await stream_response(s, buf, writer, keep_alive, bytewise, open, next);
+    co_return co_await stream_response(s, buf, writer, keep_alive, pacing, open, next);
 }
 
 template awaitable<after_response>

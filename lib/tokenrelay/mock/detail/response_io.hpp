@@ -52,11 +52,19 @@ template <class Stream> awaitable<bool> write_all(Stream& s, std::string_view da
 
 enum class body_result { complete, disconnect, failed };
 
+/// How a body is written, beyond what its events are.
+struct body_pacing
+{
+    bool bytewise = false;               // `mock:bytewise`
+    std::chrono::milliseconds linger{0}; // `mock:linger`: pause before the body's end
+};
+
 /// Writes `out` (the head so far) and then every piece `w` yields, each as one HTTP chunk,
 /// paced by the pieces' delays; then ends the body the way `w.end()` says.
 template <class Stream, class Writer>
-awaitable<body_result> send_body(Stream& s, std::string out, Writer& w, bool bytewise)
+awaitable<body_result> send_body(Stream& s, std::string out, Writer& w, body_pacing pacing)
 {
+    const bool bytewise = pacing.bytewise;
     net::steady_timer timer(co_await net::this_coro::executor);
     while (auto piece = w.next()) {
         if (piece->delay.count() > 0 || bytewise) {
@@ -97,10 +105,17 @@ awaitable<body_result> send_body(Stream& s, std::string out, Writer& w, bool byt
 
     switch (w.end()) {
     case stream_end::complete:
-        if (bytewise) {
+        if (bytewise || pacing.linger.count() > 0) {
             if (const bool written = co_await write_all(s, out); !written)
                 co_return body_result::failed;
             out.clear();
+        }
+        // The events are all out; the client sees a reply that is over while its HTTP
+        // response is not (a slow upstream teardown).
+        if (pacing.linger.count() > 0) {
+            timer.expires_after(pacing.linger);
+            if (auto [ec] = co_await timer.async_wait(use_tuple); ec)
+                co_return body_result::failed;
         }
         out += last_http_chunk;
         co_return co_await write_all(s, out) ? body_result::complete : body_result::failed;
@@ -125,14 +140,14 @@ awaitable<after_response> stream_response(
     beast::flat_buffer& buf,
     Writer& w,
     bool keep_alive,
-    bool bytewise,
+    body_pacing pacing,
     open_response& open,
     after_response next
 )
 {
     using namespace net::experimental::awaitable_operators;
     auto result = co_await (
-        send_body(s, stream_head(keep_alive, true), w, bytewise) || watch_peer_close(s, buf)
+        send_body(s, stream_head(keep_alive, true), w, pacing) || watch_peer_close(s, buf)
     );
     if (result.index() == 0) {
         switch (std::get<0>(result)) {
