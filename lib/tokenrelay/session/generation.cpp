@@ -150,7 +150,7 @@ awaitable<void> session::pump(upstream::event_channel& events, std::string messa
                 log_.append_text(
                     ev.type == kind::token ? entry_kind::token : entry_kind::reasoning,
                     message_id,
-                    ev.text
+                    std::move(ev.text)
                 );
                 break;
             }

@@ -29,10 +29,10 @@ void replay_log::begin_message()
 }
 
 std::uint64_t
-replay_log::append_text(entry_kind kind, std::string_view message_id, std::string_view text)
+replay_log::append_text(entry_kind kind, std::string_view message_id, std::string text)
 {
     const auto seq = next_seq_++;
-    push(entry{seq, total_, kind, std::string(message_id), std::string(text)});
+    push(entry{seq, total_, kind, std::string(message_id), std::move(text)});
     return seq;
 }
 
@@ -62,10 +62,18 @@ std::uint64_t replay_log::first_seq() const noexcept
 std::size_t replay_log::index_after(std::uint64_t cursor) const noexcept
 {
     // Entries are ordered by seq; an error shares the seq of the entry it precedes, so
-    // "after the cursor" starts at the first entry whose seq is greater.
+    // "after the cursor" starts at the first entry whose seq is greater. A writer that
+    // keeps up has its cursor a few entries from the end: look there first, and search
+    // the rest only for an old cursor (a resume, a slow client).
+    constexpr std::size_t near_end = 8;
+    std::size_t i = entries_.size();
+    for (std::size_t steps = 0; i > 0 && steps < near_end; ++steps, --i) {
+        if (entries_[i - 1].seq <= cursor)
+            return i;
+    }
     const auto it = std::upper_bound(
         entries_.begin(),
-        entries_.end(),
+        entries_.begin() + static_cast<std::ptrdiff_t>(i),
         cursor,
         [](std::uint64_t c, const entry& e) { return c < e.seq; }
     );
@@ -81,16 +89,17 @@ std::size_t replay_log::bytes_after(std::uint64_t cursor) const noexcept
 }
 
 std::uint64_t replay_log::collect(
-    std::uint64_t cursor, std::size_t max_bytes, std::int64_t now_ms, std::vector<std::string>& out
+    std::uint64_t cursor, std::size_t max_bytes, std::int64_t now_ms, protocol::frame_batch& out
 ) const
 {
     std::size_t sent = 0;
     std::size_t i = index_after(cursor);
-    std::string joined;
+    // Joining is rare (a writer that fell behind); its scratch buffer is per loop thread.
+    static thread_local std::string joined;
     while (i < entries_.size() && sent < max_bytes) {
         const entry& e = entries_[i];
         if (e.kind == entry_kind::end || e.kind == entry_kind::error) {
-            out.push_back(e.text);
+            out.add() = e.text;
             sent += e.text.size();
             cursor = e.seq;
             ++i;
@@ -100,26 +109,33 @@ std::uint64_t replay_log::collect(
                 sent = std::min(sent, max_bytes - 1);
             continue;
         }
-        joined.clear();
-        std::size_t j = i;
+        std::size_t j = i + 1;
+        std::size_t joined_bytes = e.text.size();
         while (j < entries_.size() && entries_[j].kind == e.kind &&
                entries_[j].message_id == e.message_id &&
-               (j == i || sent + joined.size() + entries_[j].text.size() <= max_bytes)) {
-            joined += entries_[j].text;
+               sent + joined_bytes + entries_[j].text.size() <= max_bytes) {
+            joined_bytes += entries_[j].text.size();
             ++j;
         }
+        // The common case, a writer that keeps up, sends one entry: no joining copy.
+        std::string_view content = e.text;
+        if (j > i + 1) {
+            joined.clear();
+            for (std::size_t k = i; k < j; ++k)
+                joined += entries_[k].text;
+            content = joined;
+        }
         const auto& last = entries_[j - 1];
-        std::string frame;
+        auto& frame = out.add();
         protocol::append_token_frame(
             frame,
             e.kind == entry_kind::token ? "token" : "reasoning",
-            joined,
+            content,
             now_ms,
             last.seq,
             e.message_id
         );
         sent += frame.size();
-        out.push_back(std::move(frame));
         cursor = last.seq;
         i = j;
     }

@@ -5,6 +5,7 @@
 // upstream reader pauses while the part after the cursor is over the backlog limit.
 // Sans-I/O.
 
+#include <tokenrelay/protocol/frame_batch.hpp>
 #include <tokenrelay/protocol/server_frame.hpp>
 
 #include <cstddef>
@@ -28,8 +29,9 @@ public:
     /// anything older.
     void begin_message();
 
-    /// Appends generated text of one message and returns its seq.
-    std::uint64_t append_text(entry_kind kind, std::string_view message_id, std::string_view text);
+    /// Appends generated text of one message and returns its seq. Takes the text by value
+    /// so the upstream's buffer moves in without a copy.
+    std::uint64_t append_text(entry_kind kind, std::string_view message_id, std::string text);
 
     /// Appends an `error` frame tied to the generation; it is delivered just before the
     /// next seq-bearing entry (the generation's stream_end) and carries no seq itself.
@@ -54,10 +56,7 @@ public:
     /// seq is the last one's. Stops once about `max_bytes` are out. Returns the new
     /// cursor (unchanged when there was nothing to send).
     std::uint64_t collect(
-        std::uint64_t cursor,
-        std::size_t max_bytes,
-        std::int64_t now_ms,
-        std::vector<std::string>& out
+        std::uint64_t cursor, std::size_t max_bytes, std::int64_t now_ms, protocol::frame_batch& out
     ) const;
 
 private:

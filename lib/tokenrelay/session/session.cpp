@@ -205,7 +205,7 @@ void session::stop(stop_reason why)
     net::post(home_, [self = shared_from_this()] { self->stop_timer_.cancel(); });
 }
 
-bool session::collect(const subscriber* s, std::size_t max_bytes, std::vector<std::string>& out)
+bool session::collect(const subscriber* s, std::size_t max_bytes, protocol::frame_batch& out)
 {
     bool wake_pump = false;
     {

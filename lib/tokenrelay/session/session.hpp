@@ -109,7 +109,7 @@ public:
 
     /// For the attached writer: frames after its cursor, up to about `max_bytes`.
     /// Returns false when `s` is no longer attached.
-    bool collect(const subscriber* s, std::size_t max_bytes, std::vector<std::string>& out);
+    bool collect(const subscriber* s, std::size_t max_bytes, protocol::frame_batch& out);
 
     /// Forgets the attached connection without the resume window; for process exit,
     /// where the session and its connection would otherwise keep each other alive.

@@ -3,6 +3,7 @@
 #include <tokenrelay/sse/parser.hpp>
 
 #include <algorithm>
+#include <cstring>
 #include <utility>
 
 namespace tokenrelay::sse {
@@ -14,9 +15,19 @@ constexpr std::string_view utf8_bom = "\xEF\xBB\xBF";
 // Consumed bytes are only moved out once there are enough of them to pay for the move.
 constexpr std::size_t compact_threshold = 4096;
 
-bool is_line_end(char c) noexcept
+// The first CR or LF at or after `from`, or npos. Two memchr passes (the second only up
+// to the first LF) beat a byte loop: this runs for every upstream line.
+std::size_t find_line_end(std::string_view s, std::size_t from) noexcept
 {
-    return c == '\n' || c == '\r';
+    if (from >= s.size())
+        return std::string_view::npos;
+    const char* const begin = s.data() + from;
+    const auto n = s.size() - from;
+    const auto* lf = static_cast<const char*>(std::memchr(begin, '\n', n));
+    const auto until = lf ? static_cast<std::size_t>(lf - begin) : n;
+    const auto* cr = static_cast<const char*>(std::memchr(begin, '\r', until));
+    const char* const end = cr ? cr : lf;
+    return end ? static_cast<std::size_t>(end - s.data()) : std::string_view::npos;
 }
 
 } // namespace
@@ -122,14 +133,13 @@ bool parser::take_line(std::string_view& line)
         after_cr_ = false;
         scan_ = std::max(scan_, pos_);
     }
-    auto const end = std::find_if(buffer_.begin() + scan_, buffer_.end(), is_line_end);
-    if (end == buffer_.end()) {
+    auto const at = find_line_end(std::string_view{buffer_}, scan_);
+    if (at == std::string_view::npos) {
         scan_ = buffer_.size();
         return false;
     }
-    auto const at = static_cast<std::size_t>(end - buffer_.begin());
     line = std::string_view{buffer_}.substr(pos_, at - pos_);
-    after_cr_ = *end == '\r';
+    after_cr_ = buffer_[at] == '\r';
     pos_ = scan_ = at + 1;
     return true;
 }

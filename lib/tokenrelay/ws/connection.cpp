@@ -50,6 +50,8 @@ connection::run(http::request<http::string_body> request, std::optional<resume_r
         res.set(http::field::server, "tokenrelay");
     }));
     auto [accept_ec] = co_await ws_.async_accept(request, use_tuple);
+    // The request stays in this frame for the connection's life; its fields need not.
+    request = {};
     if (accept_ec) {
         log::debug("ws_handshake_failed", {{"error", accept_ec.message()}});
         co_return;
@@ -195,12 +197,12 @@ void connection::handle_text(std::string_view text)
 
 awaitable<void> connection::write_loop()
 {
-    std::vector<std::string> frames;
+    protocol::frame_batch frames;
     for (;;) {
         wake_pending_.store(false, std::memory_order_release);
         frames.clear();
         while (!control_.empty()) {
-            frames.push_back(std::move(control_.front()));
+            frames.push(std::move(control_.front()));
             control_.pop_front();
         }
         if (reader_waiting_)
@@ -216,6 +218,8 @@ awaitable<void> connection::write_loop()
             }
             if (reader_done_)
                 co_return;
+            // Nothing to send: an idle connection keeps little memory (issue 7).
+            frames.release();
             // Section 5: ping a connection that has been quiet for --ping-interval.
             wake_timer_.expires_after(state_.config.ping_interval);
             auto [ec] = co_await wake_timer_.async_wait(use_tuple);
@@ -229,7 +233,7 @@ awaitable<void> connection::write_loop()
             continue;
         }
         auto& m = metrics::global();
-        for (auto& f : frames) {
+        for (const auto& f : frames) {
             auto [ec, n] = co_await ws_.async_write(net::buffer(f), use_tuple);
             if (ec)
                 co_return;

@@ -13,6 +13,17 @@ using tokenrelay::session::replay_log;
 
 namespace {
 
+tokenrelay::protocol::stream_end_fields
+end_fields(std::string id, std::string reason, std::int64_t ttft_ms, std::int64_t total_ms)
+{
+    tokenrelay::protocol::stream_end_fields end;
+    end.id = std::move(id);
+    end.reason = std::move(reason);
+    end.ttft_ms = ttft_ms;
+    end.total_ms = total_ms;
+    return end;
+}
+
 struct replayed
 {
     std::string text;      // token contents in order
@@ -27,7 +38,7 @@ replayed drain(const replay_log& log, std::uint64_t cursor, std::size_t batch)
 {
     replayed r;
     for (int guard = 0; guard < 10000; ++guard) {
-        std::vector<std::string> out;
+        tokenrelay::protocol::frame_batch out;
         const auto next = log.collect(cursor, batch, 1000, out);
         if (out.empty()) {
             BOOST_TEST(next == cursor);
@@ -60,7 +71,7 @@ replay_log sample_log(std::uint64_t& end_seq)
     log.append_text(entry_kind::reasoning, "m1", "r1 ");
     for (int i = 0; i < 6; ++i)
         log.append_text(entry_kind::token, "m1", "t" + std::to_string(i) + " ");
-    end_seq = log.append_end({"m1", 0, "stop", std::nullopt, 5, 10});
+    end_seq = log.append_end(end_fields("m1", "stop", 5, 10));
     return log;
 }
 
@@ -83,7 +94,7 @@ BOOST_AUTO_TEST_CASE(empty_log_reports_zero)
     BOOST_TEST(log.first_seq() == 0u);
     BOOST_TEST(log.last_seq() == 0u);
     BOOST_TEST(log.bytes_after(0) == 0u);
-    std::vector<std::string> out;
+    tokenrelay::protocol::frame_batch out;
     BOOST_TEST(log.collect(0, 1024, 0, out) == 0u);
     BOOST_TEST(out.empty());
 }
@@ -126,7 +137,7 @@ BOOST_AUTO_TEST_CASE(waiting_tokens_are_joined_into_one_frame)
 {
     std::uint64_t end_seq = 0;
     const auto log = sample_log(end_seq);
-    std::vector<std::string> out;
+    tokenrelay::protocol::frame_batch out;
     const auto next = log.collect(0, 1 << 20, 42, out);
     BOOST_TEST(next == end_seq);
     BOOST_REQUIRE(out.size() == 3u); // reasoning, token, stream_end
@@ -141,7 +152,7 @@ BOOST_AUTO_TEST_CASE(tokens_of_different_messages_are_not_joined)
     replay_log log;
     log.begin_message();
     log.append_text(entry_kind::token, "a", "x");
-    log.append_end({"a", 0, "stop", std::nullopt, 1, 1});
+    log.append_end(end_fields("a", "stop", 1, 1));
     log.begin_message();
     log.append_text(entry_kind::token, "b", "y");
     const auto r = drain(log, 0, 1 << 20);
@@ -156,7 +167,7 @@ BOOST_AUTO_TEST_CASE(an_error_frame_precedes_its_stream_end_and_carries_no_seq)
     log.begin_message();
     log.append_text(entry_kind::token, "m", "a");
     log.append_error(errc::upstream_error, "upstream answered 500", "m");
-    const auto end = log.append_end({"m", 0, "upstream_error", std::nullopt, 1, 2});
+    const auto end = log.append_end(end_fields("m", "upstream_error", 1, 2));
     BOOST_TEST(end == 2u);
     // Even with a one-byte batch the error is never separated from its stream_end: a
     // cursor between them would skip the end.
@@ -190,7 +201,7 @@ BOOST_AUTO_TEST_CASE(keeps_the_current_and_previous_message_only)
     for (int m = 1; m <= 3; ++m) {
         log.begin_message();
         log.append_text(entry_kind::token, "m" + std::to_string(m), "x");
-        log.append_end({"m" + std::to_string(m), 0, "stop", std::nullopt, 1, 1});
+        log.append_end(end_fields("m" + std::to_string(m), "stop", 1, 1));
     }
     // Messages 2 and 3 hold seqs 3..6.
     BOOST_TEST(log.first_seq() == 3u);
