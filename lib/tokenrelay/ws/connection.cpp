@@ -28,7 +28,7 @@ awaitable<bool> cancelled()
 
 connection::connection(websocket_stream ws, relay_state& state, loop_context& loop)
     : ws_(std::move(ws)), state_(state), loop_(loop), wake_timer_(ws_.get_executor()),
-      reader_timer_(ws_.get_executor())
+      reader_timer_(ws_.get_executor()), write_timer_(ws_.get_executor())
 {}
 
 awaitable<void>
@@ -57,6 +57,9 @@ connection::run(http::request<http::string_body> request, std::optional<resume_r
         co_return;
     }
     ws_.text(true);
+    // One frame per message: Beast would otherwise cut a joined batch into 4 KiB
+    // fragments, each its own socket write.
+    ws_.auto_fragment(false);
 
     auto self = shared_from_this();
     state_.connections.add(self);
@@ -66,6 +69,7 @@ connection::run(http::request<http::string_body> request, std::optional<resume_r
         start_fresh_session();
 
     co_await (read_loop() || write_loop());
+    write_timer_.cancel();
 
     if (session_)
         session_->detach(this);
@@ -234,7 +238,11 @@ awaitable<void> connection::write_loop()
         }
         auto& m = metrics::global();
         for (const auto& f : frames) {
+            write_started_ = std::chrono::steady_clock::now();
+            writing_ = true;
+            watch_write();
             auto [ec, n] = co_await ws_.async_write(net::buffer(f), use_tuple);
+            writing_ = false;
             if (ec)
                 co_return;
             m.frames_sent.fetch_add(1, std::memory_order_relaxed);
@@ -247,6 +255,31 @@ void connection::wake()
 {
     if (!wake_pending_.exchange(true, std::memory_order_acq_rel))
         net::post(ws_.get_executor(), [self = shared_from_this()] { self->wake_timer_.cancel(); });
+}
+
+void connection::watch_write()
+{
+    if (write_watch_armed_)
+        return;
+    write_watch_armed_ = true;
+    write_timer_.expires_at(write_started_ + state_.config.idle_timeout);
+    write_timer_.async_wait([self = shared_from_this()](error_code ec) { self->on_write_watch(ec); }
+    );
+}
+
+void connection::on_write_watch(error_code ec)
+{
+    write_watch_armed_ = false;
+    if (ec || !writing_)
+        return; // cancelled at the end, or idle: the next write arms it again
+    if (std::chrono::steady_clock::now() < write_started_ + state_.config.idle_timeout) {
+        watch_write(); // a later write than the one this wait was armed for
+        return;
+    }
+    log::info("ws_write_timeout", {{"session", log_id()}});
+    // Aborts the pending write; the reader then fails too and the connection ends.
+    error_code ignored;
+    beast::get_lowest_layer(ws_).socket().close(ignored);
 }
 
 void connection::close_taken_over()

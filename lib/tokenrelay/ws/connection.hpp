@@ -46,6 +46,8 @@ private:
     void start_fresh_session();
     void resume(const resume_request& r);
     void request_close(websocket::close_code code, std::string_view reason);
+    void watch_write();
+    void on_write_watch(error_code ec);
     void enqueue(std::string frame);
     void enqueue_error(
         errc code,
@@ -60,6 +62,13 @@ private:
     loop_context& loop_;
     net::steady_timer wake_timer_;
     net::steady_timer reader_timer_;
+    // Section 5: a client that stops reading is disconnected. The idle timeout only sees
+    // reads, so a write pending for --idle-timeout closes the socket. One timer for the
+    // connection, re-armed at most once per timeout rather than for every frame.
+    net::steady_timer write_timer_;
+    std::chrono::steady_clock::time_point write_started_{};
+    bool writing_ = false;
+    bool write_watch_armed_ = false;
     std::atomic<bool> wake_pending_{false};
 
     // Touched only on this connection's loop.
