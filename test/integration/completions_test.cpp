@@ -1,5 +1,6 @@
 // The OpenAI-compatible door, POST /v1/chat/completions (PROTOCOL.md section 1): streamed
-// to curl, whole bodies, refusals, upstream failures and a client that goes away, against
+// to curl, whole bodies, refusals, upstream failures and a client that goes away; the
+// same usage accounting, upstream-request cap and drain as the WebSocket door; against
 // the real relay and mock_upstream.
 
 #include "support/relay_fixture.hpp"
@@ -7,9 +8,13 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <unistd.h>
 #include <vector>
@@ -104,6 +109,60 @@ json::object error_of(const http_result& r)
     return jv.as_object().at("error").as_object();
 }
 
+/// A cost of `micro` micro-dollars as the double a JSON parser makes of its decimal text,
+/// so the relay's number must be exactly that decimal, not merely close to it.
+double micro_usd(std::int64_t micro)
+{
+    char text[32];
+    std::snprintf(text, sizeof text, "0.%06lld", static_cast<long long>(micro));
+    return json::parse(text).as_double();
+}
+
+/// The samples of a Prometheus exposition, by name and labels.
+std::map<std::string, double> metric_samples(const std::string& exposition)
+{
+    std::map<std::string, double> out;
+    std::istringstream in(exposition);
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.empty() || line[0] == '#')
+            continue;
+        const auto space = line.rfind(' ');
+        out[line.substr(0, space)] = std::stod(line.substr(space + 1));
+    }
+    return out;
+}
+
+/// The relay's generation_end log lines so far, in order.
+std::vector<std::string> generation_end_lines(relay_fixture& f)
+{
+    std::vector<std::string> lines;
+    std::istringstream in(f.relay().stderr_text());
+    for (std::string line; std::getline(in, line);)
+        if (line.find(" generation_end ") != std::string::npos)
+            lines.push_back(line);
+    return lines;
+}
+
+bool has(const std::string& text, const std::string& part)
+{
+    return text.find(part) != std::string::npos;
+}
+
+/// Polls /readyz until it answers 503; false when it still says 200 at the deadline.
+/// (Readiness is only observable by asking, and the signal is handled asynchronously.)
+bool becomes_unready(std::uint16_t port, std::chrono::milliseconds within)
+{
+    const auto deadline = std::chrono::steady_clock::now() + within;
+    do {
+        const auto r = http_get(port, "/readyz", {}, {.timeout = 1000ms});
+        if (r.status == 503u)
+            return true;
+        BOOST_TEST_REQUIRE(r.status == 200u);
+    } while (std::chrono::steady_clock::now() < deadline);
+    return false;
+}
+
 /// curl -N as a child process; its stdout (headers, then the decoded body) once it exits.
 std::string run_curl(std::uint16_t port, std::string body, std::vector<std::string> extra = {})
 {
@@ -143,6 +202,17 @@ public:
         run_coro(ioc_, write(std::move(req)), 10s);
     }
 
+    /// GET `target` on this connection. The relay serves a connection's requests in
+    /// order, so its answer shows that the previous request's work is done, logging
+    /// included.
+    http::response<http::string_body> get(std::string target)
+    {
+        http::request<http::string_body> req{http::verb::get, target, 11};
+        req.set(http::field::host, "127.0.0.1");
+        run_coro(ioc_, write(std::move(req)), 10s);
+        return read_response();
+    }
+
     /// The whole next response.
     http::response<http::string_body> read_response() { return run_coro(ioc_, read_all(), 30s); }
 
@@ -151,6 +221,14 @@ public:
     {
         return run_coro(ioc_, read_part(std::move(needle)), 30s);
     }
+
+    struct rest
+    {
+        error_code ec; // set when the body did not end properly
+        std::string body;
+    };
+    /// After read_until(): the rest of that response, up to its end or the connection's.
+    rest read_rest() { return run_coro(ioc_, read_to_end(), 30s); }
 
     void close()
     {
@@ -183,6 +261,11 @@ private:
         while (parser_->get().body().find(needle) == std::string::npos)
             co_await http::async_read_some(stream_, buffer_, *parser_, net::use_awaitable);
         co_return parser_->get().body();
+    }
+    awaitable<rest> read_to_end()
+    {
+        auto [ec, n] = co_await http::async_read(stream_, buffer_, *parser_, use_tuple);
+        co_return rest{ec, parser_->get().body()};
     }
 
     net::io_context ioc_;
@@ -456,6 +539,243 @@ BOOST_AUTO_TEST_CASE(client_going_away_closes_the_upstream_request, *ut::timeout
     // The relay goes on serving.
     const auto r = post(f.port(), body_for("after mock:tokens=1"));
     BOOST_TEST(r.status == 200u);
+}
+
+BOOST_AUTO_TEST_CASE(usage_and_cost_are_accounted_like_a_websocket_chat, *ut::timeout(90))
+{
+    // Section 2 (stream_end.usage): the upstream's count or the relay's estimate, the cost
+    // at the configured prices, in the answer, in /metrics and in generation_end.
+    relay_fixture f{{.flags = {"--price-input", "1", "--price-output", "2"}}};
+    struct usage_case
+    {
+        bool stream;
+        std::string content;
+        std::int64_t completion_tokens; // content and reasoning events
+        bool estimated;
+    };
+    const std::vector<usage_case> cases{
+        {true, "stream upstream mock:tokens=3", 3, false},
+        {true, "stream counted mock:no_usage mock:tokens=4 mock:reasoning=2", 6, true},
+        {false, "whole upstream mock:tokens=5", 5, false},
+        {false, "whole counted here mock:no_usage mock:tokens=2", 2, true},
+    };
+    api_connection c(f.port());
+    std::int64_t prompt_sum = 0;
+    std::int64_t completion_sum = 0;
+    std::int64_t micro_sum = 0;
+    std::vector<std::string> ids;
+    for (const auto& uc : cases) {
+        BOOST_TEST_CONTEXT(uc.content)
+        {
+            c.send(body_for(
+                uc.content,
+                uc.stream ? R"("stream":true,"stream_options":{"include_usage":true})" : ""
+            ));
+            const auto r = c.read_response();
+            BOOST_TEST_REQUIRE(r.result_int() == 200u, r.body());
+            json::object usage;
+            if (uc.stream) {
+                const auto data = sse_data(r.body());
+                BOOST_TEST_REQUIRE(data.size() >= 3u, r.body());
+                BOOST_TEST(data.back() == "[DONE]");
+                // The usage chunk comes last, after the finish chunk.
+                const auto chunk = json::parse(data[data.size() - 2]).as_object();
+                BOOST_TEST(chunk.at("choices").as_array().empty());
+                usage = chunk.at("usage").as_object();
+                ids.emplace_back(chunk.at("id").as_string());
+            } else {
+                const auto o = json::parse(r.body()).as_object();
+                usage = o.at("usage").as_object();
+                ids.emplace_back(o.at("id").as_string());
+            }
+            // The relay's estimate follows the mock's own rule, so both agree exactly.
+            const auto p = mock_prompt_tokens(f.mock_stats().at("last_body").as_object());
+            const auto micro = p * 1 + uc.completion_tokens * 2;
+            BOOST_TEST(integer(usage, "prompt_tokens") == p);
+            BOOST_TEST(integer(usage, "completion_tokens") == uc.completion_tokens);
+            BOOST_TEST(integer(usage, "total_tokens") == p + uc.completion_tokens);
+            BOOST_TEST(usage.at("cost_usd").as_double() == micro_usd(micro));
+            if (uc.estimated)
+                BOOST_TEST(usage.at("estimated").as_bool());
+            else
+                BOOST_TEST(!usage.contains("estimated"));
+            BOOST_TEST(usage.size() == (uc.estimated ? 5u : 4u), json::serialize(usage));
+            prompt_sum += p;
+            completion_sum += uc.completion_tokens;
+            micro_sum += micro;
+        }
+    }
+
+    // Served after the last answer on the same connection: its accounting is complete.
+    const auto m = metric_samples(c.get("/metrics").body());
+    BOOST_TEST(m.at("tokenrelay_generations_total") == 4);
+    BOOST_TEST(m.at("tokenrelay_prompt_tokens_total") == prompt_sum);
+    BOOST_TEST(m.at("tokenrelay_completion_tokens_total") == completion_sum);
+    BOOST_TEST(m.at("tokenrelay_estimated_usage_total") == 2);
+    BOOST_TEST(m.at("tokenrelay_cost_usd_total") == micro_usd(micro_sum));
+
+    const auto lines = generation_end_lines(f);
+    BOOST_TEST_REQUIRE(lines.size() == cases.size(), f.relay().stderr_text());
+    for (std::size_t i = 0; i < cases.size(); ++i) {
+        const auto& line = lines[i];
+        BOOST_TEST_CONTEXT(line)
+        {
+            BOOST_TEST(has(line, " id=" + ids[i] + " "));
+            BOOST_TEST(has(line, " model=deepseek-v3.2 "));
+            BOOST_TEST(has(line, " reason=stop "));
+            BOOST_TEST(
+                has(line, " completion_tokens=" + std::to_string(cases[i].completion_tokens) + " ")
+            );
+            BOOST_TEST(has(line, cases[i].estimated ? " usage=estimated " : " usage=upstream "));
+            BOOST_TEST(has(line, " cost_usd=0.0000"));
+            BOOST_TEST(has(line, cases[i].stream ? " stream=true " : " stream=false "));
+            BOOST_TEST(has(line, " status=200"));
+            // No session behind this door, and no user data without --log-content.
+            BOOST_TEST(!has(line, "session="));
+            BOOST_TEST(!has(line, "content="));
+        }
+    }
+    BOOST_TEST(!has(f.relay().stderr_text(), "stream upstream"));
+}
+
+BOOST_AUTO_TEST_CASE(upstream_failure_is_logged_and_counted_as_far_as_it_got, *ut::timeout(60))
+{
+    relay_fixture f{{.flags = {"--log-content"}}};
+    api_connection c(f.port());
+    c.send(
+        body_for("cut mock:error_event", R"("stream":true,"stream_options":{"include_usage":true})")
+    );
+    const auto r = c.read_response();
+    BOOST_TEST(r.result_int() == 200u);
+    BOOST_TEST(r.body().find("\"usage\"") == std::string::npos, r.body());
+
+    const auto m = metric_samples(c.get("/metrics").body());
+    const auto p = mock_prompt_tokens(f.mock_stats().at("last_body").as_object());
+    BOOST_TEST(m.at("tokenrelay_prompt_tokens_total") == p);
+    BOOST_TEST(m.at("tokenrelay_completion_tokens_total") == 1); // w0 came before the error
+    BOOST_TEST(m.at("tokenrelay_estimated_usage_total") == 1);
+    BOOST_TEST(m.at("tokenrelay_errors_total{code=\"upstream_error\"}") == 1);
+    const auto lines = generation_end_lines(f);
+    BOOST_TEST_REQUIRE(lines.size() == 1u, f.relay().stderr_text());
+    BOOST_TEST(has(lines[0], " reason=upstream_error "), lines[0]);
+    BOOST_TEST(has(lines[0], " usage=estimated "), lines[0]);
+    BOOST_TEST(has(lines[0], R"( content="cut mock:error_event")"), lines[0]);
+    BOOST_TEST(has(lines[0], R"( reply="w0 ")"), lines[0]);
+}
+
+BOOST_AUTO_TEST_CASE(upstream_request_cap_answers_503_overloaded, *ut::timeout(60))
+{
+    // Section 2: --max-upstream-requests caps both doors together; past it the request is
+    // refused at once, not queued, and the upstream is not asked.
+    relay_fixture f{{.flags = {"--max-upstream-requests", "1"}}};
+    api_connection holder(f.port());
+    holder.send(body_for("holds the slot mock:tokens=4 mock:interval=500", R"("stream":true)"));
+    holder.read_until("\"w0 \"");
+
+    for (const bool stream : {false, true}) {
+        BOOST_TEST_CONTEXT("stream " << stream)
+        {
+            const auto r =
+                post(f.port(), body_for("wants a slot", stream ? R"("stream":true)" : ""));
+            BOOST_TEST(r.status == 503u);
+            BOOST_TEST(r.header("Retry-After") == "1");
+            const auto e = error_of(r);
+            BOOST_TEST(string_of(e, "code") == "overloaded");
+            BOOST_TEST(string_of(e, "type") == "server_error");
+            BOOST_TEST(e.at("param").is_null());
+            BOOST_TEST(has(string_of(e, "message"), "limit of upstream requests"));
+        }
+    }
+    // The WebSocket door shares the cap.
+    auto s = f.open_session();
+    s->send(json::object{{"type", "chat"}, {"content", "ws wants a slot"}});
+    const auto err = s->read();
+    BOOST_TEST(string_of(err, "code") == "overloaded");
+    BOOST_TEST(integer(f.mock_stats(), "requests") == 1);
+
+    // The slot is free once the upstream request is over, before the answer's end reaches
+    // its client.
+    const auto rest = holder.read_rest();
+    BOOST_TEST(!rest.ec.failed(), rest.ec.message());
+    BOOST_TEST(
+        deltas(sse_data(rest.body), "content") == words("w", 4), boost::test_tools::per_element()
+    );
+    const auto ok = post(f.port(), body_for("now there is room mock:tokens=1"));
+    BOOST_TEST(ok.status == 200u, ok.body);
+    const auto m = metric_samples(http_get(f.port(), "/metrics").body);
+    BOOST_TEST(m.at("tokenrelay_errors_total{code=\"overloaded\"}") == 3);
+}
+
+BOOST_AUTO_TEST_CASE(sigterm_lets_running_completions_finish, *ut::timeout(60))
+{
+    relay_fixture f;
+    api_connection streamed(f.port());
+    streamed.send(body_for("drain me mock:tokens=40 mock:interval=50", R"("stream":true)"));
+    streamed.read_until("\"w1 \"");
+    api_connection whole(f.port());
+    whole.send(body_for("and me mock:tokens=40 mock:interval=50"));
+    f.mock_wait("open", 2);
+
+    f.relay().signal(SIGTERM);
+    BOOST_TEST(becomes_unready(f.port(), 1500ms));
+    // Section 2: no new work while draining.
+    const auto refused = post(f.port(), body_for("too late mock:tokens=1"));
+    BOOST_TEST(refused.status == 503u);
+    BOOST_TEST(string_of(error_of(refused), "code") == "overloaded");
+
+    // The running ones finish: every token, the finish and [DONE]; the whole body.
+    const auto rest = streamed.read_rest();
+    BOOST_TEST(!rest.ec.failed(), rest.ec.message());
+    const auto data = sse_data(rest.body);
+    BOOST_TEST(deltas(data, "content") == words("w", 40), boost::test_tools::per_element());
+    BOOST_TEST_REQUIRE(data.size() >= 2u);
+    BOOST_TEST(
+        json::serialize(json::parse(data[data.size() - 2]).at("choices")) ==
+        R"([{"index":0,"delta":{},"finish_reason":"stop"}])"
+    );
+    BOOST_TEST(data.back() == "[DONE]");
+    const auto r = whole.read_response();
+    BOOST_TEST(r.result_int() == 200u);
+    std::string text;
+    for (const auto& w : words("w", 40))
+        text += w;
+    BOOST_TEST(
+        json::parse(r.body()).at("choices").at(0).at("message").at("content").as_string() == text
+    );
+
+    const auto status = f.relay().wait_exit(10s);
+    BOOST_TEST_REQUIRE(status.has_value(), "relay still running after the drain");
+    BOOST_TEST(*status == (exit_status{.exited = true, .code = 0}));
+    BOOST_TEST(integer(f.mock_wait("completed", 2), "requests") == 2);
+}
+
+BOOST_AUTO_TEST_CASE(drain_timeout_ends_a_completion_still_running, *ut::timeout(60))
+{
+    relay_fixture f{{.flags = {"--drain-timeout", "1"}}};
+    api_connection c(f.port());
+    c.send(body_for("too long mock:tokens=1000 mock:interval=50", R"("stream":true)"));
+    c.read_until("\"w0 \"");
+
+    const auto t0 = std::chrono::steady_clock::now();
+    f.relay().signal(SIGTERM);
+    // Cut off: the body never ends properly and carries no [DONE].
+    const auto rest = c.read_rest();
+    BOOST_TEST(rest.ec.failed());
+    BOOST_TEST(rest.body.find("[DONE]") == std::string::npos);
+    BOOST_TEST(rest.body.find("\"w5 \"") != std::string::npos); // it ran on meanwhile
+
+    const auto status = f.relay().wait_exit(10s);
+    BOOST_TEST_REQUIRE(status.has_value(), "relay still running after the drain");
+    BOOST_TEST(*status == (exit_status{.exited = true, .code = 0}));
+    const auto took = std::chrono::steady_clock::now() - t0;
+    BOOST_TEST((took >= 900ms), "drained in " << took.count() << " ns");
+    BOOST_TEST((took < 6s), "drained in " << took.count() << " ns");
+    // Its upstream request was closed, and it was accounted as shut down.
+    BOOST_TEST(integer(f.mock_wait("aborted", 1), "aborted") == 1);
+    const auto lines = generation_end_lines(f);
+    BOOST_TEST_REQUIRE(lines.size() == 1u, f.relay().stderr_text());
+    BOOST_TEST(has(lines[0], " reason=shutdown "), lines[0]);
+    BOOST_TEST(has(lines[0], " usage=estimated "), lines[0]);
 }
 
 } // namespace

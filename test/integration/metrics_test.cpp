@@ -107,6 +107,57 @@ BOOST_AUTO_TEST_CASE(errors_and_detached_sessions_are_counted)
     BOOST_TEST(m.at("tokenrelay_errors_total{code=\"bad_json\"}") == 1);
 }
 
+BOOST_AUTO_TEST_CASE(upstream_requests_and_connections_are_gauged)
+{
+    relay_fixture relay;
+    const auto idle = "tokenrelay_upstream_connections{state=\"idle\"}";
+    const auto in_use = "tokenrelay_upstream_connections{state=\"in_use\"}";
+    auto m = parse_samples(http_get(relay.port(), "/metrics").body);
+    BOOST_TEST(m.at("tokenrelay_upstream_requests_in_flight") == 0);
+    BOOST_TEST(m.at(in_use) == 0);
+    BOOST_TEST(m.at(idle) == 0);
+
+    auto s = relay.open_session();
+    s->send(json::object{{"type", "chat"}, {"content", "hold on mock:tokens=3 mock:interval=300"}});
+    const auto first = s->read_until("token");
+    m = parse_samples(http_get(relay.port(), "/metrics").body);
+    BOOST_TEST(m.at("tokenrelay_upstream_requests_in_flight") == 1);
+    BOOST_TEST(m.at(in_use) == 1);
+    BOOST_TEST(m.at(idle) == 0);
+    const auto reply = s->collect_reply(30s, {first});
+    BOOST_TEST(reply.text == "w0 w1 w2 ");
+
+    // The slot and the connection are given back as the generation winds down, which
+    // may be just after its stream_end reached the client.
+    for (int i = 0; i < 200; ++i) {
+        m = parse_samples(http_get(relay.port(), "/metrics").body);
+        if (m.at("tokenrelay_upstream_requests_in_flight") == 0 && m.at(idle) == 1)
+            break;
+        std::this_thread::sleep_for(10ms);
+    }
+    BOOST_TEST(m.at("tokenrelay_upstream_requests_in_flight") == 0);
+    // Section 6: kept alive for the next request.
+    BOOST_TEST(m.at(in_use) == 0);
+    BOOST_TEST(m.at(idle) == 1);
+
+    // A cancel closes the upstream request: that connection is not pooled.
+    s->send(json::object{{"type", "chat"}, {"content", "stop me mock:tokens=50 mock:interval=100"}}
+    );
+    s->read_until("token");
+    s->send(json::object{{"type", "cancel"}});
+    BOOST_TEST(string_of(s->read_until("stream_end"), "reason") == "cancelled");
+    relay.mock_wait("aborted", 1);
+    for (int i = 0; i < 200; ++i) {
+        m = parse_samples(http_get(relay.port(), "/metrics").body);
+        if (m.at("tokenrelay_upstream_requests_in_flight") == 0 && m.at(in_use) == 0)
+            break;
+        std::this_thread::sleep_for(10ms);
+    }
+    BOOST_TEST(m.at("tokenrelay_upstream_requests_in_flight") == 0);
+    BOOST_TEST(m.at(in_use) == 0);
+    BOOST_TEST(m.at(idle) == 0);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 } // namespace tokenrelay::test

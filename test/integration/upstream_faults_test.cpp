@@ -1,18 +1,26 @@
 // What the client sees when the model server misbehaves (PROTOCOL.md sections 2 and 6),
-// driven by mock_upstream's fault directives.
+// driven by mock_upstream's fault directives and by sockets that never answer; and the
+// relay's other deadlines, where a client is the peer that stalls (issue #5).
 
+#include "support/raw_socket.hpp"
 #include "support/relay_fixture.hpp"
 #include "support/test_ca.hpp"
+#include "support/test_env.hpp"
 
 #include <boost/test/unit_test.hpp>
 
+#include <csignal>
+#include <poll.h>
 #include <string>
+#include <vector>
 
 namespace tokenrelay::test {
 namespace {
 
 namespace ut = boost::unit_test;
 using namespace std::chrono_literals;
+
+using clock = std::chrono::steady_clock;
 
 const std::string default_text = "w0 w1 w2 w3 w4 w5 w6 w7 ";
 
@@ -342,6 +350,362 @@ BOOST_AUTO_TEST_CASE(https_upstream_with_untrusted_ca_is_refused, *ut::timeout(6
     BOOST_TEST(r.text.empty());
     expect_failed_reply(r, "upstream_error", "upstream_error");
     BOOST_TEST(integer(f.mock_stats(), "requests") == 0);
+}
+
+// ---------------------------------------------------------------------------------------
+// Upstreams that accept a connection and then never answer, and other connection faults
+// the mock cannot play.
+
+/// tokenrelay alone, pointed at an upstream URL the test chooses (relay_fixture always
+/// points it at its own mock). Stopped with SIGTERM at the end, which must exit 0 with the
+/// key in none of its output.
+class relay_at
+{
+public:
+    explicit relay_at(std::string upstream, std::vector<std::string> flags = {})
+    {
+        std::vector<std::string> args{
+            "--listen",
+            "127.0.0.1:0",
+            "--static",
+            required_env("TOKENRELAY_STATIC_DIR"),
+            "--upstream",
+            std::move(upstream)};
+        args.insert(args.end(), flags.begin(), flags.end());
+        relay_ = start_relay(std::move(args));
+        port_ = relay_->wait_for_listening(10s);
+    }
+    ~relay_at()
+    {
+        relay_->signal(SIGTERM);
+        const auto status = relay_->wait_exit(10s);
+        const bool clean = status && *status == exit_status{.exited = true, .code = 0};
+        BOOST_TEST(clean, "tokenrelay on SIGTERM; its stderr:\n" << relay_->stderr_text());
+        const std::string key(test_api_key);
+        BOOST_TEST(relay_->stdout_text().find(key) == std::string::npos);
+        BOOST_TEST(relay_->stderr_text().find(key) == std::string::npos);
+    }
+    relay_at(const relay_at&) = delete;
+    relay_at& operator=(const relay_at&) = delete;
+
+    std::uint16_t port() const noexcept { return port_; }
+    std::string log() const { return relay_->stderr_text(); }
+
+private:
+    std::unique_ptr<child_process> relay_;
+    std::uint16_t port_ = 0;
+};
+
+/// A listening socket nobody accepts from: the kernel completes TCP handshakes into its
+/// queue and then nothing is ever read or written, as from a model server that hangs.
+/// With backlog 0 and `fill()`, the queue is full and further SYNs go unanswered, as
+/// towards a black-holed address.
+class silent_upstream
+{
+public:
+    explicit silent_upstream(int backlog) : acceptor_(ioc_)
+    {
+        const tcp::endpoint at(net::ip::make_address("127.0.0.1"), 0);
+        acceptor_.open(at.protocol());
+        acceptor_.bind(at);
+        acceptor_.listen(backlog);
+        acceptor_.non_blocking(true);
+    }
+
+    std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
+
+    void fill()
+    {
+        fillers_.emplace_back(ioc_);
+        fillers_.back().connect(acceptor_.local_endpoint());
+    }
+
+    /// Takes the oldest queued connection and reads it until its client closes it:
+    /// what the client had sent, or nothing when no connection was queued or it is still
+    /// open after `timeout`.
+    std::optional<std::string> read_until_closed(std::chrono::milliseconds timeout)
+    {
+        error_code ec;
+        tcp::socket s(ioc_);
+        acceptor_.accept(s, ec);
+        if (ec)
+            return std::nullopt;
+        std::string got;
+        const auto deadline = clock::now() + timeout;
+        s.non_blocking(true);
+        for (;;) {
+            char buf[4096];
+            const auto n = s.read_some(net::buffer(buf), ec);
+            got.append(buf, n);
+            if (ec == net::error::eof || ec == net::error::connection_reset)
+                return got;
+            if (ec && ec != net::error::would_block)
+                return std::nullopt;
+            if (!ec)
+                continue;
+            const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - clock::now());
+            pollfd p{s.native_handle(), POLLIN, 0};
+            if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0)
+                return std::nullopt;
+        }
+    }
+
+private:
+    net::io_context ioc_;
+    tcp::acceptor acceptor_;
+    std::vector<tcp::socket> fillers_;
+};
+
+BOOST_AUTO_TEST_CASE(silent_upstreams_end_at_the_earlier_deadline, *ut::timeout(120))
+{
+    // Section 2: no first token within --first-token-timeout is `timeout`, whatever stage
+    // the upstream hangs in; --upstream-connect-timeout bounds the TCP connect and the TLS
+    // handshake together, and past it (retries spent) the failure is `upstream_error`.
+    struct variant
+    {
+        const char* name;
+        const char* scheme;
+        bool syns_unanswered; // the TCP connect itself hangs
+        std::vector<std::string> flags;
+        const char* code;
+        const char* message;
+        std::chrono::milliseconds at_least;
+    };
+    const std::vector<variant> variants{
+        {"plain HTTP, request never answered",
+         "http",
+         false,
+         {"--first-token-timeout", "1"},
+         "timeout",
+         "no first token within 1s",
+         1s},
+        {"TLS handshake never answered",
+         "https",
+         false,
+         {"--first-token-timeout", "1"},
+         "timeout",
+         "no first token within 1s",
+         1s},
+        {"TCP connect never answered",
+         "http",
+         true,
+         {"--first-token-timeout", "1"},
+         "timeout",
+         "no first token within 1s",
+         1s},
+        {"TLS handshake past the connect timeout",
+         "https",
+         false,
+         {"--upstream-connect-timeout", "0.5", "--upstream-max-retries", "0"},
+         "upstream_error",
+         "upstream TLS handshake failed: timed out",
+         500ms},
+        {"TCP connect past the connect timeout",
+         "http",
+         true,
+         {"--upstream-connect-timeout", "0.5", "--upstream-max-retries", "0"},
+         "upstream_error",
+         "upstream unreachable: timed out",
+         500ms},
+    };
+    for (const auto& v : variants) {
+        BOOST_TEST_CONTEXT(v.name)
+        {
+            silent_upstream upstream(v.syns_unanswered ? 0 : 16);
+            if (v.syns_unanswered)
+                upstream.fill();
+            relay_at relay(
+                std::string(v.scheme) + "://127.0.0.1:" + std::to_string(upstream.port()) + "/v1",
+                v.flags
+            );
+            ws_client ws;
+            ws.connect(relay.port());
+            const auto t0 = clock::now();
+            ws.send(chat("anyone there?"));
+            const auto r = ws.collect_reply(20s);
+            const auto elapsed = clock::now() - t0;
+            BOOST_TEST(r.text.empty());
+            expect_failed_reply(r, v.code, v.code);
+            BOOST_TEST(string_of(r.errors[0], "message") == v.message, relay.log());
+            BOOST_TEST(check_seqs(r, 0) == 1);
+            BOOST_TEST((elapsed >= v.at_least), (elapsed / 1ms) << " ms");
+            BOOST_TEST((elapsed < v.at_least + 3s), (elapsed / 1ms) << " ms");
+            if (v.syns_unanswered)
+                continue;
+            // The relay closed the connection it gave up on (not pooled, not leaked), and
+            // it had got as far as it should: a request, or a TLS ClientHello (RFC 8446
+            // section 5.1: a handshake record, content type 22).
+            const auto sent = upstream.read_until_closed(5s);
+            BOOST_TEST_REQUIRE(sent.has_value(), "the upstream connection was not closed");
+            if (std::string_view(v.scheme) == "https") {
+                BOOST_TEST_REQUIRE(!sent->empty());
+                BOOST_TEST(static_cast<int>((*sent)[0]) == 22);
+            } else {
+                BOOST_TEST(sent->starts_with("POST /v1/chat/completions HTTP/1.1\r\n"), *sent);
+            }
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(plain_http_on_an_https_url_is_a_tls_handshake_failure, *ut::timeout(60))
+{
+    child_process mock(required_env("MOCK_UPSTREAM_BIN"), {"--listen", "127.0.0.1:0"});
+    const auto mock_port = mock.wait_for_listening(10s);
+    relay_at relay("https://127.0.0.1:" + std::to_string(mock_port) + "/v1");
+    ws_client ws;
+    ws.connect(relay.port());
+    ws.send(chat("over tls, supposedly"));
+    const auto r = ws.collect_reply(40s);
+    BOOST_TEST(r.text.empty());
+    expect_failed_reply(r, "upstream_error", "upstream_error");
+    const auto message = string_of(r.errors[0], "message");
+    BOOST_TEST(message.starts_with("upstream TLS handshake failed: "), message);
+    // The handshake failed before any request: the mock saw none.
+    const auto stats = http_get(mock_port, "/_mock/stats");
+    BOOST_TEST_REQUIRE(stats.status == 200u);
+    BOOST_TEST(integer(json::parse(stats.body).as_object(), "requests") == 0);
+    // The session goes on.
+    ws.send(chat("still here?"));
+    const auto again = ws.collect_reply(40s);
+    expect_failed_reply(again, "upstream_error", "upstream_error");
+    mock.signal(SIGTERM);
+    BOOST_TEST((mock.wait_exit(5s) == exit_status{.exited = true, .code = 0}));
+}
+
+BOOST_AUTO_TEST_CASE(disconnect_before_the_first_token_is_retried, *ut::timeout(60))
+{
+    // Section 6: a connection lost before the first token is retried, up to 4 times.
+    relay_fixture f;
+    auto s = f.open_session();
+    s->send(chat("cut early mock:disconnect_after=0"));
+    const auto r = s->collect_reply(40s);
+    BOOST_TEST(r.text.empty());
+    expect_failed_reply(r, "upstream_error", "upstream_error");
+    const auto message = string_of(r.errors[0], "message");
+    BOOST_TEST(message.starts_with("upstream connection lost: "), message);
+    BOOST_TEST(check_seqs(r, 0) == 1);
+    BOOST_TEST(integer(f.mock_stats(), "requests") == 5);
+}
+
+// ---------------------------------------------------------------------------------------
+// The client side: requests and WebSockets that stall (PROTOCOL.md sections 1 and 5).
+
+BOOST_AUTO_TEST_CASE(stalled_http_requests_are_closed_at_the_header_deadline, *ut::timeout(60))
+{
+    // --header-timeout bounds the whole request (headers and body) and the wait for the
+    // next request on a kept-alive connection. Past it the connection is closed with no
+    // answer (the socket is already gone when the timer fires).
+    relay_fixture f{{.flags = {"--header-timeout", "1"}}};
+    struct variant
+    {
+        const char* name;
+        std::string sent;
+        std::string answer_starts; // "" for no answer at all
+    };
+    const variant variants[] = {
+        {"completion body cut short",
+         "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+         "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"model\":",
+         ""},
+        {"WebSocket upgrade without its blank line",
+         "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+         "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n",
+         ""},
+        {"kept-alive connection left idle",
+         "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+         "HTTP/1.1 200 OK\r\n"},
+    };
+    for (const auto& v : variants) {
+        BOOST_TEST_CONTEXT(v.name)
+        {
+            const auto t0 = clock::now();
+            raw_socket client(f.port());
+            BOOST_TEST_REQUIRE(client.write(v.sent, 5s) == v.sent.size());
+            std::string answer;
+            const bool closed = client.wait_closed(10s, &answer);
+            const auto elapsed = clock::now() - t0;
+            BOOST_TEST_REQUIRE(closed, "still open after 10 s");
+            BOOST_TEST((elapsed >= 1s), (elapsed / 1ms) << " ms");
+            BOOST_TEST((elapsed < 4s), (elapsed / 1ms) << " ms");
+            if (v.answer_starts.empty()) {
+                BOOST_TEST(answer.empty(), answer);
+            } else {
+                BOOST_TEST(answer.starts_with(v.answer_starts), answer);
+                BOOST_TEST(answer.ends_with("\r\n\r\nok"), answer);
+            }
+        }
+    }
+    // Nothing reached the upstream.
+    BOOST_TEST(integer(f.mock_stats(), "requests") == 0);
+}
+
+BOOST_AUTO_TEST_CASE(
+    websocket_that_answers_nothing_is_dropped_at_the_idle_timeout, *ut::timeout(60)
+)
+{
+    relay_fixture f{{.flags = {"--idle-timeout", "1"}}};
+    const auto t0 = clock::now();
+    raw_ws silent(f.port());
+    const auto first = silent.read_frame(5s);
+    BOOST_TEST_REQUIRE(first.has_value());
+    const auto session = json::parse(first->payload).as_object();
+    BOOST_TEST(string_of(session, "type") == "session");
+    // It never writes, so it answers none of the relay's pings either.
+    std::vector<ws_opcode> before_close;
+    while (auto frame = silent.read_frame(5s))
+        before_close.push_back(frame->opcode);
+    const auto elapsed = clock::now() - t0;
+    BOOST_TEST((elapsed >= 1s), (elapsed / 1ms) << " ms");
+    BOOST_TEST((elapsed < 4s), (elapsed / 1ms) << " ms");
+    for (const auto op : before_close)
+        BOOST_TEST((op == ws_opcode::ping || op == ws_opcode::close), static_cast<int>(op));
+
+    // Section 5: its session stays resumable.
+    ws_client back;
+    const auto resumed =
+        back.connect(f.port(), "/ws?session=" + string_of(session, "session") + "&last_seq=0");
+    BOOST_TEST(resumed.at("resumed").as_bool());
+    BOOST_TEST(string_of(resumed, "session") == string_of(session, "session"));
+}
+
+/// Counts the pings the relay sends on `s` (ws_client answers each with a pong while a
+/// read is pending, as every WebSocket client does).
+void count_pings(relay_fixture::session& s, int& pings)
+{
+    s->stream().control_callback([&pings](websocket::frame_type kind, beast::string_view) {
+        if (kind == websocket::frame_type::ping)
+            ++pings;
+    });
+}
+
+BOOST_AUTO_TEST_CASE(quiet_websocket_is_pinged_every_ping_interval, *ut::timeout(60))
+{
+    // Section 5: proxies cut WebSockets idle for 60 s, so a quiet one is pinged.
+    relay_fixture f{{.flags = {"--ping-interval", "0.3"}}};
+    auto s = f.open_session();
+    int pings = 0;
+    count_pings(s, pings);
+    BOOST_TEST(!s->try_read(1500ms).has_value());
+    // 0.3 s apart: about 5 in 1.5 s; never a flood, never only the keep-alive of the
+    // 300 s idle timeout.
+    BOOST_TEST(pings >= 3);
+    BOOST_TEST(pings <= 6);
+}
+
+BOOST_AUTO_TEST_CASE(websocket_that_answers_pings_outlives_the_idle_timeout, *ut::timeout(60))
+{
+    // --idle-timeout drops a connection that sends nothing and answers no ping; one that
+    // answers stays, however long it has nothing to say.
+    relay_fixture f{{.flags = {"--idle-timeout", "1"}}};
+    auto s = f.open_session();
+    int pings = 0;
+    count_pings(s, pings);
+    BOOST_TEST(!s->try_read(2500ms).has_value());
+    BOOST_TEST(pings >= 2);
+    s->send(chat("still here mock:tokens=2"));
+    const auto r = s->collect_reply();
+    BOOST_TEST(r.text == "w0 w1 ");
+    BOOST_TEST(string_of(r.end, "reason") == "stop");
 }
 
 } // namespace

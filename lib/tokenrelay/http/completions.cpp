@@ -6,10 +6,15 @@
 #include <tokenrelay/metrics/metrics.hpp>
 #include <tokenrelay/protocol/completion_chunks.hpp>
 #include <tokenrelay/protocol/completion_request.hpp>
+#include <tokenrelay/session/generation_log.hpp>
+#include <tokenrelay/upstream/request_slots.hpp>
 
 #include <chrono>
 #include <cstdio>
 #include <exception>
+#include <memory>
+#include <mutex>
+#include <unordered_set>
 
 namespace tokenrelay::http_server {
 namespace {
@@ -39,14 +44,85 @@ struct exchange
     bool include_usage = false;
     std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 
+    // Accounting, as for a WebSocket generation (section 2, stream_end.usage).
+    session::usage_prices prices;
+    std::int64_t prompt_estimate = 1;
+    upstream::request_slot slot; // held while the upstream request runs
+    bool usage_counted = false;
+    std::optional<session::counted_usage> usage;
+    bool log_content = false;
+    std::string reply; // the content so far, kept only with log_content
+
     // Outcome, for the connection and the log.
     bool completed = false; // the whole answer was written
-    std::string reason;     // stop, length, upstream_error, timeout, client_gone
+    std::string reason;     // section 2's stream_end reasons: stop, length, upstream_error, ...
     int status = 200;
     std::int64_t ttft_ms = -1;
     std::chrono::steady_clock::time_point last_delta_at;
-    std::size_t deltas = 0;
+    std::int64_t deltas = 0; // token and reasoning events
 };
+
+/// Lets the drain end one completion at its deadline. Touched only on the completion's
+/// own loop: stop_completions() posts there.
+struct stopper
+{
+    explicit stopper(net::any_io_executor ex) : timer(std::move(ex)) {}
+
+    net::steady_timer timer;
+    bool stopped = false;
+};
+
+/// The completions in flight in this process. A completion has no session, so the
+/// drain (section 2) cannot find it through the registry; it finds it here.
+struct in_flight_set
+{
+    std::mutex mutex;
+    std::unordered_set<std::shared_ptr<stopper>> running;
+};
+
+in_flight_set& in_flight()
+{
+    static in_flight_set set;
+    return set;
+}
+
+/// One completion's membership of in_flight(), for as long as it is answered.
+class in_flight_entry
+{
+public:
+    explicit in_flight_entry(net::any_io_executor ex)
+        : stopper_(std::make_shared<stopper>(std::move(ex)))
+    {
+        auto& set = in_flight();
+        std::lock_guard lock(set.mutex);
+        set.running.insert(stopper_);
+    }
+    in_flight_entry(const in_flight_entry&) = delete;
+    in_flight_entry& operator=(const in_flight_entry&) = delete;
+    ~in_flight_entry()
+    {
+        auto& set = in_flight();
+        std::lock_guard lock(set.mutex);
+        set.running.erase(stopper_);
+    }
+
+    stopper& get() const noexcept { return *stopper_; }
+
+private:
+    std::shared_ptr<stopper> stopper_;
+};
+
+/// Completes once stop_completions() has reached this completion.
+awaitable<void> wait_for_stop(stopper& s)
+{
+    while (!s.stopped) {
+        s.timer.expires_at(net::steady_timer::time_point::max());
+        co_await s.timer.async_wait(use_tuple);
+        auto cs = co_await net::this_coro::cancellation_state;
+        if (cs.cancelled() != net::cancellation_type::none)
+            co_return;
+    }
+}
 
 std::int64_t elapsed_ms(std::chrono::steady_clock::time_point since)
 {
@@ -69,7 +145,8 @@ awaitable<bool> write_json(
     std::string body,
     unsigned version,
     bool keep_alive,
-    std::chrono::milliseconds timeout
+    std::chrono::milliseconds timeout,
+    std::string_view retry_after = "5"
 )
 {
     http::response<http::string_body> res{status, version};
@@ -83,7 +160,7 @@ awaitable<bool> write_json(
     if (status == http::status::unauthorized)
         res.set(http::field::www_authenticate, "Bearer");
     if (status == http::status::service_unavailable)
-        res.set(http::field::retry_after, "5");
+        res.set(http::field::retry_after, retry_after);
     stream.expires_after(timeout);
     auto [ec, n] = co_await http::async_write(stream, res, use_tuple);
     co_return !ec;
@@ -96,16 +173,20 @@ awaitable<bool> write_error(
     errc code,
     std::string message,
     std::chrono::milliseconds timeout,
-    std::string param = {}
+    std::string param = {},
+    std::string_view retry_after = "5"
 )
 {
+    // Counted like the WebSocket door's error frames, so /metrics covers both doors.
+    metrics::global().count_error(code);
     const bool sent = co_await write_json(
         stream,
         status,
         protocol::error_body(protocol::make_api_error(code, std::move(message), std::move(param))),
         request.version(),
         request.keep_alive(),
-        timeout
+        timeout,
+        retry_after
     );
     co_return sent&& request.keep_alive();
 }
@@ -119,6 +200,31 @@ http::status status_for(const event& failure)
     if (failure.http_status >= 400 && failure.http_status <= 599)
         return static_cast<http::status>(failure.http_status);
     return http::status::bad_gateway;
+}
+
+/// The generation's usage, counted once: at its end, or when the upstream finished (the
+/// usage then goes into the answer).
+void count_usage(exchange& x, const std::optional<token_usage>& upstream_usage)
+{
+    if (std::exchange(x.usage_counted, true))
+        return;
+    x.usage =
+        session::count_generation_usage(upstream_usage, x.prompt_estimate, x.deltas, x.prices);
+}
+
+/// stream_end.usage's additions (section 2) inside the OpenAI usage object: the cost at
+/// --price-input/--price-output and whether the relay counted. OpenAI clients ignore
+/// members they do not know.
+std::string usage_extras(const session::counted_usage& u)
+{
+    std::string out;
+    if (!u.cost.empty()) {
+        out += R"(,"cost_usd":)";
+        out += u.cost;
+    }
+    if (u.usage.estimated)
+        out += R"(,"estimated":true)";
+    return out;
 }
 
 /// The same accounting as a WebSocket generation (session/generation.cpp), so /metrics
@@ -142,20 +248,23 @@ void account(exchange& x, const event& ev)
         ++x.deltas;
         m.tokens_relayed.fetch_add(1, std::memory_order_relaxed);
         m.token_bytes_relayed.fetch_add(ev.text.size(), std::memory_order_relaxed);
+        if (x.log_content && ev.type == event::kind::token)
+            x.reply += ev.text;
         break;
     }
     case event::kind::finished:
-        if (ev.usage) {
-            m.prompt_tokens.fetch_add(
-                static_cast<std::uint64_t>(ev.usage->prompt_tokens), std::memory_order_relaxed
-            );
-            m.completion_tokens.fetch_add(
-                static_cast<std::uint64_t>(ev.usage->completion_tokens), std::memory_order_relaxed
-            );
-        }
+        // Section 2 lists the reasons; finish reasons other than "length" (e.g.
+        // "content_filter") are a normal stop, as for a WebSocket generation.
+        x.reason = ev.finish_reason == "length" ? "length" : "stop";
+        count_usage(x, ev.usage);
+        // The upstream request is over: a client that reads the end of this answer finds
+        // the slot free for its next request.
+        x.slot.reset();
         break;
     case event::kind::failed:
+        x.reason = ev.code == errc::timeout ? "timeout" : "upstream_error";
         m.count_error(ev.code);
+        x.slot.reset();
         break;
     }
 }
@@ -171,16 +280,20 @@ bool append_event(exchange& x, std::string& out, const event& ev)
         return false;
     case event::kind::finished:
         protocol::append_finish_chunk(out, x.meta, ev.finish_reason);
-        if (x.include_usage && ev.usage)
-            protocol::append_usage_chunk(out, x.meta, *ev.usage);
+        // OpenAI's stream_options.include_usage: one last chunk with the usage, the
+        // relay's estimate when the upstream gave none.
+        if (x.include_usage && x.usage) {
+            protocol::append_usage_chunk(out, x.meta, x.usage->usage.tokens);
+            // The usage object is the chunk's last member: `…}}\n\n`.
+            if (const auto extras = usage_extras(*x.usage); !extras.empty())
+                out.insert(out.size() - 4, extras);
+        }
         protocol::append_done_event(out);
-        x.reason = ev.finish_reason.empty() ? "stop" : ev.finish_reason;
         return true;
     case event::kind::failed:
         // Mid-stream the status line is gone: OpenAI's own way is an error event, and no
         // [DONE], so a client cannot take the cut-off text for a complete reply.
         protocol::append_error_event(out, protocol::make_api_error(ev.code, ev.message));
-        x.reason = std::string(code_name(ev.code));
         return true;
     }
     return true;
@@ -272,9 +385,14 @@ awaitable<void> answer_whole(exchange& x, upstream::event_channel& events, event
             (ev.type == event::kind::token ? content : reasoning) += ev.text;
             break;
         case event::kind::finished: {
-            x.reason = ev.finish_reason.empty() ? "stop" : ev.finish_reason;
+            std::optional<token_usage> tokens;
+            if (x.usage)
+                tokens = x.usage->usage.tokens;
             auto body =
-                protocol::completion_body(x.meta, content, reasoning, ev.finish_reason, ev.usage);
+                protocol::completion_body(x.meta, content, reasoning, ev.finish_reason, tokens);
+            // The usage object is the body's last member: `…}}`.
+            if (x.usage)
+                body.insert(body.size() - 2, usage_extras(*x.usage));
             x.completed = co_await write_json(
                 x.stream,
                 http::status::ok,
@@ -289,7 +407,6 @@ awaitable<void> answer_whole(exchange& x, upstream::event_channel& events, event
             // Nothing was sent yet, so the partial text is dropped and the status tells.
             const auto status = status_for(ev);
             x.status = static_cast<int>(status);
-            x.reason = std::string(code_name(ev.code));
             x.completed = co_await write_json(
                 x.stream,
                 status,
@@ -318,7 +435,6 @@ awaitable<void> answer(exchange& x, upstream::event_channel& events)
         // Before any byte: the upstream's status and an error body, as for stream: false.
         const auto status = status_for(first);
         x.status = static_cast<int>(status);
-        x.reason = std::string(code_name(first.code));
         x.completed = co_await write_json(
             x.stream,
             status,
@@ -432,6 +548,9 @@ awaitable<bool> serve_completion(
             timeout
         );
     }
+    // Joined before the drain flag is read: the drain sets the flag before it counts, so
+    // a request either sees the flag or is counted and waited for (both under one mutex).
+    in_flight_entry entry(co_await net::this_coro::executor);
     if (state.draining.load()) {
         co_return co_await write_error(
             stream,
@@ -473,15 +592,37 @@ awaitable<bool> serve_completion(
             timeout
         );
     }
-    slot_guard slot{state.connections, ip};
+    slot_guard connection_slot{state.connections, ip};
 
     exchange x(stream, buffer);
+    // The same cap on upstream requests as a WebSocket chat (section 2, `overloaded`):
+    // refused rather than queued, with the same one-second hint (Retry-After, RFC 9110
+    // section 10.2.3) as its retry_after_ms.
+    x.slot = upstream::request_slot(state.upstream_slots);
+    if (!x.slot) {
+        co_return co_await write_error(
+            stream,
+            request,
+            http::status::service_unavailable,
+            errc::overloaded,
+            "the relay is at its limit of upstream requests; try again soon",
+            timeout,
+            {},
+            "1"
+        );
+    }
     x.version = request.version();
     x.keep_alive = request.keep_alive();
     x.write_timeout = timeout;
     x.meta = {"chatcmpl-" + make_session_id(), now_ms() / 1000, req.request.model};
     x.streaming = req.stream;
     x.include_usage = req.include_usage;
+    x.prices = state.session_settings.prices;
+    x.prompt_estimate = session::estimate_prompt_tokens(req.request.messages);
+    x.log_content = state.session_settings.log_content;
+    std::string user_content;
+    if (x.log_content && !req.request.messages.empty())
+        user_content = req.request.messages.back().content;
     const auto model = req.request.model;
     metrics::global().generations_started.fetch_add(1, std::memory_order_relaxed);
 
@@ -489,23 +630,53 @@ awaitable<bool> serve_completion(
     upstream::event_channel events(loop.executor, channel_capacity);
     auto outcome = co_await (
         (run_source(loop.source, std::move(req.request), events) && answer(x, events)) ||
-        watch_client(x)
+        watch_client(x) || wait_for_stop(entry.get())
     );
-    if (outcome.index() == 1 && !x.completed)
-        x.reason = "client_gone";
+    x.slot.reset();
+    if (outcome.index() != 0 && !x.completed) {
+        // Section 2's reasons: a client that went away cancelled; the drain timeout ended
+        // the rest. A write the race cut short leaves the connection unusable.
+        x.reason = outcome.index() == 1 ? "cancelled" : "shutdown";
+        x.stream.close();
+    }
+    // A generation that ended without the upstream's usage (failed, cancelled, shut down)
+    // is counted as far as it got, as a WebSocket one is.
+    count_usage(x, std::nullopt);
 
-    log::info(
-        "completion_end",
-        {{"id", x.meta.id},
-         {"model", model},
-         {"stream", x.streaming ? "true" : "false"},
-         {"status", std::to_string(x.status)},
-         {"reason", x.reason},
-         {"deltas", std::to_string(x.deltas)},
-         {"ttft_ms", std::to_string(x.ttft_ms)},
-         {"total_ms", std::to_string(elapsed_ms(x.started))}}
-    );
+    session::generation_record record;
+    record.id = x.meta.id;
+    record.model = model;
+    record.reason = x.reason;
+    if (x.usage)
+        record.usage = x.usage->usage;
+    record.ttft_ms = x.ttft_ms;
+    record.total_ms = elapsed_ms(x.started);
+    record.content = std::move(user_content);
+    record.reply = std::move(x.reply);
+    record.details = {
+        {"stream", x.streaming ? "true" : "false"}, {"status", std::to_string(x.status)}};
+    session::log_generation_end(record, x.prices, x.log_content);
     co_return x.completed&& x.keep_alive&& stream.socket().is_open();
+}
+
+std::size_t completions_in_flight()
+{
+    auto& set = in_flight();
+    std::lock_guard lock(set.mutex);
+    return set.running.size();
+}
+
+void stop_completions()
+{
+    auto& set = in_flight();
+    std::lock_guard lock(set.mutex);
+    for (const auto& s : set.running) {
+        auto ex = s->timer.get_executor();
+        net::post(ex, [s] {
+            s->stopped = true;
+            s->timer.cancel();
+        });
+    }
 }
 
 } // namespace tokenrelay::http_server

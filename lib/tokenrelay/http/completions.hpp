@@ -2,9 +2,13 @@
 // `POST /v1/chat/completions` (PROTOCOL.md section 1): the OpenAI-compatible pass-through.
 // One request on an HTTP/1.1 connection runs the loop's model source and answers SSE
 // (`stream: true`) or one JSON body; a client that goes away cancels the upstream request.
+// It shares the WebSocket door's limits (connections, --max-upstream-requests), accounting
+// (usage, cost, /metrics, the generation_end log line) and drain (section 2, SIGTERM).
 
 #include <tokenrelay/core/net.hpp>
 #include <tokenrelay/ws/relay_state.hpp>
+
+#include <cstddef>
 
 namespace tokenrelay::http_server {
 
@@ -19,5 +23,14 @@ awaitable<bool> serve_completion(
     ws::relay_state& state,
     ws::loop_context& loop
 );
+
+/// Completion requests being answered now, on every loop: the drain waits for them.
+/// Thread-safe.
+std::size_t completions_in_flight();
+
+/// Ends every completion request still being answered (the drain timeout has passed):
+/// its upstream request and its connection are closed, so a streamed answer ends without
+/// `[DONE]`. Thread-safe; each one ends on its own loop soon after.
+void stop_completions();
 
 } // namespace tokenrelay::http_server

@@ -61,7 +61,10 @@ std::string metrics_text(const ws::relay_state& state)
         (s->attached() ? g.live_sessions : g.detached_sessions) += 1;
         g.running_generations += s->generation_running() ? 1 : 0;
     }
+    // POST /v1/chat/completions requests are generations too (section 1).
+    g.running_generations += completions_in_flight();
     g.open_connections = state.connections.size();
+    g.upstream_requests_in_flight = state.upstream_slots.in_use();
     const auto& c = state.sessions.counters;
     g.sessions_created = c.created.load();
     g.sessions_resumed = c.resumed.load();
@@ -142,7 +145,8 @@ awaitable<void> run_http_session(tcp::socket socket, ws::relay_state& state, ws:
         http::request_parser<http::string_body> parser;
         parser.header_limit(max_header_bytes);
         parser.body_limit(cfg.max_http_body_bytes);
-        // A client that trickles its headers (slowloris) is cut off.
+        // One deadline for the whole request, body included, and for the wait for the next
+        // one on a kept-alive connection: a client that trickles (slowloris) is cut off.
         stream.expires_after(cfg.header_timeout);
         auto [ec, n] = co_await http::async_read(stream, buffer, parser, use_tuple);
         if (ec == http::error::end_of_stream || ec == beast::error::timeout ||

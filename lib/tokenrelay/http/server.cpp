@@ -1,4 +1,5 @@
 #include <tokenrelay/core/log.hpp>
+#include <tokenrelay/http/completions.hpp>
 #include <tokenrelay/http/listener.hpp>
 #include <tokenrelay/http/server.hpp>
 #include <tokenrelay/upstream/demo_source.hpp>
@@ -28,6 +29,13 @@ std::size_t running_generations(const ws::relay_state& state)
     return n;
 }
 
+/// Both doors' work in progress: WebSocket generations and completion requests
+/// (section 1), whose answers may finish within the drain timeout just the same.
+bool idle(const ws::relay_state& state)
+{
+    return running_generations(state) == 0 && completions_in_flight() == 0;
+}
+
 /// Polls `done` every 20 ms until it holds or `deadline` passes.
 template <class Done> awaitable<void> wait_until(Done done, clock::time_point deadline)
 {
@@ -38,9 +46,10 @@ template <class Done> awaitable<void> wait_until(Done done, clock::time_point de
     }
 }
 
-/// Section 2: on SIGTERM/SIGINT stop taking sessions, let running generations finish
-/// within the drain timeout, end the rest with reason "shutdown", close every
-/// connection with 1001, then stop. A second signal stops at once.
+/// Section 2: on SIGTERM/SIGINT stop taking sessions and completion requests, let running
+/// generations and completions finish within the drain timeout, end the rest (reason
+/// "shutdown"), close every connection with 1001, then stop. A second signal stops at
+/// once.
 awaitable<void> drain_on_signal(
     net::signal_set& signals,
     ws::relay_state& state,
@@ -68,12 +77,13 @@ awaitable<void> drain_on_signal(
     );
 
     const auto drain_deadline = clock::now() + state.config.drain_timeout;
-    co_await wait_until([&] { return running_generations(state) == 0; }, drain_deadline);
+    co_await wait_until([&] { return idle(state); }, drain_deadline);
     for (auto& s : state.sessions.all())
         s->stop(session::stop_reason::shutdown);
-    co_await wait_until(
-        [&] { return running_generations(state) == 0; }, clock::now() + std::chrono::seconds(3)
-    );
+    // A completion still running when the loops stop would be torn down with them, after
+    // the state it points to.
+    stop_completions();
+    co_await wait_until([&] { return idle(state); }, clock::now() + std::chrono::seconds(3));
     state.connections.close_all();
     co_await wait_until(
         [&] { return state.connections.size() == 0; }, clock::now() + std::chrono::seconds(3)

@@ -137,6 +137,34 @@ std::string render(const gauges& g)
     );
     simple(
         out,
+        "tokenrelay_upstream_requests_in_flight",
+        "Upstream requests running now (held --max-upstream-requests slots).",
+        "gauge",
+        static_cast<double>(g.upstream_requests_in_flight)
+    );
+    {
+        // Two loads, not one snapshot: a scrape between two updates of another loop's
+        // pool is clamped rather than showing a negative count.
+        const auto idle =
+            std::max<std::int64_t>(0, m.upstream_idle_connections.load(std::memory_order_relaxed));
+        const auto all =
+            std::max<std::int64_t>(idle, m.upstream_connections.load(std::memory_order_relaxed));
+        header(
+            out,
+            "tokenrelay_upstream_connections",
+            "Open upstream connections: carrying a request, or idle in the keep-alive pools.",
+            "gauge"
+        );
+        sample(
+            out,
+            "tokenrelay_upstream_connections",
+            "state=\"in_use\"",
+            static_cast<double>(all - idle)
+        );
+        sample(out, "tokenrelay_upstream_connections", "state=\"idle\"", static_cast<double>(idle));
+    }
+    simple(
+        out,
         "tokenrelay_draining",
         "1 while the relay drains after a signal.",
         "gauge",

@@ -48,6 +48,11 @@ struct relay_metrics
     // Whole micro-dollars: there is no portable atomic add for double before C++20's
     // atomic<double>::fetch_add, which GCC 12 implements with a CAS loop anyway.
     std::atomic<std::uint64_t> cost_micro_usd{0};
+    // Upstream connections the relay holds (in use and idle in the pools together), and
+    // of those the idle ones. Each pool belongs to one event loop (connection_pool.hpp),
+    // so the scrape, on any thread, reads these instead of the pools.
+    std::atomic<std::int64_t> upstream_connections{0};
+    std::atomic<std::int64_t> upstream_idle_connections{0};
     histogram ttft;
     histogram inter_token;
 
@@ -79,6 +84,7 @@ struct gauges
     std::uint64_t live_sessions = 0;     // attached to a connection
     std::uint64_t detached_sessions = 0; // waiting for a resume
     std::uint64_t running_generations = 0;
+    std::uint64_t upstream_requests_in_flight = 0; // request slots held (request_slots.hpp)
     std::uint64_t sessions_created = 0;
     std::uint64_t sessions_resumed = 0;
     std::uint64_t sessions_taken_over = 0;

@@ -5,6 +5,7 @@
 #include <tokenrelay/core/log.hpp>
 #include <tokenrelay/core/session_id.hpp>
 #include <tokenrelay/metrics/metrics.hpp>
+#include <tokenrelay/session/generation_log.hpp>
 #include <tokenrelay/session/session.hpp>
 
 #include <exception>
@@ -39,41 +40,6 @@ std::int64_t elapsed_ms(std::chrono::steady_clock::time_point since)
                std::chrono::steady_clock::now() - since
     )
         .count();
-}
-
-// One line per generation, the operator's record of usage and cost. The message and the
-// reply are user data and appear only when the operator asked for them (--log-content).
-void log_generation_end(const session::generation_record& r, const session_settings& settings)
-{
-    if (!log::enabled(log::level::info))
-        return;
-    const auto tokens = r.usage ? r.usage->tokens : token_usage{};
-    const std::string usage_source = !r.usage             ? "none"
-                                     : r.usage->estimated ? "estimated"
-                                                          : "upstream";
-    const bool priced = settings.prices.priced() && r.usage;
-    const auto cost = priced ? format_cost_usd(cost_usd(tokens, settings.prices)) : std::string{};
-    const auto prompt = std::to_string(tokens.prompt_tokens);
-    const auto completion = std::to_string(tokens.completion_tokens);
-    const auto ttft = std::to_string(r.ttft_ms);
-    const auto total = std::to_string(r.total_ms);
-    std::vector<log::field> fields{
-        {"session", r.session},
-        {"id", r.id},
-        {"model", r.model},
-        {"reason", r.reason},
-        {"prompt_tokens", prompt},
-        {"completion_tokens", completion},
-        {"usage", usage_source}};
-    if (priced)
-        fields.push_back({"cost_usd", cost});
-    fields.push_back({"ttft_ms", ttft});
-    fields.push_back({"total_ms", total});
-    if (settings.log_content) {
-        fields.push_back({"content", r.content});
-        fields.push_back({"reply", r.reply});
-    }
-    log::write(log::level::info, "generation_end", fields);
 }
 
 } // namespace
@@ -220,27 +186,16 @@ session::end_fields_locked(std::string reason, const std::optional<token_usage>&
     // Section 2: usage is given for every generation the upstream answered. Without a token
     // and without the upstream's own count, nothing shows that it did (a refused or
     // unreachable upstream), so there is nothing to report or charge.
-    if (!upstream_usage && token_events_ == 0)
+    const auto counted =
+        count_generation_usage(upstream_usage, prompt_estimate_, token_events_, settings_.prices);
+    if (!counted)
         return end;
-    const auto used = resolve_usage(upstream_usage, prompt_estimate_, token_events_);
+    const auto& used = counted->usage;
     usage_ = used;
     totals_.prompt_tokens += used.tokens.prompt_tokens;
     totals_.completion_tokens += used.tokens.completion_tokens;
-    auto& m = metrics::global();
-    m.prompt_tokens.fetch_add(
-        static_cast<std::uint64_t>(used.tokens.prompt_tokens), std::memory_order_relaxed
-    );
-    m.completion_tokens.fetch_add(
-        static_cast<std::uint64_t>(used.tokens.completion_tokens), std::memory_order_relaxed
-    );
-    if (used.estimated)
-        m.estimated_usage.fetch_add(1, std::memory_order_relaxed);
-    if (settings_.prices.priced()) {
-        const auto cost = cost_usd(used.tokens, settings_.prices);
-        totals_.cost_usd += cost;
-        m.add_cost_usd(to_micro_usd(cost));
-        end.cost_usd = format_cost_usd(cost);
-    }
+    totals_.cost_usd += counted->cost_usd;
+    end.cost_usd = counted->cost;
     end.usage = used.tokens;
     end.usage_estimated = used.estimated;
     return end;
@@ -282,7 +237,7 @@ session::generation_end session::end_generation_locked(protocol::stream_end_fiel
 
 void session::publish_end(const generation_end& done)
 {
-    log_generation_end(done.record, settings_);
+    log_generation_end(done.record, settings_.prices, settings_.log_content);
     if (done.writer)
         done.writer->wake();
 }

@@ -12,6 +12,7 @@
 #include <tokenrelay/core/error.hpp>
 #include <tokenrelay/core/net.hpp>
 #include <tokenrelay/protocol/client_frame.hpp>
+#include <tokenrelay/session/generation_log.hpp>
 #include <tokenrelay/session/history.hpp>
 #include <tokenrelay/session/rate_limiter.hpp>
 #include <tokenrelay/session/replay_log.hpp>
@@ -120,24 +121,10 @@ public:
     std::vector<chat_turn> history_snapshot() const;
     usage_totals totals() const;
 
-    /// What the operator's generation_end log line records.
-    struct generation_record
-    {
-        std::string session; // already shortened: session ids are secrets (section 3)
-        std::string id;
-        std::string model;
-        std::string reason;
-        std::optional<generation_usage> usage;
-        std::int64_t ttft_ms = -1;
-        std::int64_t total_ms = 0;
-        std::string content; // empty unless --log-content
-        std::string reply;
-    };
-
 private:
     struct generation_end
     {
-        generation_record record;
+        ::tokenrelay::session::generation_record record;
         std::shared_ptr<subscriber> writer;
     };
 

@@ -1,3 +1,4 @@
+#include <tokenrelay/metrics/metrics.hpp>
 #include <tokenrelay/upstream/connection_pool.hpp>
 
 #include <openssl/err.h>
@@ -66,11 +67,20 @@ awaitable<resolved> resolve(
 } // namespace
 
 connection::connection(beast::tcp_stream plain) : plain_(std::move(plain))
-{}
+{
+    metrics::global().upstream_connections.fetch_add(1, std::memory_order_relaxed);
+}
 
 connection::connection(beast::tcp_stream plain, ssl::context& tls)
     : tls_(std::in_place, std::move(plain), tls)
-{}
+{
+    metrics::global().upstream_connections.fetch_add(1, std::memory_order_relaxed);
+}
+
+connection::~connection()
+{
+    metrics::global().upstream_connections.fetch_sub(1, std::memory_order_relaxed);
+}
 
 beast::tcp_stream& connection::tcp() noexcept
 {
@@ -87,18 +97,34 @@ connection_pool::connection_pool(
       options_(options)
 {}
 
+connection_pool::~connection_pool()
+{
+    while (!idle_.empty())
+        pop_idle(true);
+}
+
+std::unique_ptr<connection> connection_pool::pop_idle(bool oldest)
+{
+    auto conn = std::move(oldest ? idle_.front() : idle_.back());
+    if (oldest)
+        idle_.pop_front();
+    else
+        idle_.pop_back();
+    metrics::global().upstream_idle_connections.fetch_sub(1, std::memory_order_relaxed);
+    return conn;
+}
+
 void connection_pool::drop_expired(clock::time_point now)
 {
     while (!idle_.empty() && now - idle_.front()->idle_since() >= options_.idle_timeout)
-        idle_.pop_front();
+        pop_idle(true);
 }
 
 std::unique_ptr<connection> connection_pool::take_idle()
 {
     drop_expired(clock::now());
     while (!idle_.empty()) {
-        auto conn = std::move(idle_.back());
-        idle_.pop_back();
+        auto conn = pop_idle(false);
         if (looks_reusable(conn->tcp()))
             return conn;
     }
@@ -112,10 +138,11 @@ void connection_pool::release(std::unique_ptr<connection> conn)
     const auto now = clock::now();
     drop_expired(now);
     if (idle_.size() >= options_.max_idle)
-        idle_.pop_front();
+        pop_idle(true);
     conn->tcp().expires_never();
     conn->mark_idle(now);
     idle_.push_back(std::move(conn));
+    metrics::global().upstream_idle_connections.fetch_add(1, std::memory_order_relaxed);
 }
 
 awaitable<connect_result> connection_pool::connect(clock::time_point not_after)

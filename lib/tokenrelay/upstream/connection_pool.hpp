@@ -24,6 +24,10 @@ class connection
 public:
     explicit connection(beast::tcp_stream plain);
     connection(beast::tcp_stream plain, ssl::context& tls);
+    /// Counted in metrics::global().upstream_connections for its whole life.
+    ~connection();
+    connection(const connection&) = delete;
+    connection& operator=(const connection&) = delete;
 
     /// The lowest layer: deadlines (`expires_at`) and closing.
     beast::tcp_stream& tcp() noexcept;
@@ -79,6 +83,7 @@ public:
 
     connection_pool(const connection_pool&) = delete;
     connection_pool& operator=(const connection_pool&) = delete;
+    ~connection_pool();
 
     /// The most recently used idle connection that still looks open, or null. Idle
     /// connections past the idle timeout, closed by the peer or holding unread bytes
@@ -99,6 +104,8 @@ public:
 
 private:
     void drop_expired(std::chrono::steady_clock::time_point now);
+    /// Every removal from `idle_` goes through here, so the idle gauge stays exact.
+    std::unique_ptr<connection> pop_idle(bool oldest);
 
     net::any_io_executor executor_;
     endpoint target_;

@@ -22,6 +22,7 @@ namespace {
 
 using namespace test;
 using namespace std::chrono_literals;
+using clock = std::chrono::steady_clock;
 
 struct pem_pair
 {
@@ -260,6 +261,53 @@ BOOST_AUTO_TEST_CASE(host_name_mismatch_is_refused)
         got[0].message
     );
     BOOST_TEST(server.requests.empty());
+}
+
+// A server that accepts and then never says a word holds the TLS handshake: the
+// first-token deadline covers it (PROTOCOL.md section 2, `timeout`), and so does the
+// connect timeout when it comes first (`upstream_error`, once the retries are spent).
+BOOST_AUTO_TEST_CASE(a_handshake_that_never_completes_ends_at_the_earlier_deadline)
+{
+    struct variant
+    {
+        std::chrono::milliseconds connect_timeout;
+        std::chrono::milliseconds first_token_timeout;
+        errc code;
+        std::string message;
+    };
+    const variant variants[] = {
+        {10s, 300ms, errc::timeout, "no first token within 0.3s"},
+        {300ms, 10s, errc::upstream_error, "upstream TLS handshake failed: timed out"},
+    };
+    for (const auto& v : variants) {
+        BOOST_TEST_CONTEXT(v.message)
+        {
+            net::io_context ioc;
+            // Listening, never accepting: the kernel completes the TCP handshake, and the
+            // ClientHello waits in its queue for ever.
+            tcp::acceptor silent(ioc, tcp::endpoint(net::ip::make_address("127.0.0.1"), 0));
+            auto o = options_for(
+                "https://127.0.0.1:" + std::to_string(silent.local_endpoint().port()) + "/v1"
+            );
+            o.connect_timeout = v.connect_timeout;
+            o.first_token_timeout = v.first_token_timeout;
+            http_source src(ioc.get_executor(), make_client_tls_context(""), o);
+            std::vector<stream_event> got;
+            clock::duration took{};
+            run_with_limit(ioc, [&]() -> awaitable<void> {
+                const auto start = clock::now();
+                got = co_await run_stream(src);
+                took = clock::now() - start;
+            });
+            BOOST_TEST_REQUIRE(got.size() == 1u);
+            BOOST_TEST((got[0].type == stream_event::kind::failed));
+            BOOST_TEST((got[0].code == v.code), got[0].message);
+            BOOST_TEST(got[0].message == v.message);
+            BOOST_TEST(got[0].http_status == 0);
+            BOOST_TEST((took >= 300ms), (took / 1ms) << " ms");
+            BOOST_TEST((took < 3s), (took / 1ms) << " ms");
+        }
+    }
 }
 
 BOOST_AUTO_TEST_CASE(https_without_a_tls_context_is_a_setup_error)
