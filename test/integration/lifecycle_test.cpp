@@ -144,6 +144,27 @@ BOOST_AUTO_TEST_CASE(bad_flag_value_exits_2_naming_the_flag, *ut::timeout(60))
     }
 }
 
+BOOST_AUTO_TEST_CASE(a_port_in_use_is_refused_not_shared, *ut::timeout(60))
+{
+    // Each loop listens with SO_REUSEPORT; a second relay on the same port must still fail
+    // to start rather than silently take part of the first one's connections.
+    relay_fixture first{{.flags = {"--threads", "2"}}};
+    auto second =
+        start_relay({"--listen", "127.0.0.1:" + std::to_string(first.port()), "--threads", "2"});
+    const auto status = second->wait_exit(10s);
+    BOOST_TEST_REQUIRE(status.has_value(), "a second relay on a port in use did not exit");
+    BOOST_TEST(*status == (exit_status{.exited = true, .code = 2}));
+    const auto err = second->stderr_text();
+    BOOST_TEST(err.find("--listen") != std::string::npos, err);
+    BOOST_TEST(err.find("in use") != std::string::npos, err);
+    // The first relay serves on, from both of its loops.
+    for (int i = 0; i < 4; ++i) {
+        auto s = first.open_session();
+        s->send(json::object{{"type", "chat"}, {"content", "still mine mock:tokens=2"}});
+        BOOST_TEST(s->collect_reply().text == "w0 w1 ");
+    }
+}
+
 BOOST_AUTO_TEST_CASE(bad_environment_value_names_the_flag, *ut::timeout(60))
 {
     // Section 7: TOKENRELAY_<FLAG> is the flag; a bad value names the flag all the same.

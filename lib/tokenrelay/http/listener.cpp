@@ -3,20 +3,66 @@
 #include <tokenrelay/http/listener.hpp>
 
 #include <exception>
+#include <stdexcept>
+#include <string>
 
 namespace tokenrelay::http_server {
+namespace {
 
-awaitable<void> accept_loop(
-    tcp::acceptor& acceptor,
-    std::vector<net::io_context*> contexts,
-    std::vector<ws::loop_context*> loops,
-    ws::relay_state& state
-)
+using reuse_port = net::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+
+} // namespace
+
+std::vector<std::unique_ptr<tcp::acceptor>>
+open_acceptors(const std::vector<net::io_context*>& contexts, const tcp::endpoint& ep)
 {
-    std::size_t next = 0;
+    std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
+    const auto refuse = [&](const error_code& ec) {
+        return std::runtime_error(
+            "--listen: cannot listen on " + ep.address().to_string() + ":" +
+            std::to_string(ep.port()) + ": " + ec.message()
+        );
+    };
+    // SO_REUSEPORT would also let this process share a port another relay of the same
+    // user already listens on, each silently getting part of the connections. A plain
+    // bind first turns that into the usual "address already in use".
+    if (ep.port() != 0 && !contexts.empty()) {
+        tcp::acceptor probe(*contexts.front());
+        error_code ec;
+        probe.open(ep.protocol(), ec);
+        if (!ec)
+            probe.set_option(net::socket_base::reuse_address(true), ec);
+        if (!ec)
+            probe.bind(ep, ec);
+        if (ec)
+            throw refuse(ec);
+    }
+    auto bound = ep;
+    for (auto* ctx : contexts) {
+        auto a = std::make_unique<tcp::acceptor>(*ctx);
+        error_code ec;
+        a->open(bound.protocol(), ec);
+        if (!ec)
+            a->set_option(net::socket_base::reuse_address(true), ec);
+        if (!ec)
+            a->set_option(reuse_port(true), ec);
+        if (!ec)
+            a->bind(bound, ec);
+        if (!ec)
+            a->listen(net::socket_base::max_listen_connections, ec);
+        if (ec)
+            throw refuse(ec);
+        // Port 0: the others join the port the first one got.
+        bound = a->local_endpoint();
+        acceptors.push_back(std::move(a));
+    }
+    return acceptors;
+}
+
+awaitable<void> accept_loop(tcp::acceptor& acceptor, ws::loop_context& loop, ws::relay_state& state)
+{
     for (;;) {
-        const auto i = next++ % contexts.size();
-        auto [ec, socket] = co_await acceptor.async_accept(*contexts[i], use_tuple);
+        auto [ec, socket] = co_await acceptor.async_accept(use_tuple);
         if (ec == net::error::operation_aborted || !acceptor.is_open())
             co_return;
         if (ec) {
@@ -29,8 +75,8 @@ awaitable<void> accept_loop(
         error_code ignored;
         socket.set_option(tcp::no_delay(true), ignored);
         net::co_spawn(
-            contexts[i]->get_executor(),
-            run_http_session(std::move(socket), state, *loops[i]),
+            loop.executor,
+            run_http_session(std::move(socket), state, loop),
             [](std::exception_ptr e) {
                 if (!e)
                     return;

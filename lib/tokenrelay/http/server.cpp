@@ -7,6 +7,7 @@
 #include <tokenrelay/upstream/http_source.hpp>
 #include <tokenrelay/upstream/tls_context.hpp>
 
+#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -53,7 +54,7 @@ template <class Done> awaitable<void> wait_until(Done done, clock::time_point de
 awaitable<void> drain_on_signal(
     net::signal_set& signals,
     ws::relay_state& state,
-    tcp::acceptor& acceptor,
+    std::vector<std::unique_ptr<tcp::acceptor>>& acceptors,
     std::vector<std::unique_ptr<net::io_context>>& contexts
 )
 {
@@ -88,8 +89,18 @@ awaitable<void> drain_on_signal(
     co_await wait_until(
         [&] { return state.connections.size() == 0; }, clock::now() + std::chrono::seconds(3)
     );
-    error_code ignored;
-    acceptor.close(ignored);
+    // Each acceptor belongs to its loop's thread: close it there, so new connections are
+    // refused rather than left in a backlog nobody reads.
+    auto closed = std::make_shared<std::atomic<std::size_t>>(0);
+    for (auto& a : acceptors)
+        net::post(a->get_executor(), [&a = *a, closed] {
+            error_code ignored;
+            a.close(ignored);
+            closed->fetch_add(1);
+        });
+    co_await wait_until(
+        [&] { return closed->load() == acceptors.size(); }, clock::now() + std::chrono::seconds(1)
+    );
     log::info("drain_finished");
     for (auto& c : contexts)
         c->stop();
@@ -183,34 +194,17 @@ int run_relay(config::relay_config cfg)
     ws::relay_state state(cfg);
 
     auto& main_ctx = *contexts.front();
-    tcp::acceptor acceptor(main_ctx);
-    const auto ep = listen_endpoint(main_ctx, cfg.listen);
-    error_code ec;
-    acceptor.open(ep.protocol(), ec);
-    if (!ec)
-        acceptor.set_option(net::socket_base::reuse_address(true), ec);
-    if (!ec)
-        acceptor.bind(ep, ec);
-    if (!ec)
-        acceptor.listen(net::socket_base::max_listen_connections, ec);
-    if (ec)
-        throw std::runtime_error(
-            "--listen: cannot listen on " + cfg.listen.host + ":" +
-            std::to_string(cfg.listen.port) + ": " + ec.message()
-        );
-
     std::vector<net::io_context*> ctx_ptrs;
-    std::vector<ws::loop_context*> loop_ptrs;
-    for (std::size_t i = 0; i < contexts.size(); ++i) {
-        ctx_ptrs.push_back(contexts[i].get());
-        loop_ptrs.push_back(loops[i].get());
-    }
-    net::co_spawn(main_ctx, accept_loop(acceptor, ctx_ptrs, loop_ptrs, state), net::detached);
+    for (auto& c : contexts)
+        ctx_ptrs.push_back(c.get());
+    auto acceptors = open_acceptors(ctx_ptrs, listen_endpoint(main_ctx, cfg.listen));
+    for (std::size_t i = 0; i < contexts.size(); ++i)
+        net::co_spawn(*contexts[i], accept_loop(*acceptors[i], *loops[i], state), net::detached);
     // Installed before the listening line is printed: a signal from then on drains.
     net::signal_set signals(main_ctx, SIGINT, SIGTERM);
-    net::co_spawn(main_ctx, drain_on_signal(signals, state, acceptor, contexts), net::detached);
+    net::co_spawn(main_ctx, drain_on_signal(signals, state, acceptors, contexts), net::detached);
 
-    const auto local = acceptor.local_endpoint();
+    const auto local = acceptors.front()->local_endpoint();
     const auto host = local.address().is_v6() ? "[" + local.address().to_string() + "]"
                                               : local.address().to_string();
     log::info(
