@@ -105,17 +105,6 @@ awaitable<void> refuse_upgrade(
     co_await write_response(stream, std::move(res), false);
 }
 
-void log_failure(std::exception_ptr e)
-{
-    if (!e)
-        return;
-    try {
-        std::rethrow_exception(e);
-    } catch (const std::exception& x) {
-        log::error("connection_failed", {{"what", x.what()}});
-    }
-}
-
 awaitable<void> serve_websocket(
     std::shared_ptr<ws::connection> conn,
     http::request<http::string_body> request,
@@ -223,7 +212,7 @@ awaitable<void> run_http_session(tcp::socket socket, ws::relay_state& state, ws:
             net::co_spawn(
                 co_await net::this_coro::executor,
                 serve_websocket(std::move(conn), std::move(request), std::move(resume), ip, state),
-                log_failure
+                log_connection_failure
             );
             co_return;
         }
@@ -269,6 +258,17 @@ awaitable<void> run_http_session(tcp::socket socket, ws::relay_state& state, ws:
             stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
             co_return;
         }
+    }
+}
+
+void log_connection_failure(std::exception_ptr e)
+{
+    if (!e)
+        return;
+    try {
+        std::rethrow_exception(e);
+    } catch (const std::exception& x) {
+        log::error("connection_failed", {{"what", x.what()}});
     }
 }
 

@@ -75,17 +75,7 @@ awaitable<void> accept_loop(tcp::acceptor& acceptor, ws::loop_context& loop, ws:
         error_code ignored;
         socket.set_option(tcp::no_delay(true), ignored);
         net::co_spawn(
-            loop.executor,
-            run_http_session(std::move(socket), state, loop),
-            [](std::exception_ptr e) {
-                if (!e)
-                    return;
-                try {
-                    std::rethrow_exception(e);
-                } catch (const std::exception& x) {
-                    log::error("connection_failed", {{"what", x.what()}});
-                }
-            }
+            loop.executor, run_http_session(std::move(socket), state, loop), log_connection_failure
         );
     }
 }
