@@ -3,6 +3,7 @@
 // same usage accounting, upstream-request cap and drain as the WebSocket door; against
 // the real relay and mock_upstream.
 
+#include "support/metric_samples.hpp"
 #include "support/relay_fixture.hpp"
 #include "support/run_coro.hpp"
 
@@ -116,21 +117,6 @@ double micro_usd(std::int64_t micro)
     char text[32];
     std::snprintf(text, sizeof text, "0.%06lld", static_cast<long long>(micro));
     return json::parse(text).as_double();
-}
-
-/// The samples of a Prometheus exposition, by name and labels.
-std::map<std::string, double> metric_samples(const std::string& exposition)
-{
-    std::map<std::string, double> out;
-    std::istringstream in(exposition);
-    std::string line;
-    while (std::getline(in, line)) {
-        if (line.empty() || line[0] == '#')
-            continue;
-        const auto space = line.rfind(' ');
-        out[line.substr(0, space)] = std::stod(line.substr(space + 1));
-    }
-    return out;
 }
 
 /// The relay's generation_end log lines so far, in order.
@@ -607,7 +593,7 @@ BOOST_AUTO_TEST_CASE(usage_and_cost_are_accounted_like_a_websocket_chat, *ut::ti
     }
 
     // Served after the last answer on the same connection: its accounting is complete.
-    const auto m = metric_samples(c.get("/metrics").body());
+    const auto m = parse_metric_samples(c.get("/metrics").body());
     BOOST_TEST(m.at("tokenrelay_generations_total") == 4);
     BOOST_TEST(m.at("tokenrelay_prompt_tokens_total") == prompt_sum);
     BOOST_TEST(m.at("tokenrelay_completion_tokens_total") == completion_sum);
@@ -649,7 +635,7 @@ BOOST_AUTO_TEST_CASE(upstream_failure_is_logged_and_counted_as_far_as_it_got, *u
     BOOST_TEST(r.result_int() == 200u);
     BOOST_TEST(r.body().find("\"usage\"") == std::string::npos, r.body());
 
-    const auto m = metric_samples(c.get("/metrics").body());
+    const auto m = parse_metric_samples(c.get("/metrics").body());
     const auto p = mock_prompt_tokens(f.mock_stats().at("last_body").as_object());
     BOOST_TEST(m.at("tokenrelay_prompt_tokens_total") == p);
     BOOST_TEST(m.at("tokenrelay_completion_tokens_total") == 1); // w0 came before the error
@@ -702,7 +688,7 @@ BOOST_AUTO_TEST_CASE(upstream_request_cap_answers_503_overloaded, *ut::timeout(6
     );
     const auto ok = post(f.port(), body_for("now there is room mock:tokens=1"));
     BOOST_TEST(ok.status == 200u, ok.body);
-    const auto m = metric_samples(http_get(f.port(), "/metrics").body);
+    const auto m = parse_metric_samples(http_get(f.port(), "/metrics").body);
     BOOST_TEST(m.at("tokenrelay_errors_total{code=\"overloaded\"}") == 3);
 }
 

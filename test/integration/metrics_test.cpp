@@ -1,6 +1,7 @@
 // GET /metrics (PROTOCOL.md section 1): the exposition is checked by Prometheus's own
 // parser (`promtool check metrics`), and the counters move by exactly what a chat did.
 
+#include "support/metric_samples.hpp"
 #include "support/relay_fixture.hpp"
 
 #include <boost/test/unit_test.hpp>
@@ -16,21 +17,6 @@ namespace tokenrelay::test {
 namespace {
 
 using namespace std::chrono_literals;
-
-/// Sample name (with labels) → value, from the exposition text.
-std::map<std::string, double> parse_samples(const std::string& text)
-{
-    std::map<std::string, double> out;
-    std::istringstream in(text);
-    std::string line;
-    while (std::getline(in, line)) {
-        if (line.empty() || line[0] == '#')
-            continue;
-        const auto space = line.rfind(' ');
-        out[line.substr(0, space)] = std::stod(line.substr(space + 1));
-    }
-    return out;
-}
 
 /// Runs promtool's exposition parser and linter over `text`; returns its exit status and
 /// output.
@@ -69,7 +55,7 @@ BOOST_AUTO_TEST_CASE(exposition_parses_and_counts_a_chat_exactly)
     const auto after = http_get(relay.port(), "/metrics");
     const auto [status2, output2] = promtool_check(after.body);
     BOOST_TEST(status2 == 0, "promtool: " << output2);
-    const auto m = parse_samples(after.body);
+    const auto m = parse_metric_samples(after.body);
     BOOST_TEST(m.at("tokenrelay_tokens_relayed_total") == 8);
     BOOST_TEST(m.at("tokenrelay_token_bytes_relayed_total") == 24);
     BOOST_TEST(m.at("tokenrelay_generations_total") == 1);
@@ -97,7 +83,7 @@ BOOST_AUTO_TEST_CASE(errors_and_detached_sessions_are_counted)
     // The drop is noticed asynchronously: wait on the relay's own figure.
     std::map<std::string, double> m;
     for (int i = 0; i < 200; ++i) {
-        m = parse_samples(http_get(relay.port(), "/metrics").body);
+        m = scrape_metrics(relay.port());
         if (m.at("tokenrelay_sessions{state=\"detached\"}") == 1)
             break;
         std::this_thread::sleep_for(10ms);
@@ -112,7 +98,7 @@ BOOST_AUTO_TEST_CASE(upstream_requests_and_connections_are_gauged)
     relay_fixture relay;
     const auto idle = "tokenrelay_upstream_connections{state=\"idle\"}";
     const auto in_use = "tokenrelay_upstream_connections{state=\"in_use\"}";
-    auto m = parse_samples(http_get(relay.port(), "/metrics").body);
+    auto m = scrape_metrics(relay.port());
     BOOST_TEST(m.at("tokenrelay_upstream_requests_in_flight") == 0);
     BOOST_TEST(m.at(in_use) == 0);
     BOOST_TEST(m.at(idle) == 0);
@@ -120,7 +106,7 @@ BOOST_AUTO_TEST_CASE(upstream_requests_and_connections_are_gauged)
     auto s = relay.open_session();
     s->send(json::object{{"type", "chat"}, {"content", "hold on mock:tokens=3 mock:interval=300"}});
     const auto first = s->read_until("token");
-    m = parse_samples(http_get(relay.port(), "/metrics").body);
+    m = scrape_metrics(relay.port());
     BOOST_TEST(m.at("tokenrelay_upstream_requests_in_flight") == 1);
     BOOST_TEST(m.at(in_use) == 1);
     BOOST_TEST(m.at(idle) == 0);
@@ -130,7 +116,7 @@ BOOST_AUTO_TEST_CASE(upstream_requests_and_connections_are_gauged)
     // The slot and the connection are given back as the generation winds down, which
     // may be just after its stream_end reached the client.
     for (int i = 0; i < 200; ++i) {
-        m = parse_samples(http_get(relay.port(), "/metrics").body);
+        m = scrape_metrics(relay.port());
         if (m.at("tokenrelay_upstream_requests_in_flight") == 0 && m.at(idle) == 1)
             break;
         std::this_thread::sleep_for(10ms);
@@ -148,7 +134,7 @@ BOOST_AUTO_TEST_CASE(upstream_requests_and_connections_are_gauged)
     BOOST_TEST(string_of(s->read_until("stream_end"), "reason") == "cancelled");
     relay.mock_wait("aborted", 1);
     for (int i = 0; i < 200; ++i) {
-        m = parse_samples(http_get(relay.port(), "/metrics").body);
+        m = scrape_metrics(relay.port());
         if (m.at("tokenrelay_upstream_requests_in_flight") == 0 && m.at(in_use) == 0)
             break;
         std::this_thread::sleep_for(10ms);

@@ -2,7 +2,7 @@
 // nothing is disconnected). The idle timeout sees only reads, so the relay bounds how long
 // one of its writes may stay pending instead.
 
-#include "support/http_client.hpp"
+#include "support/metric_samples.hpp"
 #include "support/relay_fixture.hpp"
 
 #include <boost/beast/core.hpp>
@@ -21,15 +21,6 @@ namespace beast = boost::beast;
 namespace websocket = beast::websocket;
 using tcp = boost::asio::ip::tcp;
 using namespace std::chrono_literals;
-
-std::int64_t open_connections(std::uint16_t port)
-{
-    const auto body = http_get(port, "/metrics").body;
-    const std::string name = "\ntokenrelay_open_connections ";
-    const auto at = body.find(name);
-    BOOST_TEST_REQUIRE(at != std::string::npos, "no tokenrelay_open_connections in /metrics");
-    return std::stoll(body.substr(at + name.size()));
-}
 
 BOOST_AUTO_TEST_CASE(a_client_that_sends_but_never_reads_is_disconnected, *ut::timeout(90))
 {
@@ -69,9 +60,10 @@ BOOST_AUTO_TEST_CASE(a_client_that_sends_but_never_reads_is_disconnected, *ut::t
     BOOST_TEST(dropped, "the relay logged no ws_write_timeout");
     // The connection is gone from the relay, and it still serves others.
     const auto gone_by = std::chrono::steady_clock::now() + 10s;
-    while (open_connections(f.port()) != 0 && std::chrono::steady_clock::now() < gone_by)
+    while (scrape_metrics(f.port()).at("tokenrelay_open_connections") != 0 &&
+           std::chrono::steady_clock::now() < gone_by)
         std::this_thread::sleep_for(50ms);
-    BOOST_TEST(open_connections(f.port()) == 0);
+    BOOST_TEST(scrape_metrics(f.port()).at("tokenrelay_open_connections") == 0);
     auto other = f.open_session();
     other->send(boost::json::object{{"type", "chat"}, {"content", "still here mock:tokens=2"}});
     BOOST_TEST(other->collect_reply().text == "w0 w1 ");

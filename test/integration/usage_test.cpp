@@ -2,6 +2,7 @@
 // count or the relay's estimate, the cost at --price-input/--price-output, the per-session
 // --session-token-budget, the totals in /metrics and the generation_end log line.
 
+#include "support/metric_samples.hpp"
 #include "support/relay_fixture.hpp"
 
 #include <boost/test/unit_test.hpp>
@@ -31,20 +32,6 @@ double micro_usd(std::int64_t micro)
     char text[32];
     std::snprintf(text, sizeof text, "0.%06lld", static_cast<long long>(micro));
     return json::parse(text).as_double();
-}
-
-std::map<std::string, double> metric_samples(std::uint16_t port)
-{
-    std::map<std::string, double> out;
-    std::istringstream in(http_get(port, "/metrics").body);
-    std::string line;
-    while (std::getline(in, line)) {
-        if (line.empty() || line[0] == '#')
-            continue;
-        const auto space = line.rfind(' ');
-        out[line.substr(0, space)] = std::stod(line.substr(space + 1));
-    }
-    return out;
 }
 
 /// The relay logs generation_end after the stream_end is queued for the client, on its
@@ -96,7 +83,7 @@ BOOST_AUTO_TEST_CASE(upstream_usage_and_exact_cost_in_stream_end_metrics_and_log
     BOOST_TEST(!usage.contains("estimated"));
     BOOST_TEST(usage.size() == 3u);
 
-    const auto m = metric_samples(relay.port());
+    const auto m = scrape_metrics(relay.port());
     BOOST_TEST(m.at("tokenrelay_prompt_tokens_total") == p);
     BOOST_TEST(m.at("tokenrelay_completion_tokens_total") == 8);
     BOOST_TEST(m.at("tokenrelay_estimated_usage_total") == 0);
@@ -140,7 +127,7 @@ BOOST_AUTO_TEST_CASE(without_upstream_usage_the_relay_counts_and_says_so, *ut::t
     BOOST_TEST(usage.at("estimated").as_bool());
     BOOST_TEST(usage.at("cost_usd").as_double() == micro_usd(p + 7 * 2));
 
-    const auto m = metric_samples(relay.port());
+    const auto m = scrape_metrics(relay.port());
     BOOST_TEST(m.at("tokenrelay_prompt_tokens_total") == p);
     BOOST_TEST(m.at("tokenrelay_completion_tokens_total") == 7);
     BOOST_TEST(m.at("tokenrelay_estimated_usage_total") == 1);
@@ -161,7 +148,7 @@ BOOST_AUTO_TEST_CASE(without_prices_usage_has_no_cost, *ut::timeout(60))
     BOOST_TEST(integer(usage, "completion_tokens") == 2);
     BOOST_TEST(!usage.contains("cost_usd"));
     BOOST_TEST(usage.size() == 2u);
-    BOOST_TEST(metric_samples(relay.port()).at("tokenrelay_cost_usd_total") == 0);
+    BOOST_TEST(scrape_metrics(relay.port()).at("tokenrelay_cost_usd_total") == 0);
     const auto line = generation_end_line(relay);
     BOOST_TEST(!has(line, "cost_usd"), line);
 }

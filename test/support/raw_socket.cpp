@@ -192,11 +192,6 @@ bool raw_socket::wait_closed(std::chrono::milliseconds timeout, std::string* int
     }
 }
 
-void raw_socket::set_receive_buffer(int bytes)
-{
-    set_int_option(fd_, SOL_SOCKET, SO_RCVBUF, bytes);
-}
-
 void raw_socket::close()
 {
     if (fd_ >= 0)
@@ -245,22 +240,23 @@ std::uint16_t ws_frame::close_code() const
     );
 }
 
-std::optional<ws_frame> take_ws_frame(std::string& buffer)
+std::optional<ws_frame> parse_ws_frame(std::string_view buffer, std::size_t& offset)
 {
-    const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(buffer[i]); };
-    if (buffer.size() < 2)
+    const auto b = buffer.substr(std::min(offset, buffer.size()));
+    const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(b[i]); };
+    if (b.size() < 2)
         return std::nullopt;
     std::size_t header = 2;
     std::uint64_t size = byte(1) & 0x7F;
     const bool masked = (byte(1) & 0x80) != 0;
     if (size == 126) {
         header = 4;
-        if (buffer.size() < header)
+        if (b.size() < header)
             return std::nullopt;
         size = (std::uint64_t{byte(2)} << 8) | byte(3);
     } else if (size == 127) {
         header = 10;
-        if (buffer.size() < header)
+        if (b.size() < header)
             return std::nullopt;
         size = 0;
         for (std::size_t i = 2; i < 10; ++i)
@@ -269,17 +265,25 @@ std::optional<ws_frame> take_ws_frame(std::string& buffer)
     const std::size_t key_at = header;
     if (masked)
         header += 4;
-    if (buffer.size() < header || buffer.size() - header < size)
+    if (b.size() < header || b.size() - header < size)
         return std::nullopt;
     ws_frame f;
     f.fin = (byte(0) & 0x80) != 0;
     f.opcode = static_cast<ws_opcode>(byte(0) & 0x0F);
-    f.payload = buffer.substr(header, static_cast<std::size_t>(size));
+    f.payload = std::string(b.substr(header, static_cast<std::size_t>(size)));
     if (masked) {
         for (std::size_t i = 0; i < f.payload.size(); ++i)
-            f.payload[i] = static_cast<char>(f.payload[i] ^ buffer[key_at + i % 4]);
+            f.payload[i] = static_cast<char>(f.payload[i] ^ b[key_at + i % 4]);
     }
-    buffer.erase(0, header + static_cast<std::size_t>(size));
+    offset += header + static_cast<std::size_t>(size);
+    return f;
+}
+
+std::optional<ws_frame> take_ws_frame(std::string& buffer)
+{
+    std::size_t offset = 0;
+    auto f = parse_ws_frame(buffer, offset);
+    buffer.erase(0, offset);
     return f;
 }
 
@@ -337,16 +341,23 @@ void raw_ws::send_raw(std::string_view bytes)
 std::optional<ws_frame> raw_ws::read_frame(std::chrono::milliseconds timeout)
 {
     const auto deadline = clock::now() + timeout;
+    const auto take = [this] {
+        auto f = parse_ws_frame(buffer_, offset_);
+        // Compacted now and then, not per frame: a backlog of small frames would otherwise
+        // cost a move of the whole buffer each.
+        if (offset_ == buffer_.size() || offset_ > 64 * 1024) {
+            buffer_.erase(0, offset_);
+            offset_ = 0;
+        }
+        return f;
+    };
     for (;;) {
-        if (auto f = take_ws_frame(buffer_))
+        if (auto f = take())
             return f;
         const auto s =
             socket_.read_some(buffer_, std::chrono::milliseconds(remaining_ms(deadline)));
-        if (s == raw_socket::status::closed) {
-            if (auto f = take_ws_frame(buffer_))
-                return f;
-            return std::nullopt;
-        }
+        if (s == raw_socket::status::closed)
+            return take();
         if (s == raw_socket::status::timeout)
             BOOST_FAIL("no WebSocket frame from the relay within " << timeout.count() << " ms");
     }

@@ -55,11 +55,6 @@ public:
     /// when it is still open after `timeout`.
     bool wait_closed(std::chrono::milliseconds timeout, std::string* into = nullptr);
 
-    /// SO_RCVBUF on the connected socket, for a client that starts reading after all.
-    /// The window scale agreed at connect still caps the window at 64 KiB when the buffer
-    /// was small then.
-    void set_receive_buffer(int bytes);
-
     /// Orderly close (FIN).
     void close();
     /// Abortive close (RST, SO_LINGER 0), as a crashed client or a lost network.
@@ -95,6 +90,10 @@ struct ws_frame
     std::uint16_t close_code() const;
 };
 
+/// Parses one complete server frame at `offset` of `buffer` and moves `offset` past it;
+/// nothing while it is partial. For reading many frames without moving the rest each time.
+std::optional<ws_frame> parse_ws_frame(std::string_view buffer, std::size_t& offset);
+
 /// Takes one complete server frame off the front of `buffer`; nothing while it is partial.
 std::optional<ws_frame> take_ws_frame(std::string& buffer);
 
@@ -114,8 +113,6 @@ public:
     );
 
     raw_socket& socket() noexcept { return socket_; }
-    /// Bytes read and not yet taken as frames.
-    std::string& buffer() noexcept { return buffer_; }
 
     /// Writes one frame; fails the test when the relay does not take it in time.
     void send(ws_opcode op, std::string_view payload, bool fin = true);
@@ -128,7 +125,8 @@ public:
 private:
     std::chrono::milliseconds timeout_;
     raw_socket socket_;
-    std::string buffer_;
+    std::string buffer_; // bytes read; those before offset_ are taken
+    std::size_t offset_ = 0;
 };
 
 } // namespace tokenrelay::test
