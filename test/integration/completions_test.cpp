@@ -135,20 +135,6 @@ bool has(const std::string& text, const std::string& part)
     return text.find(part) != std::string::npos;
 }
 
-/// Polls /readyz until it answers 503; false when it still says 200 at the deadline.
-/// (Readiness is only observable by asking, and the signal is handled asynchronously.)
-bool becomes_unready(std::uint16_t port, std::chrono::milliseconds within)
-{
-    const auto deadline = std::chrono::steady_clock::now() + within;
-    do {
-        const auto r = http_get(port, "/readyz", {}, {.timeout = 1000ms});
-        if (r.status == 503u)
-            return true;
-        BOOST_TEST_REQUIRE(r.status == 200u);
-    } while (std::chrono::steady_clock::now() < deadline);
-    return false;
-}
-
 /// curl -N as a child process; its stdout (headers, then the decoded body) once it exits.
 std::string run_curl(std::uint16_t port, std::string body, std::vector<std::string> extra = {})
 {

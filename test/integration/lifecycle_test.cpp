@@ -20,20 +20,6 @@ json::object chat(std::string content)
     return {{"type", "chat"}, {"content", std::move(content)}};
 }
 
-/// Polls /readyz until it answers 503; false when it still says 200 at the deadline.
-/// (Readiness is only observable by asking, and the signal is handled asynchronously.)
-bool becomes_unready(std::uint16_t port, std::chrono::milliseconds within)
-{
-    const auto deadline = std::chrono::steady_clock::now() + within;
-    do {
-        const auto r = http_get(port, "/readyz", {}, {.timeout = 1000ms});
-        if (r.status == 503u)
-            return true;
-        BOOST_TEST_REQUIRE(r.status == 200u);
-    } while (std::chrono::steady_clock::now() < deadline);
-    return false;
-}
-
 BOOST_AUTO_TEST_CASE(sigterm_drains_a_running_reply, *ut::timeout(60))
 {
     relay_fixture f{{.flags = {"--drain-timeout", "1"}}};

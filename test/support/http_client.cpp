@@ -2,6 +2,8 @@
 
 #include "support/run_coro.hpp"
 
+#include <boost/test/unit_test.hpp>
+
 #include <memory>
 #include <optional>
 
@@ -107,6 +109,18 @@ http_result http_raw(std::uint16_t port, std::string raw, std::chrono::milliseco
 {
     net::io_context ioc;
     return run_coro(ioc, do_raw(port, std::move(raw)), timeout);
+}
+
+bool becomes_unready(std::uint16_t port, std::chrono::milliseconds within)
+{
+    const auto deadline = std::chrono::steady_clock::now() + within;
+    do {
+        const auto r = http_get(port, "/readyz", {}, {.timeout = std::chrono::milliseconds(1000)});
+        if (r.status == 503u)
+            return true;
+        BOOST_TEST_REQUIRE(r.status == 200u);
+    } while (std::chrono::steady_clock::now() < deadline);
+    return false;
 }
 
 } // namespace tokenrelay::test

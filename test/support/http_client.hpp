@@ -59,4 +59,8 @@ http_result http_raw(
     std::chrono::milliseconds timeout = std::chrono::milliseconds(10000)
 );
 
+/// Polls /readyz until it answers 503; false when it still says 200 at the deadline.
+/// (Readiness is only observable by asking, and a drain signal is handled asynchronously.)
+bool becomes_unready(std::uint16_t port, std::chrono::milliseconds within);
+
 } // namespace tokenrelay::test
