@@ -1,11 +1,10 @@
 // Anthropic Messages API streaming events (https://docs.anthropic.com/en/api/messages-streaming):
 // message_start, content_block_start/delta/stop, message_delta, message_stop, ping, error.
 #include <tokenrelay/sse/anthropic_decoder.hpp>
+#include <tokenrelay/sse/json_fields.hpp>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
-
-#include <limits>
 
 namespace tokenrelay::sse {
 
@@ -13,37 +12,9 @@ namespace json = boost::json;
 
 namespace {
 
-enum class field { absent, ok, wrong_type };
-
-field read_string(json::object const& o, std::string_view key, std::string& out)
-{
-    auto const* v = o.if_contains(key);
-    if (v == nullptr || v->is_null())
-        return field::absent;
-    auto const* s = v->if_string();
-    if (s == nullptr)
-        return field::wrong_type;
-    out.assign(s->data(), s->size());
-    return field::ok;
-}
-
-field read_count(json::object const& o, std::string_view key, std::int64_t& out)
-{
-    auto const* v = o.if_contains(key);
-    if (v == nullptr || v->is_null())
-        return field::absent;
-    if (auto const* i = v->if_int64(); i != nullptr && *i >= 0) {
-        out = *i;
-        return field::ok;
-    }
-    if (auto const* u = v->if_uint64();
-        u != nullptr &&
-        *u <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
-        out = static_cast<std::int64_t>(*u);
-        return field::ok;
-    }
-    return field::wrong_type;
-}
+using detail::json_field;
+using detail::read_count;
+using detail::read_string;
 
 // PROTOCOL.md section 2 knows stop and length; refusal, tool_use and the like pass
 // through as the OpenAI path passes content_filter.
@@ -83,7 +54,7 @@ bool anthropic_decoder::decode(std::string_view type, std::string_view data, ope
 
     std::string own_type;
     if (type == "message") {
-        if (read_string(*o, "type", own_type) == field::wrong_type)
+        if (read_string(*o, "type", own_type) == json_field::wrong_type)
             return fail("type is not a string");
         type = own_type;
     }
@@ -128,7 +99,7 @@ bool anthropic_decoder::decode_object(
             if (delta == nullptr)
                 return fail("message_delta.delta is not an object");
             std::string stop_reason;
-            if (read_string(*delta, "stop_reason", stop_reason) == field::wrong_type)
+            if (read_string(*delta, "stop_reason", stop_reason) == json_field::wrong_type)
                 return fail("delta.stop_reason is not a string");
             if (!stop_reason.empty())
                 out.finish_reason = finish_reason_of(stop_reason);
@@ -153,13 +124,13 @@ bool anthropic_decoder::decode_delta(json::object const& o, openai_chunk& out)
     if (delta == nullptr)
         return fail("content_block_delta without a delta object");
     std::string kind;
-    if (read_string(*delta, "type", kind) != field::ok)
+    if (read_string(*delta, "type", kind) != json_field::ok)
         return fail("content_block_delta.delta.type is not a string");
     if (kind == "text_delta") {
-        if (read_string(*delta, "text", out.content) != field::ok)
+        if (read_string(*delta, "text", out.content) != json_field::ok)
             return fail("text_delta.text is not a string");
     } else if (kind == "thinking_delta") {
-        if (read_string(*delta, "thinking", out.reasoning) != field::ok)
+        if (read_string(*delta, "thinking", out.reasoning) != json_field::ok)
             return fail("thinking_delta.thinking is not a string");
     }
     // signature_delta and input_json_delta carry nothing the relay shows.
@@ -173,9 +144,9 @@ bool anthropic_decoder::read_usage(json::value const* usage, std::string_view wh
     auto const* u = usage->if_object();
     if (u == nullptr)
         return fail(std::string(where) + " is not an object");
-    if (read_count(*u, "input_tokens", input_tokens_) == field::wrong_type)
+    if (read_count(*u, "input_tokens", input_tokens_) == json_field::wrong_type)
         return fail(std::string(where) + ".input_tokens is not a non-negative integer");
-    if (read_count(*u, "output_tokens", output_tokens_) == field::wrong_type)
+    if (read_count(*u, "output_tokens", output_tokens_) == json_field::wrong_type)
         return fail(std::string(where) + ".output_tokens is not a non-negative integer");
     return true;
 }

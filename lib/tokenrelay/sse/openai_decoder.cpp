@@ -1,10 +1,9 @@
 // One `data:` payload of an OpenAI-compatible chat.completion.chunk stream (PROTOCOL.md
 // section 6). Only choices[0] matters: the relay always asks for one completion.
+#include <tokenrelay/sse/json_fields.hpp>
 #include <tokenrelay/sse/openai_decoder.hpp>
 
 #include <boost/json/serialize.hpp>
-
-#include <limits>
 
 namespace tokenrelay::sse {
 
@@ -12,45 +11,9 @@ namespace json = boost::json;
 
 namespace {
 
-enum class text_field { absent, ok, wrong_type };
-
-// An absent or null member means "no text": servers send `"content": null` next to
-// reasoning deltas and in the final chunk.
-text_field read_text(json::object const& o, std::string_view key, std::string& out)
-{
-    auto const* v = o.if_contains(key);
-    if (v == nullptr || v->is_null()) {
-        return text_field::absent;
-    }
-    auto const* s = v->if_string();
-    if (s == nullptr) {
-        return text_field::wrong_type;
-    }
-    out.assign(s->data(), s->size());
-    return text_field::ok;
-}
-
-enum class count_field { ok, wrong_type };
-
-count_field read_count(json::object const& o, std::string_view key, std::int64_t& out)
-{
-    auto const* v = o.if_contains(key);
-    if (v == nullptr || v->is_null()) {
-        out = 0;
-        return count_field::ok;
-    }
-    if (auto const* i = v->if_int64(); i != nullptr && *i >= 0) {
-        out = *i;
-        return count_field::ok;
-    }
-    if (auto const* u = v->if_uint64();
-        u != nullptr &&
-        *u <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
-        out = static_cast<std::int64_t>(*u);
-        return count_field::ok;
-    }
-    return count_field::wrong_type;
-}
+using detail::json_field;
+using detail::read_count;
+using detail::read_string;
 
 } // namespace
 
@@ -148,24 +111,24 @@ bool openai_decoder::decode_choices(json::value const& choices, openai_chunk& ou
         if (delta == nullptr) {
             return fail("choices[0].delta is not an object");
         }
-        if (read_text(*delta, "content", out.content) == text_field::wrong_type) {
+        if (read_string(*delta, "content", out.content) == json_field::wrong_type) {
             return fail("choices[0].delta.content is not a string");
         }
         // DeepSeek and vLLM say `reasoning_content`, OpenRouter and Ollama `reasoning`.
-        switch (read_text(*delta, "reasoning_content", out.reasoning)) {
-        case text_field::ok:
+        switch (read_string(*delta, "reasoning_content", out.reasoning)) {
+        case json_field::ok:
             break;
-        case text_field::wrong_type:
+        case json_field::wrong_type:
             return fail("choices[0].delta.reasoning_content is not a string");
-        case text_field::absent:
-            if (read_text(*delta, "reasoning", out.reasoning) == text_field::wrong_type) {
+        case json_field::absent:
+            if (read_string(*delta, "reasoning", out.reasoning) == json_field::wrong_type) {
                 return fail("choices[0].delta.reasoning is not a string");
             }
             break;
         }
     }
 
-    if (read_text(*choice, "finish_reason", out.finish_reason) == text_field::wrong_type) {
+    if (read_string(*choice, "finish_reason", out.finish_reason) == json_field::wrong_type) {
         return fail("choices[0].finish_reason is not a string");
     }
     return true;
@@ -181,10 +144,10 @@ bool openai_decoder::decode_usage(json::value const& usage, openai_chunk& out)
         return fail("usage is not an object");
     }
     token_usage counts;
-    if (read_count(*o, "prompt_tokens", counts.prompt_tokens) != count_field::ok) {
+    if (read_count(*o, "prompt_tokens", counts.prompt_tokens) == json_field::wrong_type) {
         return fail("usage.prompt_tokens is not a non-negative integer");
     }
-    if (read_count(*o, "completion_tokens", counts.completion_tokens) != count_field::ok) {
+    if (read_count(*o, "completion_tokens", counts.completion_tokens) == json_field::wrong_type) {
         return fail("usage.completion_tokens is not a non-negative integer");
     }
     out.usage = counts;
