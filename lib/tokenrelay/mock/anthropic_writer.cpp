@@ -22,21 +22,7 @@ std::string stop_reason_of(std::string_view finish)
 anthropic_writer::anthropic_writer(plan p, chat_input in, std::uint64_t id)
     : plan_(std::move(p)), in_(std::move(in)), id_(id), line_end_(line_end_text(plan_.lineend))
 {
-    if (plan_.echo)
-        total_ = 1;
-    else if (plan_.huge)
-        total_ = (*plan_.huge + huge_token_size - 1) / huge_token_size;
-    else
-        total_ = plan_.tokens;
-
-    // As in stream_writer: K of stall_after / disconnect_after wins over the default count.
-    std::optional<std::size_t> cut;
-    if (plan_.stall_after)
-        cut = plan_.stall_after;
-    if (plan_.disconnect_after && (!cut || *plan_.disconnect_after < *cut))
-        cut = plan_.disconnect_after;
-    if (cut)
-        total_ = (plan_.echo || plan_.huge) ? std::min(total_, *cut) : *cut;
+    total_ = planned_token_count(plan_);
 
     if (plan_.stall) {
         phase_ = phase::over;
@@ -58,13 +44,7 @@ std::string anthropic_writer::event(std::string_view name, std::string_view data
 
 std::string anthropic_writer::token_text(std::size_t i) const
 {
-    if (plan_.echo)
-        return in_.messages_json;
-    if (plan_.huge) {
-        const auto left = *plan_.huge - i * huge_token_size;
-        return std::string(std::min(left, huge_token_size), 'x');
-    }
-    return "w" + std::to_string(i) + " ";
+    return plain_token_text(plan_, in_, i);
 }
 
 std::string anthropic_writer::text_block_index() const

@@ -39,22 +39,7 @@ stream_writer::stream_writer(plan p, chat_input in, std::uint64_t id, std::int64
     content_head_ = empty_event.substr(0, quotes);
     content_tail_ = empty_event.substr(quotes);
 
-    if (plan_.echo)
-        total_ = 1;
-    else if (plan_.huge)
-        total_ = (*plan_.huge + huge_token_size - 1) / huge_token_size;
-    else
-        total_ = plan_.tokens;
-
-    // stall_after / disconnect_after mean "K tokens, then ...": K wins over the default
-    // count, but cannot invent echo or huge content that does not exist.
-    std::optional<std::size_t> cut;
-    if (plan_.stall_after)
-        cut = plan_.stall_after;
-    if (plan_.disconnect_after && (!cut || *plan_.disconnect_after < *cut))
-        cut = plan_.disconnect_after;
-    if (cut)
-        total_ = (plan_.echo || plan_.huge) ? std::min(total_, *cut) : *cut;
+    total_ = planned_token_count(plan_);
 
     if (plan_.stall) {
         phase_ = phase::over;
@@ -88,14 +73,36 @@ std::string stream_writer::chunk(std::string_view rest) const
 
 std::string stream_writer::token_text(std::size_t i) const
 {
-    if (plan_.echo)
-        return in_.messages_json;
-    if (plan_.huge) {
-        const auto left = *plan_.huge - i * huge_token_size;
+    if (plan_.stamp && !plan_.echo && !plan_.huge)
+        return "w" + std::to_string(i) + "@" + std::string(stamp_digits, '0') + " ";
+    return plain_token_text(plan_, in_, i);
+}
+
+std::size_t planned_token_count(const plan& p)
+{
+    std::size_t total = p.tokens;
+    if (p.echo)
+        total = 1;
+    else if (p.huge)
+        total = (*p.huge + huge_token_size - 1) / huge_token_size;
+    std::optional<std::size_t> cut;
+    if (p.stall_after)
+        cut = p.stall_after;
+    if (p.disconnect_after && (!cut || *p.disconnect_after < *cut))
+        cut = p.disconnect_after;
+    if (cut)
+        total = (p.echo || p.huge) ? std::min(total, *cut) : *cut;
+    return total;
+}
+
+std::string plain_token_text(const plan& p, const chat_input& in, std::size_t i)
+{
+    if (p.echo)
+        return in.messages_json;
+    if (p.huge) {
+        const auto left = *p.huge - i * huge_token_size;
         return std::string(std::min(left, huge_token_size), 'x');
     }
-    if (plan_.stamp)
-        return "w" + std::to_string(i) + "@" + std::string(stamp_digits, '0') + " ";
     return "w" + std::to_string(i) + " ";
 }
 
