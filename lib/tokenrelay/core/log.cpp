@@ -131,4 +131,15 @@ void write(level l, std::string_view event, std::span<const field> fields)
     std::fflush(stderr);
 }
 
+void connection_failure(std::exception_ptr e)
+{
+    if (!e)
+        return;
+    try {
+        std::rethrow_exception(e);
+    } catch (const std::exception& x) {
+        error("connection_failed", {{"what", x.what()}});
+    }
+}
+
 } // namespace tokenrelay::log

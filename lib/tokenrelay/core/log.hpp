@@ -2,6 +2,7 @@
 // Structured, line-oriented logging to stderr. Every line is scrubbed of the registered
 // secrets (the upstream key) before it is written, whatever the caller passed in.
 
+#include <exception>
 #include <initializer_list>
 #include <span>
 #include <string>
@@ -47,5 +48,9 @@ inline void error(std::string_view event, std::initializer_list<field> fields = 
 {
     write(level::error, event, fields);
 }
+
+/// Completion handler for a connection's detached coroutine: one error line for an
+/// exception, so one broken connection never takes the loop down.
+void connection_failure(std::exception_ptr e);
 
 } // namespace tokenrelay::log

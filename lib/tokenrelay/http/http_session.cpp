@@ -204,7 +204,7 @@ awaitable<void> run_http_session(tcp::socket socket, ws::relay_state& state, ws:
             stream.expires_never();
             auto resume = resume_from_query(request.target());
             auto conn = std::make_shared<ws::connection>(
-                ws::websocket_stream(std::move(stream)), state, loop
+                ws::websocket_stream(stream.release_socket()), state, loop
             );
             // This frame (parser, read buffer, the loop's locals) is done with: the
             // connection gets a coroutine of its own, so an idle WebSocket holds only the
@@ -212,7 +212,7 @@ awaitable<void> run_http_session(tcp::socket socket, ws::relay_state& state, ws:
             net::co_spawn(
                 co_await net::this_coro::executor,
                 serve_websocket(std::move(conn), std::move(request), std::move(resume), ip, state),
-                log_connection_failure
+                log::connection_failure
             );
             co_return;
         }
@@ -258,17 +258,6 @@ awaitable<void> run_http_session(tcp::socket socket, ws::relay_state& state, ws:
             stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
             co_return;
         }
-    }
-}
-
-void log_connection_failure(std::exception_ptr e)
-{
-    if (!e)
-        return;
-    try {
-        std::rethrow_exception(e);
-    } catch (const std::exception& x) {
-        log::error("connection_failed", {{"what", x.what()}});
     }
 }
 

@@ -75,7 +75,7 @@ awaitable<void> accept_loop(tcp::acceptor& acceptor, ws::loop_context& loop, ws:
         error_code ignored;
         socket.set_option(tcp::no_delay(true), ignored);
         net::co_spawn(
-            loop.executor, run_http_session(std::move(socket), state, loop), log_connection_failure
+            loop.executor, run_http_session(std::move(socket), state, loop), log::connection_failure
         );
     }
 }

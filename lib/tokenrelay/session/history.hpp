@@ -3,9 +3,9 @@
 // bounded by turn count and bytes, oldest dropped first. Sans-I/O.
 
 #include <tokenrelay/core/chat.hpp>
+#include <tokenrelay/session/front_queue.hpp>
 
 #include <cstddef>
-#include <deque>
 #include <vector>
 
 namespace tokenrelay::session {
@@ -23,7 +23,7 @@ public:
     std::size_t bytes() const noexcept { return bytes_; }
 
 private:
-    std::deque<chat_turn> turns_;
+    front_queue<chat_turn> turns_;
     std::size_t bytes_ = 0;
     std::size_t max_turns_;
     std::size_t max_bytes_;

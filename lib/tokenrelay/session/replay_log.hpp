@@ -7,10 +7,10 @@
 
 #include <tokenrelay/protocol/frame_batch.hpp>
 #include <tokenrelay/protocol/server_frame.hpp>
+#include <tokenrelay/session/front_queue.hpp>
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -73,7 +73,7 @@ private:
     void push(entry e);
     void trim();
 
-    std::deque<entry> entries_;
+    front_queue<entry> entries_;
     std::uint64_t next_seq_ = 1;
     std::size_t total_ = 0;   // bytes ever appended
     std::size_t dropped_ = 0; // bytes of dropped entries

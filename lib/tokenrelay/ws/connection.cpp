@@ -10,19 +10,16 @@
 namespace tokenrelay::ws {
 namespace {
 
-using namespace net::experimental::awaitable_operators;
-
 // A client that floods pings or bad frames without reading the answers stops being read
 // once this many control frames wait (TCP then pushes back on it).
 constexpr std::size_t max_pending_control = 64;
 // One writer pass sends at most about this much, so control frames are not starved.
 constexpr std::size_t max_batch_bytes = 64 * 1024;
-
-awaitable<bool> cancelled()
-{
-    auto state = co_await net::this_coro::cancellation_state;
-    co_return state.cancelled() != net::cancellation_type::none;
-}
+// An idle connection always has a read pending, and Beast reserves room in the buffer
+// before the first byte arrives: ask for little until a message has started (a ping or a
+// chat usually fits), then for more, and give the room back after each message.
+constexpr std::size_t idle_read_bytes = 256;
+constexpr std::size_t message_read_bytes = 16 * 1024;
 
 } // namespace
 
@@ -68,7 +65,17 @@ connection::run(http::request<http::string_body> request, std::optional<resume_r
     else
         start_fresh_session();
 
-    co_await (read_loop() || write_loop());
+    // The writer is a coroutine of its own beside this one (the reader). Not `||`: its
+    // parallel group would cost two more coroutine frames per open connection (issue 7).
+    net::co_spawn(ws_.get_executor(), write_loop(self), [self](std::exception_ptr e) {
+        self->on_writer_done(std::move(e));
+    });
+    co_await read_loop();
+    // The writer flushes what is due and then ends; the session is detached after that.
+    while (!writer_done_) {
+        reader_timer_.expires_at(net::steady_timer::time_point::max());
+        co_await reader_timer_.async_wait(use_tuple);
+    }
     write_timer_.cancel();
 
     if (session_)
@@ -131,16 +138,20 @@ awaitable<void> connection::read_loop()
 {
     beast::flat_buffer buffer;
     for (;;) {
-        while (control_.size() >= max_pending_control && !reader_done_) {
+        while (control_.size() >= max_pending_control && !reader_done_ && !writer_done_) {
             reader_waiting_ = true;
             reader_timer_.expires_at(net::steady_timer::time_point::max());
             co_await reader_timer_.async_wait(use_tuple);
             reader_waiting_ = false;
-            if (const bool stop = co_await cancelled(); stop)
-                co_return;
+        }
+        if (writer_done_) {
+            reader_done_ = true;
+            co_return;
         }
         buffer.clear();
-        auto [ec, n] = co_await ws_.async_read(buffer, use_tuple);
+        if (buffer.capacity() > idle_read_bytes)
+            buffer.shrink_to_fit();
+        const auto ec = co_await read_message(buffer);
         if (ec) {
             // Beast has already answered protocol violations with their close codes
             // (1007 invalid UTF-8, 1009 too big, 1002 protocol error).
@@ -158,6 +169,18 @@ awaitable<void> connection::read_loop()
         const auto data = buffer.cdata();
         handle_text({static_cast<const char*>(data.data()), data.size()});
     }
+}
+
+awaitable<error_code> connection::read_message(beast::flat_buffer& buffer)
+{
+    std::size_t limit = idle_read_bytes;
+    do {
+        auto [ec, n] = co_await ws_.async_read_some(buffer, limit, use_tuple);
+        if (ec)
+            co_return ec;
+        limit = message_read_bytes;
+    } while (!ws_.is_message_done());
+    co_return error_code{};
 }
 
 void connection::handle_text(std::string_view text)
@@ -199,16 +222,15 @@ void connection::handle_text(std::string_view text)
     }
 }
 
-awaitable<void> connection::write_loop()
+awaitable<void> connection::write_loop(std::shared_ptr<connection> /*self: keeps this alive*/)
 {
     protocol::frame_batch frames;
     for (;;) {
         wake_pending_.store(false, std::memory_order_release);
         frames.clear();
-        while (!control_.empty()) {
-            frames.push(std::move(control_.front()));
-            control_.pop_front();
-        }
+        for (auto& frame : control_)
+            frames.push(std::move(frame));
+        control_.clear();
         if (reader_waiting_)
             reader_timer_.cancel();
         // Once closing, only a shutdown still flushes the session (its generation has
@@ -227,8 +249,6 @@ awaitable<void> connection::write_loop()
             // Section 5: ping a connection that has been quiet for --ping-interval.
             wake_timer_.expires_after(state_.config.ping_interval);
             auto [ec] = co_await wake_timer_.async_wait(use_tuple);
-            if (const bool stop = co_await cancelled(); stop)
-                co_return;
             if (!ec) {
                 auto [ping_ec] = co_await ws_.async_ping({}, use_tuple);
                 if (ping_ec)
@@ -251,9 +271,30 @@ awaitable<void> connection::write_loop()
     }
 }
 
+void connection::on_writer_done(std::exception_ptr e)
+{
+    writer_done_ = true;
+    reader_timer_.cancel();
+    if (!reader_done_) {
+        // The close handshake is over or the socket failed: either way the reader has
+        // nothing more to read, and a pending read would otherwise wait for the peer.
+        error_code ignored;
+        ws_.next_layer().close(ignored);
+    }
+    log::connection_failure(e);
+}
+
 void connection::wake()
 {
-    if (!wake_pending_.exchange(true, std::memory_order_acq_rel))
+    if (wake_pending_.exchange(true, std::memory_order_acq_rel))
+        return;
+    // Called for every token. The session usually lives on this connection's loop, and
+    // then the writer is woken directly rather than through one more posted handler.
+    const auto executor = ws_.get_executor();
+    const auto* loop = executor.target<net::io_context::executor_type>();
+    if (loop != nullptr && loop->running_in_this_thread())
+        wake_timer_.cancel();
+    else
         net::post(ws_.get_executor(), [self = shared_from_this()] { self->wake_timer_.cancel(); });
 }
 
@@ -279,7 +320,7 @@ void connection::on_write_watch(error_code ec)
     log::info("ws_write_timeout", {{"session", log_id()}});
     // Aborts the pending write; the reader then fails too and the connection ends.
     error_code ignored;
-    beast::get_lowest_layer(ws_).socket().close(ignored);
+    ws_.next_layer().close(ignored);
 }
 
 void connection::close_taken_over()

@@ -9,14 +9,16 @@
 #include <tokenrelay/ws/relay_state.hpp>
 
 #include <atomic>
-#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace tokenrelay::ws {
 
-using websocket_stream = websocket::stream<beast::tcp_stream>;
+// Over the bare socket: the WebSocket keeps its own timers (handshake, idle, and the write
+// deadline below), so beast::tcp_stream's three would only cost memory per connection.
+using websocket_stream = websocket::stream<tcp::socket>;
 
 /// Where a connection asked to resume from (query string or first `resume` frame).
 struct resume_request
@@ -41,7 +43,10 @@ public:
 
 private:
     awaitable<void> read_loop();
-    awaitable<void> write_loop();
+    /// Reads one whole client message into `buffer`.
+    awaitable<error_code> read_message(beast::flat_buffer& buffer);
+    awaitable<void> write_loop(std::shared_ptr<connection> self);
+    void on_writer_done(std::exception_ptr e);
     void handle_text(std::string_view text);
     void start_fresh_session();
     void resume(const resume_request& r);
@@ -72,11 +77,12 @@ private:
     std::atomic<bool> wake_pending_{false};
 
     // Touched only on this connection's loop.
-    std::deque<std::string> control_;
+    std::vector<std::string> control_;
     std::shared_ptr<session::session> session_;
     std::optional<websocket::close_reason> close_;
     bool reader_done_ = false;
     bool reader_waiting_ = false;
+    bool writer_done_ = false;
     bool first_frame_ = true;
 };
 
