@@ -56,7 +56,7 @@ private:
 
 struct pool_options
 {
-    std::size_t max_idle = 64;
+    std::size_t max_idle = 1024;
     std::chrono::milliseconds idle_timeout{60000};
     std::chrono::milliseconds connect_timeout{10000};
 };
