@@ -105,24 +105,6 @@ awaitable<void> refuse_upgrade(
     co_await write_response(stream, std::move(res), false);
 }
 
-awaitable<void> serve_websocket(
-    std::shared_ptr<ws::connection> conn,
-    http::request<http::string_body> request,
-    std::optional<ws::resume_request> resume,
-    std::string ip,
-    ws::relay_state& state
-)
-{
-    // The reservation made before the upgrade is given back however the connection ends.
-    struct reservation
-    {
-        ws::relay_state& state;
-        const std::string& ip;
-        ~reservation() { state.connections.release(ip); }
-    } held{state, ip};
-    co_await conn->run(std::move(request), std::move(resume));
-}
-
 } // namespace
 
 awaitable<void> run_http_session(tcp::socket socket, ws::relay_state& state, ws::loop_context& loop)
@@ -209,9 +191,10 @@ awaitable<void> run_http_session(tcp::socket socket, ws::relay_state& state, ws:
             // This frame (parser, read buffer, the loop's locals) is done with: the
             // connection gets a coroutine of its own, so an idle WebSocket holds only the
             // state it needs (issue 7: memory per open session).
+            auto& c = *conn;
             net::co_spawn(
                 co_await net::this_coro::executor,
-                serve_websocket(std::move(conn), std::move(request), std::move(resume), ip, state),
+                c.run(std::move(conn), std::move(request), std::move(resume), ip),
                 log::connection_failure
             );
             co_return;

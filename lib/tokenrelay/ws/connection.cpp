@@ -28,9 +28,20 @@ connection::connection(websocket_stream ws, relay_state& state, loop_context& lo
       reader_timer_(ws_.get_executor()), write_timer_(ws_.get_executor())
 {}
 
-awaitable<void>
-connection::run(http::request<http::string_body> request, std::optional<resume_request> resume_from)
+awaitable<void> connection::run(
+    std::shared_ptr<connection> self,
+    http::request<http::string_body> request,
+    std::optional<resume_request> resume_from,
+    std::string ip
+)
 {
+    struct reservation
+    {
+        connection_set& connections;
+        const std::string& ip;
+        ~reservation() { connections.release(ip); }
+    } held{state_.connections, ip};
+
     const auto& cfg = state_.config;
     websocket::stream_base::timeout timeouts{};
     timeouts.handshake_timeout = std::chrono::seconds(30);
@@ -58,7 +69,6 @@ connection::run(http::request<http::string_body> request, std::optional<resume_r
     // fragments, each its own socket write.
     ws_.auto_fragment(false);
 
-    auto self = shared_from_this();
     state_.connections.add(self);
     if (resume_from)
         resume(*resume_from);
@@ -151,7 +161,14 @@ awaitable<void> connection::read_loop()
         buffer.clear();
         if (buffer.capacity() > idle_read_bytes)
             buffer.shrink_to_fit();
-        const auto ec = co_await read_message(buffer);
+        // One whole message, read in steps: little room until it has started.
+        std::size_t limit = idle_read_bytes;
+        error_code ec;
+        do {
+            auto [read_ec, n] = co_await ws_.async_read_some(buffer, limit, use_tuple);
+            ec = read_ec;
+            limit = message_read_bytes;
+        } while (!ec && !ws_.is_message_done());
         if (ec) {
             // Beast has already answered protocol violations with their close codes
             // (1007 invalid UTF-8, 1009 too big, 1002 protocol error).
@@ -169,18 +186,6 @@ awaitable<void> connection::read_loop()
         const auto data = buffer.cdata();
         handle_text({static_cast<const char*>(data.data()), data.size()});
     }
-}
-
-awaitable<error_code> connection::read_message(beast::flat_buffer& buffer)
-{
-    std::size_t limit = idle_read_bytes;
-    do {
-        auto [ec, n] = co_await ws_.async_read_some(buffer, limit, use_tuple);
-        if (ec)
-            co_return ec;
-        limit = message_read_bytes;
-    } while (!ws_.is_message_done());
-    co_return error_code{};
 }
 
 void connection::handle_text(std::string_view text)
@@ -343,7 +348,7 @@ void connection::request_close(websocket::close_code code, std::string_view reas
 {
     if (close_)
         return;
-    close_.emplace(code, reason);
+    close_ = std::make_unique<websocket::close_reason>(code, reason);
     wake_timer_.cancel();
 }
 

@@ -33,8 +33,13 @@ public:
     connection(websocket_stream ws, relay_state& state, loop_context& loop);
 
     /// Completes the handshake for `request` and serves the connection until it closes.
+    /// `self` keeps the connection alive meanwhile; the connection slot reserved for `ip`
+    /// (connection_set::try_reserve) is released when this ends, however it ends.
     awaitable<void>
-    run(http::request<http::string_body> request, std::optional<resume_request> resume);
+    run(std::shared_ptr<connection> self,
+        http::request<http::string_body> request,
+        std::optional<resume_request> resume,
+        std::string ip);
 
     void wake() override;
     void close_taken_over() override;
@@ -43,8 +48,6 @@ public:
 
 private:
     awaitable<void> read_loop();
-    /// Reads one whole client message into `buffer`.
-    awaitable<error_code> read_message(beast::flat_buffer& buffer);
     awaitable<void> write_loop(std::shared_ptr<connection> self);
     void on_writer_done(std::exception_ptr e);
     void handle_text(std::string_view text);
@@ -79,7 +82,9 @@ private:
     // Touched only on this connection's loop.
     std::vector<std::string> control_;
     std::shared_ptr<session::session> session_;
-    std::optional<websocket::close_reason> close_;
+    // Set once the connection is to close. Held apart: close_reason carries a 123-byte
+    // reason buffer that an open connection does not need (issue 7, memory per session).
+    std::unique_ptr<websocket::close_reason> close_;
     bool reader_done_ = false;
     bool reader_waiting_ = false;
     bool writer_done_ = false;
