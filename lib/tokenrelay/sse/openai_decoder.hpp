@@ -8,6 +8,7 @@
 #include <boost/json/parser.hpp>
 #include <boost/json/value.hpp>
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -28,6 +29,9 @@ struct openai_chunk
 class openai_decoder
 {
 public:
+    openai_decoder();
+    ~openai_decoder();
+
     /// Fills `out` (cleared first) from one event's data. Returns false, with why(), for
     /// a payload that is not JSON or not an object; `choices: []` and `choices: null`
     /// (usage-only chunks) are valid.
@@ -35,15 +39,23 @@ public:
     std::string_view why() const noexcept { return why_; }
 
 private:
+    struct streaming; // the streaming reader of the common shapes (openai_decoder.cpp)
+
+    bool decode_dom(std::string_view data, openai_chunk& out);
     bool decode_json(std::string_view data, openai_chunk& out);
     bool decode_choices(boost::json::value const& choices, openai_chunk& out);
     bool decode_usage(boost::json::value const& usage, openai_chunk& out);
     bool fail(std::string_view why);
 
-    // One decode per SSE event is the hot path (BOOST_NOTES section 7): the parser keeps
-    // its internal buffers between calls and a typical chunk's value tree fits in
-    // arena_, so a decode allocates nothing once warm. The resource is rebuilt per
-    // decode because release() alone would keep doubling its next block size.
+    // One decode per SSE event is the hot path (issue 7): events are read by streaming_,
+    // which builds no value tree. The rare shapes it hands over (a non-null `error`, a
+    // member that matters given twice) are read as a value tree by parser_.
+    std::unique_ptr<streaming> streaming_;
+
+    // The fallback keeps the hot path's old guarantees (BOOST_NOTES section 7): the
+    // parser keeps its internal buffers between calls and a typical chunk's value tree
+    // fits in arena_, so it allocates nothing once warm either. The resource is rebuilt
+    // per decode because release() alone would keep doubling its next block size.
     unsigned char arena_[4096];
     std::optional<boost::json::monotonic_resource> resource_;
     boost::json::parser parser_;

@@ -242,6 +242,241 @@ std::vector<test_case> const invalid_cases{
      failure("malformed JSON in stream event: too deep")},
 };
 
+// The decoder reads the common shapes from parser events, without a value tree (issue
+// 7), so what a tree hides must not matter: escapes split keys and strings into parts,
+// members come in any order, everything it does not read is skipped at any depth, and
+// the first problem reported is still the one the tree reading finds first.
+std::vector<test_case> const escape_cases{
+    {"escaped key", R"({"choices":[{"delta":{"con\u0074ent":"x"}}]})", chunk("x")},
+    {"every key that matters escaped",
+     R"({"ch\u006fices":[{"d\u0065lta":{"\u0063ontent":"c","reasoning\u005fcontent":"r"},"finish\u005freason":"stop"}],"\u0075sage":{"prompt\u005ftokens":1,"completion_token\u0073":2}})",
+     chunk("c", "r", "stop", token_usage{1, 2})},
+    {"escaped key that only starts like one that matters",
+     R"({"choices":[{"delta":{"content\u0000":"x","content":"y"}}]})",
+     chunk("y")},
+    {"escaped key longer than any that matters",
+     R"({"usage":{"completion_tokens\u005fdetails":5,"prompt_tokens":1,"completion_tokens_details":{"reasoning_tokens":0}}})",
+     chunk("", "", "", token_usage{1, 0})},
+    {"escaped error key",
+     R"({"err\u006fr":"boom","choices":[{"delta":{"content":"x"}}]})",
+     upstream_error("boom")},
+    {"escaped quote inside content",
+     R"({"choices":[{"delta":{"content":"a\"b"}}]})",
+     chunk("a\"b")},
+    {"content that is only escapes",
+     R"({"choices":[{"delta":{"content":"\"\\\/\b\f\n\r\t"}}]})",
+     chunk("\"\\/\b\f\n\r\t")},
+    {"unicode escapes in reasoning",
+     R"({"choices":[{"delta":{"reasoning_content":"\u00fc\u4e2d\ud83d\ude00!"}}]})",
+     chunk("", "\xC3\xBC\xE4\xB8\xAD\xF0\x9F\x98\x80!")},
+    {"escaped finish_reason",
+     R"({"choices":[{"finish_reason":"st\u006fp"}]})",
+     chunk("", "", "stop")},
+    {"raw UTF-8 content",
+     "{\"choices\":[{\"delta\":{\"content\":\"caf\xC3\xA9\"}}]}",
+     chunk("caf\xC3\xA9")},
+    {"invalid UTF-8 content",
+     "{\"choices\":[{\"delta\":{\"content\":\"a\xC3\"}}]}",
+     failure("malformed JSON in stream event: syntax error")},
+    {"bad escape in content",
+     R"({"choices":[{"delta":{"content":"a\x"}}]})",
+     failure("malformed JSON in stream event: syntax error")},
+    {"lone surrogate in a skipped member",
+     R"({"id":"\ud800","choices":[{"delta":{"content":"x"}}]})",
+     failure("malformed JSON in stream event: syntax error")},
+};
+
+std::vector<test_case> const order_cases{
+    {"usage before choices, members reversed",
+     R"({"usage":{"completion_tokens":2,"prompt_tokens":1},"choices":[{"finish_reason":"stop","delta":{"reasoning":"r","content":"c"},"index":0}],"id":"x"})",
+     chunk("c", "r", "stop", token_usage{1, 2})},
+    {"reasoning before reasoning_content",
+     R"({"choices":[{"delta":{"reasoning":"b","reasoning_content":"a"}}]})",
+     chunk("", "a")},
+    {"reasoning before a null reasoning_content",
+     R"({"choices":[{"delta":{"reasoning":"b","reasoning_content":null}}]})",
+     chunk("", "b")},
+    {"wrong reasoning unread when reasoning_content is a string",
+     R"({"choices":[{"delta":{"reasoning":1,"reasoning_content":"ok"}}]})",
+     chunk("", "ok")},
+    {"wrong reasoning read when reasoning_content is null",
+     R"({"choices":[{"delta":{"reasoning":1,"reasoning_content":null}}]})",
+     failure("choices[0].delta.reasoning is not a string")},
+    {"choices checked before usage",
+     R"({"usage":5,"choices":7})",
+     failure("choices is not an array")},
+    {"delta checked before finish_reason",
+     R"({"choices":[{"finish_reason":1,"delta":{"content":2}}]})",
+     failure("choices[0].delta.content is not a string")},
+    {"content checked before reasoning_content and reasoning",
+     R"({"choices":[{"delta":{"reasoning":1,"reasoning_content":2,"content":3}}]})",
+     failure("choices[0].delta.content is not a string")},
+    {"prompt_tokens checked before completion_tokens",
+     R"({"usage":{"completion_tokens":-1,"prompt_tokens":"x"}})",
+     failure("usage.prompt_tokens is not a non-negative integer")},
+    {"syntax error after a wrong type",
+     R"({"choices":5,"usage":)",
+     failure("malformed JSON in stream event: incomplete JSON")},
+    {"extra data after a wrong type",
+     R"({"choices":5}x)",
+     failure("malformed JSON in stream event: extra data")},
+    {"error after a wrong type", R"({"choices":5,"error":"boom"})", upstream_error("boom")},
+    {"wrong type after an error", R"({"error":{"message":"m"},"choices":5})", upstream_error("m")},
+};
+
+std::vector<test_case> const skip_cases{
+    {"extra choices ignored, whatever they hold",
+     R"({"choices":[{"delta":{"content":"a"}},{"delta":{"content":5}},7,null,[{"finish_reason":"x"}],{"delta":{"content":"b","content":"c"}}]})",
+     chunk("a")},
+    {"choices[0] null", R"({"choices":[null]})", failure("choices[0] is not an object")},
+    {"choices[0] an array holding a choice",
+     R"({"choices":[[{"delta":{"content":"x"}}]]})",
+     failure("choices[0] is not an object")},
+    {"unknown members with known names inside",
+     R"({"choices":[{"delta":{"content":"a","tool_calls":[{"index":0,"function":{"arguments":"{\"content\":1}","content":{"content":[1,{"content":2}]}}}]},"logprobs":{"content":[{"token":"a","top_logprobs":[]}]},"finish_reason":null}],"system_fingerprint":"fp","x":{"choices":5,"usage":"u","error":"e"}})",
+     chunk("a")},
+    {"known names at the wrong level",
+     R"({"content":"top","delta":{"content":"x"},"finish_reason":5,"prompt_tokens":-1,"choices":[{"content":"y","usage":3,"error":"e","delta":{"delta":{"content":"z"},"finish_reason":3,"usage":1,"choices":2}}]})",
+     chunk()},
+    {"error members below the top level",
+     R"({"choices":[{"delta":{"content":"x","error":"e"},"error":{"message":"m"}}],"usage":{"error":1,"prompt_tokens":1}})",
+     chunk("x", "", "", token_usage{1, 0})},
+    {"non-object root holding a chunk",
+     R"([{"choices":[{"delta":{"content":"x"}}],"error":"e"}])",
+     failure("stream event is not a JSON object")},
+    {"non-object root, truncated",
+     "[1,",
+     failure("malformed JSON in stream event: incomplete JSON")},
+    {"true", "true", failure("stream event is not a JSON object")},
+    {"double", "1.5", failure("stream event is not a JSON object")},
+    {"delta an array",
+     R"({"choices":[{"delta":[{"content":"x"}]}]})",
+     failure("choices[0].delta is not an object")},
+    {"usage an array", R"({"usage":[{"prompt_tokens":1}]})", failure("usage is not an object")},
+    {"content an object",
+     R"({"choices":[{"delta":{"content":{"text":"x"}}}]})",
+     failure("choices[0].delta.content is not a string")},
+};
+
+// Boost.JSON 1.81 keeps the last of duplicate keys (object.ipp, "keeping the last of
+// any duplicate keys"): the answer must be the one that value tree gives.
+std::vector<test_case> const duplicate_cases{
+    {"content twice", R"({"choices":[{"delta":{"content":"a","content":"b"}}]})", chunk("b")},
+    {"wrong content, then a string",
+     R"({"choices":[{"delta":{"content":5,"content":"b"}}]})",
+     chunk("b")},
+    {"content, then a wrong one",
+     R"({"choices":[{"delta":{"content":"b","content":5}}]})",
+     failure("choices[0].delta.content is not a string")},
+    {"choices, then empty choices",
+     R"({"choices":[{"delta":{"content":"a"}}],"choices":[]})",
+     chunk()},
+    {"empty choices, then choices",
+     R"({"choices":[],"choices":[{"delta":{"content":"a"}}]})",
+     chunk("a")},
+    {"usage, then null usage",
+     R"({"usage":{"prompt_tokens":1,"completion_tokens":2},"usage":null})",
+     chunk()},
+    {"prompt_tokens twice",
+     R"({"usage":{"prompt_tokens":1,"prompt_tokens":3,"completion_tokens":2}})",
+     chunk("", "", "", token_usage{3, 2})},
+    {"finish_reason, then null",
+     R"({"choices":[{"finish_reason":"stop","finish_reason":null}]})",
+     chunk()},
+    {"delta twice",
+     R"({"choices":[{"delta":{"content":"a"},"delta":{"reasoning":"r"}}]})",
+     chunk("", "r")},
+    {"reasoning_content, then null",
+     R"({"choices":[{"delta":{"reasoning_content":"a","reasoning":"b","reasoning_content":null}}]})",
+     chunk("", "b")},
+    {"error, then null error",
+     R"({"error":"boom","error":null,"choices":[{"delta":{"content":"x"}}]})",
+     chunk("x")},
+    {"null error, then error", R"({"error":null,"error":"boom"})", upstream_error("boom")},
+    {"error message twice", R"({"error":{"message":"m","message":"n"}})", upstream_error("n")},
+    {"duplicates that do not matter",
+     R"({"id":"a","id":"b","choices":[{"index":0,"index":1,"delta":{"role":"a","role":"b","content":"x"}}]})",
+     chunk("x")},
+};
+
+std::vector<test_case> const count_cases{
+    {"zero and minus zero",
+     R"({"usage":{"prompt_tokens":0,"completion_tokens":-0}})",
+     chunk("", "", "", token_usage{0, 0})},
+    {"negative prompt_tokens",
+     R"({"usage":{"prompt_tokens":-1,"completion_tokens":1}})",
+     failure("usage.prompt_tokens is not a non-negative integer")},
+    {"most negative int64",
+     R"({"usage":{"prompt_tokens":-9223372036854775808}})",
+     failure("usage.prompt_tokens is not a non-negative integer")},
+    {"one past int64",
+     R"({"usage":{"prompt_tokens":9223372036854775808}})",
+     failure("usage.prompt_tokens is not a non-negative integer")},
+    {"past uint64",
+     R"({"usage":{"prompt_tokens":1,"completion_tokens":18446744073709551616}})",
+     failure("usage.completion_tokens is not a non-negative integer")},
+    {"exponent",
+     R"({"usage":{"prompt_tokens":1e2}})",
+     failure("usage.prompt_tokens is not a non-negative integer")},
+    {"whole double",
+     R"({"usage":{"prompt_tokens":1,"completion_tokens":2.0}})",
+     failure("usage.completion_tokens is not a non-negative integer")},
+    {"bool",
+     R"({"usage":{"prompt_tokens":true}})",
+     failure("usage.prompt_tokens is not a non-negative integer")},
+    {"array",
+     R"({"usage":{"prompt_tokens":[1]}})",
+     failure("usage.prompt_tokens is not a non-negative integer")},
+    {"object",
+     R"({"usage":{"prompt_tokens":1,"completion_tokens":{}}})",
+     failure("usage.completion_tokens is not a non-negative integer")},
+    {"completion_tokens null",
+     R"({"usage":{"prompt_tokens":4,"completion_tokens":null}})",
+     chunk("", "", "", token_usage{4, 0})},
+    {"counts in unread places",
+     R"({"usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":-3,"prompt_tokens_details":{"cached_tokens":1.5}},"created":-1,"x":18446744073709551616})",
+     chunk("", "", "", token_usage{1, 2})},
+};
+
+std::vector<test_case> const error_cases{
+    {"error array", R"({"error":[1,{"a":null}]})", upstream_error(R"([1,{"a":null}])")},
+    {"error true", R"({"error":true})", upstream_error("true")},
+    {"error escaped message",
+     R"({"error":{"message":"a\"b\u00e9"}})",
+     upstream_error("a\"b\xC3\xA9")},
+    {"error with usage", R"({"usage":{"prompt_tokens":1},"error":"e"})", upstream_error("e")},
+    {"error, truncated",
+     R"({"error":{"message":"m"},)",
+     failure("malformed JSON in stream event: incomplete JSON")},
+    {"error, extra data",
+     R"({"error":"e"}x)",
+     failure("malformed JSON in stream event: extra data")},
+    {"error, then a syntax error",
+     R"({"error":"e","choices":[}])",
+     failure("malformed JSON in stream event: syntax error")},
+};
+
+std::vector<std::vector<test_case> const*> const all_tables{
+    &valid_cases,
+    &invalid_cases,
+    &escape_cases,
+    &order_cases,
+    &skip_cases,
+    &duplicate_cases,
+    &count_cases,
+    &error_cases,
+};
+
+void check_table(std::vector<test_case> const& cases)
+{
+    for (auto const& tc : cases) {
+        BOOST_TEST_CONTEXT(tc.name)
+        {
+            BOOST_TEST(run(tc.data) == tc.expected);
+        }
+    }
+}
+
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(sse_openai_decoder)
@@ -281,7 +516,7 @@ BOOST_AUTO_TEST_CASE(one_decoder_for_a_whole_stream)
     // parser mid-value.
     openai_decoder decoder;
     for (int round = 0; round < 50; ++round) {
-        for (auto const* cases : {&valid_cases, &invalid_cases}) {
+        for (auto const* cases : all_tables) {
             for (auto const& tc : *cases) {
                 BOOST_TEST_CONTEXT("round " << round << ": " << tc.name)
                 {
@@ -313,6 +548,81 @@ BOOST_AUTO_TEST_CASE(chunks_larger_than_the_arena)
     many_choices.back() = ']';
     many_choices += '}';
     BOOST_TEST(run(decoder, many_choices) == chunk("0"));
+}
+
+BOOST_AUTO_TEST_CASE(escapes_split_keys_and_strings)
+{
+    check_table(escape_cases);
+}
+
+BOOST_AUTO_TEST_CASE(members_in_any_order)
+{
+    check_table(order_cases);
+}
+
+BOOST_AUTO_TEST_CASE(unread_values_skipped)
+{
+    check_table(skip_cases);
+}
+
+BOOST_AUTO_TEST_CASE(duplicate_keys_keep_the_last)
+{
+    check_table(duplicate_cases);
+}
+
+BOOST_AUTO_TEST_CASE(usage_counts)
+{
+    check_table(count_cases);
+}
+
+BOOST_AUTO_TEST_CASE(error_members)
+{
+    check_table(error_cases);
+}
+
+BOOST_AUTO_TEST_CASE(long_escaped_strings)
+{
+    // Longer than the parser's buffer for unescaped text, so a key or string arrives in
+    // many parts, each to be appended.
+    openai_decoder decoder;
+    std::string escaped;
+    std::string text;
+    for (int i = 0; i < 3000; ++i) {
+        escaped += R"(\"\u00e9x)";
+        text += "\"\xC3\xA9x";
+    }
+    BOOST_TEST(
+        run(decoder, R"({"choices":[{"delta":{"content":")" + escaped + R"("}}]})") == chunk(text)
+    );
+    BOOST_TEST(
+        run(decoder,
+            R"({"choices":[{"delta":{"reasoning":"b","reasoning_content":")" + escaped + R"("}}]})"
+        ) == chunk("", text)
+    );
+    // A long escaped key that starts like one that matters is not that key.
+    BOOST_TEST(
+        run(decoder, R"({"choices":[{"delta":{"content)" + escaped + R"(":5,"content":"y"}}]})") ==
+        chunk("y")
+    );
+    BOOST_TEST(run(decoder, R"({"choices":[{"delta":{"content":"s"}}]})") == chunk("s"));
+}
+
+BOOST_AUTO_TEST_CASE(skipped_values_at_any_depth)
+{
+    // Unread arrays nested up to the parser's limit (max_depth 32, the enclosing objects
+    // and arrays counted) next to the members that are read, at the top and in delta.
+    auto const top = [](int levels) {
+        return R"({"x":)" + std::string(levels, '[') + std::string(levels, ']') +
+               R"(,"choices":[{"delta":{"content":"ok"}}]})";
+    };
+    auto const in_delta = [](int levels) {
+        return R"({"choices":[{"delta":{"x":)" + std::string(levels, '[') +
+               std::string(levels, ']') + R"(,"content":"ok"}}]})";
+    };
+    BOOST_TEST(run(top(31)) == chunk("ok"));
+    BOOST_TEST(run(top(32)) == failure("malformed JSON in stream event: too deep"));
+    BOOST_TEST(run(in_delta(28)) == chunk("ok"));
+    BOOST_TEST(run(in_delta(29)) == failure("malformed JSON in stream event: too deep"));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
