@@ -308,10 +308,15 @@ awaitable<void> idle_pattern(ws_stream& ws, worker& w, shared_run& run, session_
     const auto interval =
         std::chrono::microseconds(static_cast<std::int64_t>(run.opts.ping_interval_s * 1e6));
     auto next = clock::now() + std::chrono::microseconds(w.uniform_us(interval.count()));
-    while (next < run.soft_end) {
-        const bool slept = co_await sleep_until(next);
+    // The session stays open until the end of the run, pinging on its schedule: with a
+    // ping interval longer than what is left, it must still be held, not closed, or the
+    // idle scenario would measure far fewer open connections than it reports.
+    for (;;) {
+        const bool slept = co_await sleep_until_or_end(next, run);
         if (!slept)
             co_return;
+        if (next >= run.soft_end)
+            break;
         reply_state r(0);
         r.want_pong = true;
         ++w.m.pings;
