@@ -4,6 +4,7 @@
 
 #include <tokenrelay/core/chat.hpp>
 #include <tokenrelay/core/error.hpp>
+#include <tokenrelay/core/json_text.hpp>
 
 #include <cstdint>
 #include <optional>
@@ -12,9 +13,7 @@
 
 namespace tokenrelay::protocol {
 
-/// Appends `s` as a quoted JSON string. Invalid UTF-8 sequences become U+FFFD so the
-/// frame is always a valid WebSocket text message.
-void append_json_string(std::string& out, std::string_view s);
+using ::tokenrelay::append_json_string;
 
 void append_session_frame(
     std::string& out,

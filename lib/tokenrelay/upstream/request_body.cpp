@@ -1,7 +1,5 @@
+#include <tokenrelay/core/json_text.hpp>
 #include <tokenrelay/upstream/request_body.hpp>
-
-#include <boost/json/serialize.hpp>
-#include <boost/json/string_view.hpp>
 
 #include <charconv>
 #include <cmath>
@@ -9,9 +7,12 @@
 namespace tokenrelay::upstream {
 namespace {
 
+// Our own escaper, not boost::json::serialize: that built a serializer and a temporary
+// string for every member, which made the body of a long conversation cost tens of
+// thousands of instructions per chat (issue 7).
 void append_string(std::string& out, std::string_view s)
 {
-    out += boost::json::serialize(boost::json::string_view(s.data(), s.size()));
+    append_json_string(out, s);
 }
 
 // Shortest round-trip form ("0.7"), where boost::json would write "7E-1": both are
