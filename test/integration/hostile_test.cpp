@@ -7,6 +7,7 @@
 // as no progress over a short window, which can let a broken defence pass on a very slow
 // machine but never fails a working one.
 
+#include "support/eventually.hpp"
 #include "support/metric_samples.hpp"
 #include "support/proc_stats.hpp"
 #include "support/raw_socket.hpp"
@@ -68,20 +69,6 @@ double metric(const std::map<std::string, double>& m, const std::string& name)
 double metric(std::uint16_t port, const std::string& name)
 {
     return metric(scrape_metrics(port), name);
-}
-
-/// Polls `done` until it holds or `timeout` passes; for states only observable by
-/// looking (a /proc count, a gauge), not for ordering events.
-bool eventually(const std::function<bool()>& done, clock::duration timeout)
-{
-    const auto deadline = clock::now() + timeout;
-    for (;;) {
-        if (done())
-            return true;
-        if (clock::now() >= deadline)
-            return false;
-        std::this_thread::sleep_for(20ms);
-    }
 }
 
 /// The first of `problems`, for a failure message (front() of an empty vector is UB).

@@ -2,6 +2,8 @@
 // every reply exact. Speed is not asserted (shared CI machines); scripts/bench measures it.
 
 #include "support/child_process.hpp"
+#include "support/eventually.hpp"
+#include "support/metric_samples.hpp"
 #include "support/relay_fixture.hpp"
 #include "support/temp_dir.hpp"
 #include "support/test_env.hpp"
@@ -30,30 +32,53 @@ std::string loadgen_bin()
         .string();
 }
 
+/// loadgen started against `relay`, writing its JSON report into its own directory.
+struct loadgen_run
+{
+    loadgen_run(relay_fixture& relay, std::vector<std::string> args)
+        : report(dir / "report.json"), process(loadgen_bin(), with_target(relay, args, report))
+    {}
+
+    /// Waits for loadgen to end cleanly and returns its report.
+    json::object finish()
+    {
+        const auto status = process.wait_exit(120s);
+        BOOST_TEST_REQUIRE(status.has_value(), "loadgen did not finish");
+        BOOST_TEST_REQUIRE(
+            (*status == exit_status{.exited = true, .code = 0}),
+            "loadgen ended with " << *status << ": " << process.stderr_text()
+        );
+        std::ifstream in(report);
+        const std::string text{std::istreambuf_iterator<char>(in), {}};
+        return json::parse(text).as_object();
+    }
+
+    temp_dir dir;
+    std::filesystem::path report;
+    child_process process;
+
+private:
+    static std::vector<std::string> with_target(
+        relay_fixture& relay, std::vector<std::string> args, const std::filesystem::path& report
+    )
+    {
+        args.insert(
+            args.end(),
+            {"--url",
+             "ws://127.0.0.1:" + std::to_string(relay.port()) + "/ws",
+             "--relay-pid",
+             std::to_string(relay.relay().pid()),
+             "--json",
+             report.string(),
+             "--quiet"}
+        );
+        return args;
+    }
+};
+
 json::object run_loadgen(relay_fixture& relay, std::vector<std::string> args)
 {
-    temp_dir dir;
-    const auto report = dir / "report.json";
-    args.insert(
-        args.end(),
-        {"--url",
-         "ws://127.0.0.1:" + std::to_string(relay.port()) + "/ws",
-         "--relay-pid",
-         std::to_string(relay.relay().pid()),
-         "--json",
-         report.string(),
-         "--quiet"}
-    );
-    child_process lg(loadgen_bin(), args);
-    const auto status = lg.wait_exit(120s);
-    BOOST_TEST_REQUIRE(status.has_value(), "loadgen did not finish");
-    BOOST_TEST_REQUIRE(
-        (*status == exit_status{.exited = true, .code = 0}),
-        "loadgen ended with " << *status << ": " << lg.stderr_text()
-    );
-    std::ifstream in(report);
-    const std::string text{std::istreambuf_iterator<char>(in), {}};
-    return json::parse(text).as_object();
+    return loadgen_run(relay, std::move(args)).finish();
 }
 
 std::int64_t int_at(const json::object& o, std::string_view pointer)
@@ -111,6 +136,39 @@ BOOST_AUTO_TEST_CASE(hundred_chat_sessions_get_exact_replies)
     BOOST_TEST(number_at(r, "/token_latency_ms/max") >= number_at(r, "/token_latency_ms/p99"));
     BOOST_TEST(r.at("relay").at("measured").as_bool());
     BOOST_TEST(number_at(r, "/relay/rss_peak_kib") > 0.0);
+}
+
+// Idle mode holds every session open until the end of the run, even when the next ping
+// would fall after it: the idle-capacity benchmark measures memory per *open* session.
+BOOST_AUTO_TEST_CASE(idle_sessions_stay_open_until_the_end)
+{
+    relay_fixture relay;
+    constexpr int sessions = 40;
+    loadgen_run run(
+        relay,
+        {"--mode",
+         "idle",
+         "--sessions",
+         std::to_string(sessions),
+         "--ramp",
+         "1000",
+         "--duration",
+         "3",
+         "--ping-interval",
+         "600",
+         "--grace",
+         "1"}
+    );
+    const auto open = [&] {
+        return scrape_metrics(relay.port()).at("tokenrelay_open_connections");
+    };
+    // A session that closed once its handshake was done (no ping due before the end)
+    // would never let all of them be open at once.
+    BOOST_TEST(eventually([&] { return open() == sessions || !run.process.running(); }, 30s));
+    BOOST_TEST(open() == sessions);
+    const auto r = run.finish();
+    BOOST_TEST(int_at(r, "/sessions_opened") == sessions);
+    BOOST_TEST(int_at(r, "/errors_total") == 0, "errors: " << r.at("errors"));
 }
 
 BOOST_AUTO_TEST_CASE(dropped_sessions_resume_with_exact_replies)

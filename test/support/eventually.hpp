@@ -1,0 +1,13 @@
+#pragma once
+// Waiting for a state that can only be observed by looking (a /proc count, a gauge in
+// /metrics), not for an event the test could await.
+
+#include <chrono>
+#include <functional>
+
+namespace tokenrelay::test {
+
+/// Polls `done` every 20 ms until it holds (true) or `timeout` passes (false).
+bool eventually(const std::function<bool()>& done, std::chrono::steady_clock::duration timeout);
+
+} // namespace tokenrelay::test
