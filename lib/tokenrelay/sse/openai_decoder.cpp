@@ -17,7 +17,6 @@
 #include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/serialize.hpp>
 
-
 namespace tokenrelay::sse {
 
 namespace json = boost::json;
