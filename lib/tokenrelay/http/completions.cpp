@@ -193,8 +193,9 @@ awaitable<bool> write_error(
 
 // Before a byte is sent the upstream's own status reaches the client (a 429 stays a 429);
 // a failure without one is a bad gateway, a silent upstream a gateway timeout.
-http::status status_for(const event& failure)
+http::status status_for(const event& failed)
 {
+    const auto& failure = *failed.end;
     if (failure.code == errc::timeout)
         return http::status::gateway_timeout;
     if (failure.http_status >= 400 && failure.http_status <= 599)
@@ -255,15 +256,15 @@ void account(exchange& x, const event& ev)
     case event::kind::finished:
         // Section 2 lists the reasons; finish reasons other than "length" (e.g.
         // "content_filter") are a normal stop, as for a WebSocket generation.
-        x.reason = ev.finish_reason == "length" ? "length" : "stop";
-        count_usage(x, ev.usage);
+        x.reason = ev.end->finish_reason == "length" ? "length" : "stop";
+        count_usage(x, ev.end->usage);
         // The upstream request is over: a client that reads the end of this answer finds
         // the slot free for its next request.
         x.slot.reset();
         break;
     case event::kind::failed:
-        x.reason = ev.code == errc::timeout ? "timeout" : "upstream_error";
-        m.count_error(ev.code);
+        x.reason = ev.end->code == errc::timeout ? "timeout" : "upstream_error";
+        m.count_error(ev.end->code);
         x.slot.reset();
         break;
     }
@@ -279,7 +280,7 @@ bool append_event(exchange& x, std::string& out, const event& ev)
         protocol::append_delta_chunk(out, x.meta, ev.text, ev.type == event::kind::reasoning);
         return false;
     case event::kind::finished:
-        protocol::append_finish_chunk(out, x.meta, ev.finish_reason);
+        protocol::append_finish_chunk(out, x.meta, ev.end->finish_reason);
         // OpenAI's stream_options.include_usage: one last chunk with the usage, the
         // relay's estimate when the upstream gave none.
         if (x.include_usage && x.usage) {
@@ -293,7 +294,7 @@ bool append_event(exchange& x, std::string& out, const event& ev)
     case event::kind::failed:
         // Mid-stream the status line is gone: OpenAI's own way is an error event, and no
         // [DONE], so a client cannot take the cut-off text for a complete reply.
-        protocol::append_error_event(out, protocol::make_api_error(ev.code, ev.message));
+        protocol::append_error_event(out, protocol::make_api_error(ev.end->code, ev.end->message));
         return true;
     }
     return true;
@@ -388,8 +389,9 @@ awaitable<void> answer_whole(exchange& x, upstream::event_channel& events, event
             std::optional<token_usage> tokens;
             if (x.usage)
                 tokens = x.usage->usage.tokens;
-            auto body =
-                protocol::completion_body(x.meta, content, reasoning, ev.finish_reason, tokens);
+            auto body = protocol::completion_body(
+                x.meta, content, reasoning, ev.end->finish_reason, tokens
+            );
             // The usage object is the body's last member: `…}}`.
             if (x.usage)
                 body.insert(body.size() - 2, usage_extras(*x.usage));
@@ -410,7 +412,7 @@ awaitable<void> answer_whole(exchange& x, upstream::event_channel& events, event
             x.completed = co_await write_json(
                 x.stream,
                 status,
-                protocol::error_body(protocol::make_api_error(ev.code, ev.message)),
+                protocol::error_body(protocol::make_api_error(ev.end->code, ev.end->message)),
                 x.version,
                 x.keep_alive,
                 x.write_timeout
@@ -438,7 +440,7 @@ awaitable<void> answer(exchange& x, upstream::event_channel& events)
         x.completed = co_await write_json(
             x.stream,
             status,
-            protocol::error_body(protocol::make_api_error(first.code, first.message)),
+            protocol::error_body(protocol::make_api_error(first.end->code, first.end->message)),
             x.version,
             x.keep_alive,
             x.write_timeout
@@ -467,11 +469,8 @@ run_source(upstream::model_source& source, chat_request request, upstream::event
     if (cs.cancelled() != net::cancellation_type::none)
         throw boost::system::system_error(net::error::operation_aborted);
     log::error("upstream_exception", {{"what", failure}});
-    event ev;
-    ev.type = event::kind::failed;
-    ev.code = errc::upstream_error;
-    ev.message = "upstream request failed";
-    co_await out.async_send(error_code{}, std::move(ev), use_tuple);
+    auto failed = event::failed(errc::upstream_error, "upstream request failed");
+    co_await out.async_send(error_code{}, std::move(failed), use_tuple);
 }
 
 /// Completes when the client closes or resets the connection (PROTOCOL.md section 1: the

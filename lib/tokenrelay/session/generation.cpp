@@ -78,11 +78,8 @@ awaitable<void> session::stream_guarded(chat_request request, upstream::event_ch
     if (is_cancelled(state))
         throw boost::system::system_error(net::error::operation_aborted);
     log::error("upstream_exception", {{"session", short_session_id(id_)}, {"what", failure}});
-    upstream::stream_event ev;
-    ev.type = upstream::stream_event::kind::failed;
-    ev.code = errc::upstream_error;
-    ev.message = "upstream request failed";
-    co_await events.async_send(error_code{}, std::move(ev), use_tuple);
+    auto failed = upstream::stream_event::failed(errc::upstream_error, "upstream request failed");
+    co_await events.async_send(error_code{}, std::move(failed), use_tuple);
 }
 
 awaitable<void> session::pump(upstream::event_channel& events, std::string message_id)
@@ -125,15 +122,15 @@ awaitable<void> session::pump(upstream::event_channel& events, std::string messa
                 break;
             }
             case kind::finished:
-                ended = end_generation_locked(
-                    end_fields_locked(std::string(end_reason_for(ev.finish_reason)), ev.usage)
-                );
+                ended = end_generation_locked(end_fields_locked(
+                    std::string(end_reason_for(ev.end->finish_reason)), ev.end->usage
+                ));
                 break;
             case kind::failed:
-                metrics::global().count_error(ev.code);
-                log_.append_error(ev.code, ev.message, message_id);
+                metrics::global().count_error(ev.end->code);
+                log_.append_error(ev.end->code, ev.end->message, message_id);
                 ended = end_generation_locked(end_fields_locked(
-                    ev.code == errc::timeout ? "timeout" : "upstream_error", std::nullopt
+                    ev.end->code == errc::timeout ? "timeout" : "upstream_error", std::nullopt
                 ));
                 break;
             }

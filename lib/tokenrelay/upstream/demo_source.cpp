@@ -120,12 +120,12 @@ awaitable<void> demo_source::stream(chat_request request, event_channel& out)
         ev.text = t;
         co_await out.async_send(error_code{}, std::move(ev), net::use_awaitable);
     }
-    stream_event fin;
-    fin.type = stream_event::kind::finished;
-    fin.finish_reason = "stop";
-    fin.usage = token_usage{
-        std::max<std::int64_t>(1, static_cast<std::int64_t>(prompt_chars / 4)),
-        static_cast<std::int64_t>(tokens.size())};
+    auto fin = stream_event::finished(
+        "stop",
+        token_usage{
+            std::max<std::int64_t>(1, static_cast<std::int64_t>(prompt_chars / 4)),
+            static_cast<std::int64_t>(tokens.size())}
+    );
     co_await out.async_send(error_code{}, std::move(fin), net::use_awaitable);
 }
 

@@ -52,7 +52,7 @@ enum class verdict {
 struct attempt_result
 {
     verdict kind = verdict::fail;
-    stream_event failure;
+    stream_event failure; // retry and fail: the failed event to send
     std::optional<milliseconds> retry_after;
     bool reusable = false; // the response was read to the end and the server keeps alive
 };
@@ -82,10 +82,7 @@ failure(verdict kind, errc code, std::string message, int status, const call_sta
 {
     attempt_result r;
     r.kind = kind;
-    r.failure.type = stream_event::kind::failed;
-    r.failure.code = code;
-    r.failure.message = redact(message, c.options.api_key);
-    r.failure.http_status = status;
+    r.failure = stream_event::failed(code, redact(message, c.options.api_key), status);
     return r;
 }
 
@@ -280,10 +277,11 @@ read_event_stream(Stream& stream, connection& conn, response_parser& parser, cal
                     c
                 );
             if (chunk.done) {
-                stream_event fin;
-                fin.type = stream_event::kind::finished;
-                fin.finish_reason = finish_reason.empty() ? "stop" : finish_reason;
-                fin.usage = usage;
+                // Named, not a temporary in the co_await: GCC 12 mishandles class-type
+                // temporaries (here a conditional's std::string) inside co_await operands.
+                auto fin = stream_event::finished(
+                    finish_reason.empty() ? std::string("stop") : finish_reason, usage
+                );
                 co_await send_event(c, std::move(fin));
                 attempt_result r;
                 r.kind = verdict::done;
@@ -303,17 +301,16 @@ read_event_stream(Stream& stream, connection& conn, response_parser& parser, cal
                     c
                 );
             // Token and reasoning deltas go out from here, not through a helper coroutine:
-            // this runs for every token, and each nested coroutine is one more frame.
+            // this runs for every token, and each nested coroutine is one more frame. The
+            // events are named: GCC 12 mishandles class-type temporaries in co_await operands.
             if (!chunk.reasoning.empty()) {
-                co_await send_event(
-                    c, text_event(c, stream_event::kind::reasoning, std::move(chunk.reasoning))
-                );
+                auto ev = text_event(c, stream_event::kind::reasoning, std::move(chunk.reasoning));
+                co_await send_event(c, std::move(ev));
                 restart_token_timer(c, conn);
             }
             if (!chunk.content.empty()) {
-                co_await send_event(
-                    c, text_event(c, stream_event::kind::token, std::move(chunk.content))
-                );
+                auto ev = text_event(c, stream_event::kind::token, std::move(chunk.content));
+                co_await send_event(c, std::move(ev));
                 restart_token_timer(c, conn);
             }
             if (!chunk.finish_reason.empty())
@@ -327,10 +324,7 @@ read_event_stream(Stream& stream, connection& conn, response_parser& parser, cal
             // either the reply is cut short, never a clean stop (PROTOCOL.md section 6).
             // Anthropic always ends with message_stop, so its absence is a cut.
             if (!finish_reason.empty() && !anthropic) {
-                stream_event fin;
-                fin.type = stream_event::kind::finished;
-                fin.finish_reason = finish_reason;
-                fin.usage = usage;
+                auto fin = stream_event::finished(finish_reason, usage);
                 co_await send_event(c, std::move(fin));
                 attempt_result r;
                 r.kind = verdict::done;
@@ -500,7 +494,7 @@ awaitable<void> http_source::stream(chat_request request, event_channel& out)
         auto r = co_await attempt(pool_, c, fresh_connection);
         if (r.kind != verdict::stale)
             metrics::global().count_upstream_response(
-                r.kind == verdict::done ? 200 : r.failure.http_status
+                r.kind == verdict::done ? 200 : r.failure.end->http_status
             );
         if (r.kind == verdict::done)
             co_return;
@@ -520,7 +514,7 @@ awaitable<void> http_source::stream(chat_request request, event_channel& out)
                     "upstream_retry",
                     {{"attempt", std::to_string(policy.retries_done())},
                      {"delay_ms", std::to_string(delay->count())},
-                     {"reason", r.failure.message}}
+                     {"reason", r.failure.end->message}}
                 );
                 metrics::global().upstream_retries.fetch_add(1, std::memory_order_relaxed);
                 backoff.expires_after(*delay);

@@ -6,26 +6,56 @@
 #include <tokenrelay/core/error.hpp>
 #include <tokenrelay/core/net.hpp>
 
+#include <memory>
 #include <optional>
 #include <string>
 
 namespace tokenrelay::upstream {
+
+/// How a stream ended: what `finished` and `failed` events carry.
+struct stream_end
+{
+    std::string finish_reason;        // finished: "stop", "length", ...
+    std::optional<token_usage> usage; // finished: when the upstream reported it
+    errc code = errc::upstream_error; // failed
+    std::string message;              // failed: human-readable, the key already redacted
+    int http_status = 0;              // failed: the upstream's status, 0 when none
+};
 
 struct stream_event
 {
     enum class kind : std::uint8_t {
         token,     // text: delta.content
         reasoning, // text: delta.reasoning_content
-        finished,  // finish_reason and usage; the stream ended cleanly
-        failed,    // code (upstream_error or timeout), message, http_status
+        finished,  // end: finish_reason and usage; the stream ended cleanly
+        failed,    // end: code (upstream_error or timeout), message, http_status
     };
     kind type = kind::token;
     std::string text;
-    std::string finish_reason;        // finished: "stop", "length", ...
-    std::optional<token_usage> usage; // finished: when the upstream reported it
-    errc code = errc::upstream_error; // failed
-    std::string message;              // failed: human-readable, the key already redacted
-    int http_status = 0;              // failed: the upstream's status, 0 when none
+    // Set for finished and failed. Held apart so that a token event, moved about ten times
+    // on its way through the channel, is one string and a pointer (issue 7: moving three
+    // strings was 6% of the relay's instructions per token).
+    std::unique_ptr<stream_end> end;
+
+    static stream_event finished(std::string finish_reason, std::optional<token_usage> usage)
+    {
+        stream_event e;
+        e.type = kind::finished;
+        e.end = std::make_unique<stream_end>();
+        e.end->finish_reason = std::move(finish_reason);
+        e.end->usage = usage;
+        return e;
+    }
+    static stream_event failed(errc code, std::string message, int http_status = 0)
+    {
+        stream_event e;
+        e.type = kind::failed;
+        e.end = std::make_unique<stream_end>();
+        e.end->code = code;
+        e.end->message = std::move(message);
+        e.end->http_status = http_status;
+        return e;
+    }
 };
 
 /// Bounded: a producer that co_awaits every send is never more than the capacity ahead

@@ -77,11 +77,11 @@ BOOST_AUTO_TEST_CASE(streams_the_reply_then_finishes_with_usage)
     const auto want = demo_source::reply_for(request);
     BOOST_TEST(text == want);
     BOOST_TEST(tokens == demo_source::split_tokens(want).size());
-    BOOST_TEST((last.type == stream_event::kind::finished));
-    BOOST_TEST(last.finish_reason == "stop");
-    BOOST_TEST_REQUIRE(last.usage.has_value());
-    BOOST_TEST(last.usage->prompt_tokens == static_cast<std::int64_t>((7 + 5) / 4));
-    BOOST_TEST(last.usage->completion_tokens == static_cast<std::int64_t>(tokens));
+    BOOST_TEST_REQUIRE((last.type == stream_event::kind::finished));
+    BOOST_TEST(last.end->finish_reason == "stop");
+    BOOST_TEST_REQUIRE(last.end->usage.has_value());
+    BOOST_TEST(last.end->usage->prompt_tokens == static_cast<std::int64_t>((7 + 5) / 4));
+    BOOST_TEST(last.end->usage->completion_tokens == static_cast<std::int64_t>(tokens));
 }
 
 BOOST_AUTO_TEST_CASE(cancellation_stops_it_between_tokens)

@@ -81,13 +81,13 @@ std::string show(const stream_event& e)
     case stream_event::kind::reasoning:
         return "reasoning " + e.text;
     case stream_event::kind::finished:
-        return "finished " + e.finish_reason +
-               (e.usage ? " " + std::to_string(e.usage->prompt_tokens) + "/" +
-                              std::to_string(e.usage->completion_tokens)
-                        : std::string(" no-usage"));
+        return "finished " + e.end->finish_reason +
+               (e.end->usage ? " " + std::to_string(e.end->usage->prompt_tokens) + "/" +
+                                   std::to_string(e.end->usage->completion_tokens)
+                             : std::string(" no-usage"));
     case stream_event::kind::failed:
-        return "failed " + std::string(code_name(e.code)) + " " + std::to_string(e.http_status) +
-               " " + e.message;
+        return "failed " + std::string(code_name(e.end->code)) + " " +
+               std::to_string(e.end->http_status) + " " + e.end->message;
     }
     return "?";
 }
