@@ -27,4 +27,14 @@ template <class T = void> using awaitable = net::awaitable<T>;
 /// operation_aborted, timeout): they return a tuple instead of throwing.
 inline constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 
+/// Whether the calling coroutine was cancelled, from
+/// `const auto state = co_await net::this_coro::cancellation_state;`. A plain function on
+/// purpose: co_awaiting any awaitable in a cancelled coroutine throws operation_aborted
+/// (a per-reply exception, issue 7), and GCC 12 miscompiles a co_await used directly as
+/// an if condition.
+inline bool is_cancelled(const net::cancellation_state& state)
+{
+    return state.cancelled() != net::cancellation_type::none;
+}
+
 } // namespace tokenrelay

@@ -119,7 +119,7 @@ awaitable<void> wait_for_stop(stopper& s)
         s.timer.expires_at(net::steady_timer::time_point::max());
         co_await s.timer.async_wait(use_tuple);
         auto cs = co_await net::this_coro::cancellation_state;
-        if (cs.cancelled() != net::cancellation_type::none)
+        if (is_cancelled(cs))
             co_return;
     }
 }
@@ -466,7 +466,7 @@ run_source(upstream::model_source& source, chat_request request, upstream::event
         failure = e.what();
     }
     auto cs = co_await net::this_coro::cancellation_state;
-    if (cs.cancelled() != net::cancellation_type::none)
+    if (is_cancelled(cs))
         throw boost::system::system_error(net::error::operation_aborted);
     log::error("upstream_exception", {{"what", failure}});
     auto failed = event::failed(errc::upstream_error, "upstream request failed");

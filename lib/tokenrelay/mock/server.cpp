@@ -79,7 +79,7 @@ wait_for_counter(server_state& st, counter c, std::int64_t n, std::chrono::milli
         timer.expires_at(deadline);
         co_await timer.async_wait(use_tuple);
         auto cs = co_await net::this_coro::cancellation_state;
-        if (cs.cancelled() != net::cancellation_type::none)
+        if (is_cancelled(cs))
             co_return false;
     }
 }

@@ -28,15 +28,6 @@ std::string_view end_reason_for(stop_reason why)
     return why == stop_reason::shutdown ? "shutdown" : "cancelled";
 }
 
-// Called right after `co_await net::this_coro::cancellation_state`. Not a coroutine of
-// its own: co_awaiting any awaitable in a cancelled coroutine throws operation_aborted,
-// and every generation ends by cancelling wait_for_stop, so a nested check would throw
-// and unwind once per reply (issue 7 measured about 40,000 instructions for that).
-bool is_cancelled(const net::cancellation_state& state)
-{
-    return state.cancelled() != net::cancellation_type::none;
-}
-
 std::int64_t elapsed_ms(std::chrono::steady_clock::time_point since)
 {
     return std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -31,13 +31,7 @@ std::string finish_reason_of(std::string_view stop_reason)
 
 bool anthropic_decoder::decode(std::string_view type, std::string_view data, openai_chunk& out)
 {
-    out.content.clear();
-    out.reasoning.clear();
-    out.finish_reason.clear();
-    out.usage.reset();
-    out.done = false;
-    out.is_error = false;
-    out.error_message.clear();
+    out.clear();
     why_.clear();
 
     // ping carries `{"type":"ping"}`; nothing in it matters, so it is not even parsed.

@@ -30,17 +30,6 @@ using error_code = boost::system::error_code;
 using detail::chunk_reader;
 namespace reason = detail::reason;
 
-void clear(openai_chunk& out) noexcept
-{
-    out.content.clear();
-    out.reasoning.clear();
-    out.finish_reason.clear();
-    out.usage.reset();
-    out.done = false;
-    out.is_error = false;
-    out.error_message.clear();
-}
-
 } // namespace
 
 struct openai_decoder::streaming
@@ -55,7 +44,7 @@ openai_decoder::~openai_decoder() = default;
 
 bool openai_decoder::decode(std::string_view data, openai_chunk& out)
 {
-    clear(out);
+    out.clear();
     why_.clear();
 
     if (data == "[DONE]") {
@@ -69,7 +58,7 @@ bool openai_decoder::decode(std::string_view data, openai_chunk& out)
     error_code ec;
     auto const n = parser.write_some(false, data.data(), data.size(), ec);
     if (parser.handler().handed_over()) {
-        clear(out);
+        out.clear();
         return decode_dom(data, out);
     }
     // As json::parser::write: one value, then only whitespace.

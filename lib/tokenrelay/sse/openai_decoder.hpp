@@ -24,6 +24,18 @@ struct openai_chunk
     bool done = false;                // the payload was the literal [DONE]
     bool is_error = false;            // the payload has an `error` member (PROTOCOL.md section 6)
     std::string error_message;        // error.message, or the error member serialised
+
+    /// Back to "nothing decoded", keeping the strings' capacity (one decode per event).
+    void clear() noexcept
+    {
+        content.clear();
+        reasoning.clear();
+        finish_reason.clear();
+        usage.reset();
+        done = false;
+        is_error = false;
+        error_message.clear();
+    }
 };
 
 class openai_decoder

@@ -109,7 +109,7 @@ bool timed_out(const error_code& ec, const call_state& c)
 // first because GCC 12 miscompiles a co_await used directly as an if condition.
 void throw_if_cancelled(const net::cancellation_state& state)
 {
-    if (state.cancelled() != net::cancellation_type::none)
+    if (is_cancelled(state))
         throw boost::system::system_error(net::error::operation_aborted);
 }
 

@@ -7,14 +7,6 @@
 namespace tokenrelay::upstream {
 namespace {
 
-// Our own escaper, not boost::json::serialize: that built a serializer and a temporary
-// string for every member, which made the body of a long conversation cost tens of
-// thousands of instructions per chat (issue 7).
-void append_string(std::string& out, std::string_view s)
-{
-    append_json_string(out, s);
-}
-
 // Shortest round-trip form ("0.7"), where boost::json would write "7E-1": both are
 // valid JSON, but servers and humans reading logs expect the former.
 void append_number(std::string& out, double value)
@@ -35,7 +27,7 @@ std::string build_request_body(const chat_request& request)
     out.reserve(estimate);
 
     out += R"({"model":)";
-    append_string(out, request.model);
+    append_json_string(out, request.model);
     out += R"(,"messages":[)";
     bool first = true;
     for (const auto& m : request.messages) {
@@ -43,9 +35,9 @@ std::string build_request_body(const chat_request& request)
             out += ',';
         first = false;
         out += R"({"role":)";
-        append_string(out, m.role);
+        append_json_string(out, m.role);
         out += R"(,"content":)";
-        append_string(out, m.content);
+        append_json_string(out, m.content);
         out += '}';
     }
     out += R"(],"stream":true,"stream_options":{"include_usage":true})";
@@ -71,7 +63,7 @@ std::string build_anthropic_request_body(const chat_request& request)
     out.reserve(estimate);
 
     out += R"({"model":)";
-    append_string(out, request.model);
+    append_json_string(out, request.model);
     out += R"(,"max_tokens":)";
     out += std::to_string(request.max_tokens.value_or(anthropic_default_max_tokens));
     out += R"(,"stream":true)";
@@ -88,7 +80,7 @@ std::string build_anthropic_request_body(const chat_request& request)
     }
     if (has_system) {
         out += R"(,"system":)";
-        append_string(out, system);
+        append_json_string(out, system);
     }
 
     out += R"(,"messages":[)";
@@ -100,9 +92,9 @@ std::string build_anthropic_request_body(const chat_request& request)
             out += ',';
         first = false;
         out += R"({"role":)";
-        append_string(out, m.role);
+        append_json_string(out, m.role);
         out += R"(,"content":)";
-        append_string(out, m.content);
+        append_json_string(out, m.content);
         out += '}';
     }
     out += ']';

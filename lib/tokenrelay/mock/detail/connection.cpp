@@ -44,7 +44,7 @@ template <class Stream> awaitable<void> watch_peer_close(Stream& s, beast::flat_
         // A read that completed just as the cancellation arrived: the next read would not
         // see it, so check by hand.
         auto cs = co_await net::this_coro::cancellation_state;
-        if (cs.cancelled() != net::cancellation_type::none)
+        if (is_cancelled(cs))
             co_return;
     }
 }
