@@ -7,6 +7,8 @@
 #include <boost/test/unit_test.hpp>
 
 #include <csignal>
+#include <optional>
+#include <pthread.h>
 #include <string>
 
 namespace tokenrelay::test {
@@ -94,6 +96,34 @@ BOOST_AUTO_TEST_CASE(sigint_drains_like_sigterm, *ut::timeout(60))
     relay_fixture f;
     f.relay().signal(SIGINT);
     const auto status = f.relay().wait_exit(5s);
+    BOOST_TEST_REQUIRE(status.has_value(), "relay still running 5 s after SIGINT");
+    BOOST_TEST(*status == (exit_status{.exited = true, .code = 0}));
+}
+
+BOOST_AUTO_TEST_CASE(sigint_drains_when_started_with_it_blocked, *ut::timeout(60))
+{
+    // Some supervisors and CI runners start children with SIGINT blocked; the mask is
+    // inherited through fork and exec, and the relay must still drain on it.
+    struct sigint_blocked_here
+    {
+        sigset_t before;
+        sigint_blocked_here()
+        {
+            sigset_t sigint;
+            ::sigemptyset(&sigint);
+            ::sigaddset(&sigint, SIGINT);
+            ::pthread_sigmask(SIG_BLOCK, &sigint, &before);
+        }
+        ~sigint_blocked_here() { ::pthread_sigmask(SIG_SETMASK, &before, nullptr); }
+    };
+    std::optional<relay_fixture> f;
+    {
+        const sigint_blocked_here blocked;
+        f.emplace();
+    }
+
+    f->relay().signal(SIGINT);
+    const auto status = f->relay().wait_exit(5s);
     BOOST_TEST_REQUIRE(status.has_value(), "relay still running 5 s after SIGINT");
     BOOST_TEST(*status == (exit_status{.exited = true, .code = 0}));
 }

@@ -11,8 +11,10 @@
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <initializer_list>
 #include <iostream>
 #include <memory>
+#include <pthread.h>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -21,6 +23,26 @@ namespace tokenrelay::http_server {
 namespace {
 
 using clock = std::chrono::steady_clock;
+
+/// Blocks signals in the calling thread for its scope (threads started meanwhile inherit
+/// the block) and unblocks them at its end, whatever the mask was before.
+class blocked_signals
+{
+public:
+    blocked_signals(std::initializer_list<int> signals)
+    {
+        ::sigemptyset(&set_);
+        for (int s : signals)
+            ::sigaddset(&set_, s);
+        ::pthread_sigmask(SIG_BLOCK, &set_, nullptr);
+    }
+    ~blocked_signals() { ::pthread_sigmask(SIG_UNBLOCK, &set_, nullptr); }
+    blocked_signals(const blocked_signals&) = delete;
+    blocked_signals& operator=(const blocked_signals&) = delete;
+
+private:
+    sigset_t set_;
+};
 
 std::size_t running_generations(const ws::relay_state& state)
 {
@@ -204,6 +226,20 @@ int run_relay(config::relay_config cfg)
     net::signal_set signals(main_ctx, SIGINT, SIGTERM);
     net::co_spawn(main_ctx, drain_on_signal(signals, state, acceptors, contexts), net::detached);
 
+    std::vector<net::executor_work_guard<net::io_context::executor_type>> guards;
+    for (auto& c : contexts)
+        guards.push_back(net::make_work_guard(*c));
+    std::vector<std::thread> workers;
+    {
+        // The drain signals go to the main thread only: the workers start with them
+        // blocked. The main thread then unblocks them, also when the relay was started
+        // with them blocked (a parent's mask is inherited), which would otherwise leave
+        // SIGINT and SIGTERM pending forever and the relay undrainable.
+        const blocked_signals drain_only_on_main{SIGINT, SIGTERM};
+        for (std::size_t i = 1; i < contexts.size(); ++i)
+            workers.emplace_back([&c = *contexts[i]] { c.run(); });
+    }
+
     const auto local = acceptors.front()->local_endpoint();
     const auto host = local.address().is_v6() ? "[" + local.address().to_string() + "]"
                                               : local.address().to_string();
@@ -216,12 +252,6 @@ int run_relay(config::relay_config cfg)
     );
     std::cout << "listening on http://" << host << ":" << local.port() << "/" << std::endl;
 
-    std::vector<net::executor_work_guard<net::io_context::executor_type>> guards;
-    for (auto& c : contexts)
-        guards.push_back(net::make_work_guard(*c));
-    std::vector<std::thread> workers;
-    for (std::size_t i = 1; i < contexts.size(); ++i)
-        workers.emplace_back([&c = *contexts[i]] { c.run(); });
     main_ctx.run();
     for (auto& c : contexts)
         c->stop();
