@@ -8,13 +8,16 @@
 #include <tokenrelay/sse/openai_decoder.hpp>
 #include <tokenrelay/sse/parser.hpp>
 #include <tokenrelay/upstream/http_source.hpp>
+#include <tokenrelay/upstream/read_watchdog.hpp>
 #include <tokenrelay/upstream/request_body.hpp>
 
+#include <boost/beast/core/read_size.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
 #include <array>
 #include <charconv>
+#include <span>
 #include <stdexcept>
 
 namespace tokenrelay::upstream {
@@ -38,7 +41,9 @@ struct call_state
     event_channel& out;
     const http_source_options& options;
     clock::time_point first_token_deadline;
-    clock::time_point read_deadline; // what the connection's expiry is armed to now
+    // The deadline of the read in progress: the connection's expiry holds it up to the
+    // response header, the body's read_watchdog after that.
+    clock::time_point read_deadline;
     bool token_sent = false;
 };
 
@@ -135,10 +140,12 @@ stream_event text_event(call_state& c, stream_event::kind kind, std::string text
 
 // The silence timer restarts only after the send: a slow consumer holding the bounded
 // channel is not upstream silence (PROTOCOL.md section 5).
-void restart_token_timer(call_state& c, connection& conn)
+void extend_read_deadline(call_state& c, read_watchdog& watchdog)
 {
     c.read_deadline = clock::now() + c.options.token_timeout;
-    conn.tcp().expires_at(c.read_deadline);
+    // After the first token the deadline can come earlier (--token-timeout is shorter
+    // than what was left of --first-token-timeout).
+    watchdog.deadline_moved();
 }
 
 std::string cut(std::string_view s, std::size_t limit)
@@ -236,6 +243,44 @@ awaitable<bool> drain_body(Stream& stream, connection& conn, response_parser& pa
     co_return parser.is_done();
 }
 
+struct parse_step
+{
+    std::size_t body_bytes = 0;
+    bool need_input = false;
+    error_code ec;
+};
+
+/// Runs the buffered response bytes through the parser, which writes body bytes to
+/// `body` until it is full, the input runs out or the message ends.
+parse_step parse_buffered(response_parser& parser, beast::flat_buffer& in, std::span<char> body)
+{
+    parser.get().body().data = body.data();
+    parser.get().body().size = body.size();
+    parse_step step;
+    for (;;) {
+        if (parser.is_done())
+            break;
+        if (in.size() == 0) {
+            step.need_input = true;
+            break;
+        }
+        error_code ec;
+        in.consume(parser.put(in.data(), ec));
+        if (ec == http::error::need_more) {
+            step.need_input = true;
+            break;
+        }
+        if (ec == http::error::need_buffer)
+            break;
+        if (ec) {
+            step.ec = ec;
+            break;
+        }
+    }
+    step.body_bytes = body.size() - parser.get().body().size;
+    return step;
+}
+
 template <class Stream>
 awaitable<attempt_result>
 read_event_stream(Stream& stream, connection& conn, response_parser& parser, call_state& c)
@@ -251,6 +296,10 @@ read_event_stream(Stream& stream, connection& conn, response_parser& parser, cal
     std::optional<token_usage> usage;
     std::array<char, 4096> buf;
     error_code read_error;
+    // From here on the read deadline moves with every token: the watchdog holds it
+    // instead of the stream's expiry, which would arm a timer for every read.
+    conn.tcp().expires_never();
+    read_watchdog watchdog(conn.tcp().socket(), c.read_deadline);
 
     for (;;) {
         for (;;) {
@@ -306,12 +355,12 @@ read_event_stream(Stream& stream, connection& conn, response_parser& parser, cal
             if (!chunk.reasoning.empty()) {
                 auto ev = text_event(c, stream_event::kind::reasoning, std::move(chunk.reasoning));
                 co_await send_event(c, std::move(ev));
-                restart_token_timer(c, conn);
+                extend_read_deadline(c, watchdog);
             }
             if (!chunk.content.empty()) {
                 auto ev = text_event(c, stream_event::kind::token, std::move(chunk.content));
                 co_await send_event(c, std::move(ev));
-                restart_token_timer(c, conn);
+                extend_read_deadline(c, watchdog);
             }
             if (!chunk.finish_reason.empty())
                 finish_reason = chunk.finish_reason;
@@ -353,13 +402,27 @@ read_event_stream(Stream& stream, connection& conn, response_parser& parser, cal
             );
         }
 
-        parser.get().body().data = buf.data();
-        parser.get().body().size = buf.size();
-        auto [ec, n] = co_await http::async_read_some(stream, conn.buffer(), parser, use_tuple);
-        if (ec && ec != http::error::need_buffer)
+        // The body is parsed here rather than by http::async_read_some, which costs a
+        // composed operation per call and a posted completion whenever it parses
+        // without reading: a token chunk took several such calls.
+        const auto step = parse_buffered(parser, conn.buffer(), buf);
+        if (step.body_bytes > 0)
+            events.feed(std::string_view(buf.data(), step.body_bytes));
+        if (step.ec)
+            read_error = step.ec;
+        // Events just fed go out before the next read, which may wait for a long time.
+        else if (step.need_input && step.body_bytes == 0) {
+            auto& in = conn.buffer();
+            const auto room = in.prepare(beast::read_size(in, 65536));
+            auto [ec, n] = co_await stream.async_read_some(room, use_tuple);
+            in.commit(n);
+            // The end of the connection ends a body that runs to it and cuts any other.
+            if (ec == net::error::eof) {
+                ec = {};
+                parser.put_eof(ec);
+            }
             read_error = ec;
-        if (const auto got = buf.size() - parser.get().body().size; got > 0)
-            events.feed(std::string_view(buf.data(), got));
+        }
     }
 }
 

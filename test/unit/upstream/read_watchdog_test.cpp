@@ -1,0 +1,141 @@
+// The upstream read deadline (PROTOCOL.md section 6: --token-timeout between tokens):
+// the watchdog cuts a read once the deadline has passed, never before it, follows a
+// deadline that moved on, and cuts nothing once it is gone.
+#include <tokenrelay/upstream/read_watchdog.hpp>
+
+#include <boost/test/unit_test.hpp>
+
+#include <chrono>
+#include <optional>
+
+namespace tokenrelay::upstream {
+namespace {
+
+using namespace std::chrono_literals;
+using clock = std::chrono::steady_clock;
+
+/// Both ends of one loopback TCP connection.
+struct socket_pair
+{
+    explicit socket_pair(net::io_context& ioc) : near(ioc), far(ioc)
+    {
+        tcp::acceptor acceptor(ioc, tcp::endpoint(net::ip::make_address("127.0.0.1"), 0));
+        near.connect(acceptor.local_endpoint());
+        far = acceptor.accept();
+    }
+    tcp::socket near;
+    tcp::socket far;
+};
+
+struct read_outcome
+{
+    error_code ec;
+    std::size_t bytes = 0;
+    clock::time_point at;
+};
+
+BOOST_AUTO_TEST_CASE(cuts_a_silent_read_once_the_deadline_has_passed)
+{
+    net::io_context ioc;
+    socket_pair sockets(ioc);
+    const auto start = clock::now();
+    const auto deadline = start + 80ms;
+    read_watchdog watchdog(sockets.near, deadline);
+    char byte;
+    read_outcome r;
+    sockets.near.async_read_some(net::buffer(&byte, 1), [&](error_code ec, std::size_t n) {
+        r = {ec, n, clock::now()};
+    });
+    ioc.run_for(10s);
+    BOOST_TEST(r.ec == net::error::operation_aborted);
+    BOOST_TEST(watchdog.fired());
+    BOOST_TEST((r.at >= deadline));
+}
+
+BOOST_AUTO_TEST_CASE(follows_a_deadline_that_moved_on)
+{
+    net::io_context ioc;
+    socket_pair sockets(ioc);
+    auto deadline = clock::now() + 50ms;
+    read_watchdog watchdog(sockets.near, deadline);
+    // A token arrives before the first deadline and moves it on, as the reader does.
+    net::steady_timer token(ioc, 20ms);
+    token.async_wait([&](error_code) { deadline = clock::now() + 150ms; });
+    char byte;
+    read_outcome r;
+    sockets.near.async_read_some(net::buffer(&byte, 1), [&](error_code ec, std::size_t n) {
+        r = {ec, n, clock::now()};
+    });
+    ioc.run_for(10s);
+    BOOST_TEST(r.ec == net::error::operation_aborted);
+    BOOST_TEST(watchdog.fired());
+    BOOST_TEST((r.at >= deadline), "cut before the moved deadline");
+}
+
+BOOST_AUTO_TEST_CASE(a_deadline_moved_earlier_is_taken_in)
+{
+    // As after the first token: from a long first-token deadline to a short token one.
+    net::io_context ioc;
+    socket_pair sockets(ioc);
+    auto deadline = clock::now() + 60s;
+    read_watchdog watchdog(sockets.near, deadline);
+    net::steady_timer token(ioc, 20ms);
+    token.async_wait([&](error_code) {
+        deadline = clock::now() + 50ms;
+        watchdog.deadline_moved();
+    });
+    char byte;
+    read_outcome r;
+    sockets.near.async_read_some(net::buffer(&byte, 1), [&](error_code ec, std::size_t n) {
+        r = {ec, n, clock::now()};
+    });
+    // Far short of the first deadline: without the move the read would still be pending.
+    ioc.run_for(5s);
+    BOOST_TEST(r.ec == net::error::operation_aborted);
+    BOOST_TEST(watchdog.fired());
+    BOOST_TEST((r.at >= deadline));
+}
+
+BOOST_AUTO_TEST_CASE(reads_that_finish_in_time_are_left_alone)
+{
+    net::io_context ioc;
+    socket_pair sockets(ioc);
+    const auto deadline = clock::now() + 60s;
+    read_watchdog watchdog(sockets.near, deadline);
+    char byte = 0;
+    read_outcome r;
+    sockets.near.async_read_some(net::buffer(&byte, 1), [&](error_code ec, std::size_t n) {
+        r = {ec, n, clock::now()};
+        ioc.stop();
+    });
+    net::write(sockets.far, net::buffer("x", 1));
+    ioc.run_for(10s);
+    BOOST_TEST(!r.ec);
+    BOOST_TEST(r.bytes == 1u);
+    BOOST_TEST(byte == 'x');
+    BOOST_TEST(!watchdog.fired());
+}
+
+BOOST_AUTO_TEST_CASE(a_watchdog_that_is_gone_cuts_nothing)
+{
+    net::io_context ioc;
+    socket_pair sockets(ioc);
+    const auto deadline = clock::now() + 30ms;
+    std::optional<read_watchdog> watchdog(std::in_place, sockets.near, deadline);
+    watchdog.reset();
+    // The peer answers well after the old deadline: the read must still get its byte.
+    net::steady_timer late(ioc, 120ms);
+    late.async_wait([&](error_code) { net::write(sockets.far, net::buffer("y", 1)); });
+    char byte = 0;
+    read_outcome r;
+    sockets.near.async_read_some(net::buffer(&byte, 1), [&](error_code ec, std::size_t n) {
+        r = {ec, n, clock::now()};
+    });
+    ioc.run_for(10s);
+    BOOST_TEST(!r.ec);
+    BOOST_TEST(byte == 'y');
+    BOOST_TEST((r.at >= deadline));
+}
+
+} // namespace
+} // namespace tokenrelay::upstream
