@@ -19,6 +19,7 @@
 #include <charconv>
 #include <span>
 #include <stdexcept>
+#include <type_traits>
 
 namespace tokenrelay::upstream {
 namespace {
@@ -243,6 +244,17 @@ awaitable<bool> drain_body(Stream& stream, connection& conn, response_parser& pa
     co_return parser.is_done();
 }
 
+/// What body reads go through: TLS needs its stream, while a plain connection reads its
+/// socket directly, as tcp_stream adds a composed operation per read for the expiry that
+/// read_watchdog has taken over.
+template <class Stream> auto& body_layer(Stream& stream, connection& conn)
+{
+    if constexpr (std::is_same_v<Stream, beast::tcp_stream>)
+        return conn.tcp().socket();
+    else
+        return stream;
+}
+
 struct parse_step
 {
     std::size_t body_bytes = 0;
@@ -414,7 +426,7 @@ read_event_stream(Stream& stream, connection& conn, response_parser& parser, cal
         else if (step.need_input && step.body_bytes == 0) {
             auto& in = conn.buffer();
             const auto room = in.prepare(beast::read_size(in, 65536));
-            auto [ec, n] = co_await stream.async_read_some(room, use_tuple);
+            auto [ec, n] = co_await body_layer(stream, conn).async_read_some(room, use_tuple);
             in.commit(n);
             // The end of the connection ends a body that runs to it and cuts any other.
             if (ec == net::error::eof) {
