@@ -8,6 +8,7 @@
 #include <tokenrelay/protocol/completion_request.hpp>
 #include <tokenrelay/session/generation_log.hpp>
 #include <tokenrelay/upstream/request_slots.hpp>
+#include <tokenrelay/upstream/stream_guarded.hpp>
 
 #include <chrono>
 #include <cstdio>
@@ -453,26 +454,6 @@ awaitable<void> answer(exchange& x, upstream::event_channel& events)
         co_await answer_whole(x, events, std::move(first));
 }
 
-// A source that throws (rather than reporting `failed`) still ends the answer with an
-// error; cancellation is the only exception that passes through.
-awaitable<void>
-run_source(upstream::model_source& source, chat_request request, upstream::event_channel& out)
-{
-    std::string failure;
-    try {
-        co_await source.stream(std::move(request), out);
-        co_return;
-    } catch (const std::exception& e) {
-        failure = e.what();
-    }
-    auto cs = co_await net::this_coro::cancellation_state;
-    if (is_cancelled(cs))
-        throw boost::system::system_error(net::error::operation_aborted);
-    log::error("upstream_exception", {{"what", failure}});
-    auto failed = event::failed(errc::upstream_error, "upstream request failed");
-    co_await out.async_send(error_code{}, std::move(failed), use_tuple);
-}
-
 /// Completes when the client closes or resets the connection (PROTOCOL.md section 1: the
 /// upstream request is then closed). Bytes it pipelines are kept for the next request.
 awaitable<void> watch_client(exchange& x)
@@ -627,8 +608,13 @@ awaitable<bool> serve_completion(
 
     // The source lives on this loop and the channel must share its executor (model_source).
     upstream::event_channel events(loop.executor, channel_capacity);
+    // Named, not a temporary in the co_await: GCC 12 mishandles those (no session here).
+    std::string no_session;
     auto outcome = co_await (
-        (run_source(loop.source, std::move(req.request), events) && answer(x, events)) ||
+        (upstream::stream_guarded(
+             loop.source, std::move(req.request), events, std::move(no_session)
+         ) &&
+         answer(x, events)) ||
         watch_client(x) || wait_for_stop(entry.get())
     );
     x.slot.reset();

@@ -7,6 +7,7 @@
 #include <tokenrelay/metrics/metrics.hpp>
 #include <tokenrelay/session/generation_log.hpp>
 #include <tokenrelay/session/session.hpp>
+#include <tokenrelay/upstream/stream_guarded.hpp>
 
 #include <exception>
 #include <vector>
@@ -42,8 +43,12 @@ awaitable<void>
 session::run_generation(chat_request request, std::string message_id, std::uint64_t generation)
 {
     upstream::event_channel events(home_, 16);
+    // Named, not a temporary in the co_await: GCC 12 mishandles those.
+    auto log_id = short_session_id(id_);
     auto outcome = co_await (
-        (stream_guarded(std::move(request), events) && pump(events, message_id)) || wait_for_stop()
+        (upstream::stream_guarded(source_, std::move(request), events, std::move(log_id)) &&
+         pump(events, message_id)) ||
+        wait_for_stop()
     );
     std::optional<stop_reason> stopped;
     if (outcome.index() == 1) {
@@ -51,26 +56,6 @@ session::run_generation(chat_request request, std::string message_id, std::uint6
         stopped = stop_reason_.value_or(stop_reason::cancelled);
     }
     finish_generation(generation, stopped);
-}
-
-awaitable<void> session::stream_guarded(chat_request request, upstream::event_channel& events)
-{
-    // A source that throws (rather than reporting `failed`) must still end the
-    // generation with exactly one stream_end; cancellation is the only exception that
-    // passes through.
-    std::string failure;
-    try {
-        co_await source_.stream(std::move(request), events);
-        co_return;
-    } catch (const std::exception& e) {
-        failure = e.what();
-    }
-    const auto state = co_await net::this_coro::cancellation_state;
-    if (is_cancelled(state))
-        throw boost::system::system_error(net::error::operation_aborted);
-    log::error("upstream_exception", {{"session", short_session_id(id_)}, {"what", failure}});
-    auto failed = upstream::stream_event::failed(errc::upstream_error, "upstream request failed");
-    co_await events.async_send(error_code{}, std::move(failed), use_tuple);
 }
 
 awaitable<void> session::pump(upstream::event_channel& events, std::string message_id)

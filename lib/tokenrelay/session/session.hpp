@@ -131,7 +131,6 @@ private:
     awaitable<void>
     run_generation(chat_request request, std::string message_id, std::uint64_t generation);
     awaitable<void> pump(upstream::event_channel& events, std::string message_id);
-    awaitable<void> stream_guarded(chat_request request, upstream::event_channel& events);
     awaitable<void> wait_for_stop();
     /// Ends generation number `generation` with a stop reason, unless it has ended.
     void finish_generation(std::uint64_t generation, std::optional<stop_reason> stopped);
