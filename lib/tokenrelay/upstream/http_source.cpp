@@ -119,6 +119,15 @@ void throw_if_cancelled(const net::cancellation_state& state)
         throw boost::system::system_error(net::error::operation_aborted);
 }
 
+/// send_event's usual case without a coroutine frame (issue 7: this runs for every
+/// token): the pump is already waiting or the channel has room, and the event is handed
+/// over at once. False when the channel is full, and `ev` is then left as it was.
+bool hand_over(call_state& c, stream_event& ev, const net::cancellation_state& state)
+{
+    throw_if_cancelled(state);
+    return c.out.try_send(error_code{}, std::move(ev));
+}
+
 awaitable<void> send_event(call_state& c, stream_event ev)
 {
     const auto state = co_await net::this_coro::cancellation_state;
@@ -361,17 +370,22 @@ read_event_stream(Stream& stream, connection& conn, response_parser& parser, cal
                     status,
                     c
                 );
-            // Token and reasoning deltas go out from here, not through a helper coroutine:
-            // this runs for every token, and each nested coroutine is one more frame. The
-            // events are named: GCC 12 mishandles class-type temporaries in co_await operands.
+            // Token and reasoning deltas go out from here, through a coroutine only when the
+            // channel is full: this runs for every token, and each nested coroutine is one
+            // more frame. The events are named: GCC 12 mishandles class-type temporaries in
+            // co_await operands.
             if (!chunk.reasoning.empty()) {
                 auto ev = text_event(c, stream_event::kind::reasoning, std::move(chunk.reasoning));
-                co_await send_event(c, std::move(ev));
+                const auto state = co_await net::this_coro::cancellation_state;
+                if (!hand_over(c, ev, state))
+                    co_await send_event(c, std::move(ev));
                 extend_read_deadline(c, watchdog);
             }
             if (!chunk.content.empty()) {
                 auto ev = text_event(c, stream_event::kind::token, std::move(chunk.content));
-                co_await send_event(c, std::move(ev));
+                const auto state = co_await net::this_coro::cancellation_state;
+                if (!hand_over(c, ev, state))
+                    co_await send_event(c, std::move(ev));
                 extend_read_deadline(c, watchdog);
             }
             if (!chunk.finish_reason.empty())
