@@ -20,6 +20,7 @@
 #include <span>
 #include <stdexcept>
 #include <type_traits>
+#include <utility>
 
 namespace tokenrelay::upstream {
 namespace {
@@ -119,9 +120,10 @@ void throw_if_cancelled(const net::cancellation_state& state)
         throw boost::system::system_error(net::error::operation_aborted);
 }
 
-/// send_event's usual case without a coroutine frame (issue 7: this runs for every
-/// token): the pump is already waiting or the channel has room, and the event is handed
-/// over at once. False when the channel is full, and `ev` is then left as it was.
+/// Hands `ev` to the channel without suspending: mid-reply the pump is usually already
+/// waiting, and try_send then saves a scheduler round trip, and without a coroutine frame
+/// (issue 7: this runs for every token). False when the channel is full, and `ev` is then
+/// left as it was for send_event, which waits for room.
 bool hand_over(call_state& c, stream_event& ev, const net::cancellation_state& state)
 {
     throw_if_cancelled(state);
@@ -131,11 +133,7 @@ bool hand_over(call_state& c, stream_event& ev, const net::cancellation_state& s
 awaitable<void> send_event(call_state& c, stream_event ev)
 {
     const auto state = co_await net::this_coro::cancellation_state;
-    throw_if_cancelled(state);
-    // Mid-reply the pump is usually already waiting: try_send hands the event over
-    // without suspending this coroutine, a scheduler round trip less per token (issue 7).
-    // It moves from `ev` only when it succeeds.
-    if (!c.out.try_send(error_code{}, std::move(ev)))
+    if (!hand_over(c, ev, state))
         co_await c.out.async_send(error_code{}, std::move(ev), net::use_awaitable);
 }
 
@@ -313,6 +311,11 @@ read_event_stream(Stream& stream, connection& conn, response_parser& parser, cal
     sse::anthropic_decoder anthropic_decoder;
     const bool anthropic = c.options.format == api_format::anthropic;
     sse::openai_chunk chunk;
+    // A chunk's deltas in the order they go out. A named array, not an initializer list:
+    // the loop over it spans co_awaits, and GCC 12 mishandles temporaries that do.
+    const std::array deltas{
+        std::pair{stream_event::kind::reasoning, &chunk.reasoning},
+        std::pair{stream_event::kind::token, &chunk.content}};
     std::string finish_reason;
     std::optional<token_usage> usage;
     std::array<char, 4096> buf;
@@ -370,19 +373,14 @@ read_event_stream(Stream& stream, connection& conn, response_parser& parser, cal
                     status,
                     c
                 );
-            // Token and reasoning deltas go out from here, through a coroutine only when the
+            // Reasoning, then content, go out from here, through a coroutine only when the
             // channel is full: this runs for every token, and each nested coroutine is one
             // more frame. The events are named: GCC 12 mishandles class-type temporaries in
             // co_await operands.
-            if (!chunk.reasoning.empty()) {
-                auto ev = text_event(c, stream_event::kind::reasoning, std::move(chunk.reasoning));
-                const auto state = co_await net::this_coro::cancellation_state;
-                if (!hand_over(c, ev, state))
-                    co_await send_event(c, std::move(ev));
-                extend_read_deadline(c, watchdog);
-            }
-            if (!chunk.content.empty()) {
-                auto ev = text_event(c, stream_event::kind::token, std::move(chunk.content));
+            for (const auto& [kind, text] : deltas) {
+                if (text->empty())
+                    continue;
+                auto ev = text_event(c, kind, std::move(*text));
                 const auto state = co_await net::this_coro::cancellation_state;
                 if (!hand_over(c, ev, state))
                     co_await send_event(c, std::move(ev));
