@@ -438,7 +438,17 @@ read_event_stream(Stream& stream, connection& conn, response_parser& parser, cal
         else if (step.need_input && step.body_bytes == 0) {
             auto& in = conn.buffer();
             const auto room = in.prepare(beast::read_size(in, 65536));
-            auto [ec, n] = co_await body_layer(stream, conn).async_read_some(room, use_tuple);
+            error_code ec;
+            std::size_t n = 0;
+            if (watchdog.fired()) {
+                // The deadline passed while no read was waiting for it to cut.
+                ec = beast::error::timeout;
+            } else {
+                auto [read_ec, read_n] =
+                    co_await body_layer(stream, conn).async_read_some(room, use_tuple);
+                ec = read_ec;
+                n = read_n;
+            }
             in.commit(n);
             // The end of the connection ends a body that runs to it and cuts any other.
             if (ec == net::error::eof) {

@@ -28,9 +28,15 @@ read_watchdog::~read_watchdog()
 
 void read_watchdog::deadline_moved()
 {
-    // Later deadlines wait for the timer to fire early; only an earlier one re-arms it.
-    if (*state_->deadline < state_->timer.expiry())
+    // Later deadlines wait for the timer to fire early; only an earlier one re-arms it,
+    // or a later one after the timer fired: it may have fired while no read was waiting
+    // (the reader was waiting for room to send a token), and the reads to come still
+    // need a deadline.
+    if (*state_->deadline < state_->timer.expiry() ||
+        (state_->fired && clock::now() < *state_->deadline)) {
+        state_->fired = false;
         arm(state_);
+    }
 }
 
 bool read_watchdog::fired() const noexcept

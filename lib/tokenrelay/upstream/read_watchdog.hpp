@@ -25,10 +25,12 @@ public:
     read_watchdog(const read_watchdog&) = delete;
     read_watchdog& operator=(const read_watchdog&) = delete;
 
-    /// Takes in a deadline that may have moved earlier than the timer is set for.
+    /// Takes in a deadline that may have moved earlier than the timer is set for, or
+    /// later after the watchdog fired, which watches again then.
     void deadline_moved();
 
-    /// Whether the deadline passed and the socket's operations were cancelled.
+    /// Whether the deadline passed and the socket's operations were cancelled, since
+    /// the deadline last moved. A read started while this holds has no deadline left.
     bool fired() const noexcept;
 
 private:

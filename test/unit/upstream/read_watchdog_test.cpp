@@ -1,6 +1,7 @@
 // The upstream read deadline (PROTOCOL.md section 6: --token-timeout between tokens):
 // the watchdog cuts a read once the deadline has passed, never before it, follows a
-// deadline that moved on, and cuts nothing once it is gone.
+// deadline that moved on, watches again when one moves on after it fired, and cuts
+// nothing once it is gone.
 #include <tokenrelay/upstream/read_watchdog.hpp>
 
 #include <boost/test/unit_test.hpp>
@@ -92,6 +93,30 @@ BOOST_AUTO_TEST_CASE(a_deadline_moved_earlier_is_taken_in)
     read_outcome r;
     read_one_byte(sockets.near, r);
     // Far short of the first deadline: without the move the read would still be pending.
+    ioc.run_for(5s);
+    BOOST_TEST(r.ec == net::error::operation_aborted);
+    BOOST_TEST(watchdog.fired());
+    BOOST_TEST((r.at >= deadline));
+}
+
+BOOST_AUTO_TEST_CASE(watches_again_after_firing_while_no_read_waited)
+{
+    // As when the reader waits for room to send a token for longer than the deadline:
+    // the watchdog fires with nothing to cut, then the next token moves the deadline on.
+    net::io_context ioc;
+    socket_pair sockets(ioc);
+    auto deadline = clock::now() + 20ms;
+    read_watchdog watchdog(sockets.near, deadline);
+    while (!watchdog.fired() && ioc.run_one_for(10s) > 0)
+        ;
+    BOOST_TEST_REQUIRE(watchdog.fired());
+    ioc.restart(); // it ran out of work when the watchdog fired
+    deadline = clock::now() + 50ms;
+    watchdog.deadline_moved();
+    BOOST_TEST(!watchdog.fired(), "a moved deadline has not passed yet");
+    read_outcome r;
+    read_one_byte(sockets.near, r);
+    // Without watching again the read would wait for ever: run_for ends at 5 s.
     ioc.run_for(5s);
     BOOST_TEST(r.ec == net::error::operation_aborted);
     BOOST_TEST(watchdog.fired());
