@@ -692,6 +692,25 @@ BOOST_AUTO_TEST_CASE(quiet_websocket_is_pinged_every_ping_interval, *ut::timeout
     BOOST_TEST(pings <= 6);
 }
 
+BOOST_AUTO_TEST_CASE(quiet_websocket_is_pinged_and_served_after_its_writer_parks, *ut::timeout(60))
+{
+    // A connection's writer ends after a quiet second and a timer holds the next ping
+    // (issue 7: an idle session then keeps no writer). With a ping interval longer than
+    // that, every ping after the first is sent by a writer the ping wait started again.
+    relay_fixture f{{.flags = {"--ping-interval", "1.5"}}};
+    auto s = f.open_session();
+    int pings = 0;
+    count_pings(s, pings);
+    BOOST_TEST(!s->try_read(3800ms).has_value());
+    // At about 1.5 s and 3 s.
+    BOOST_TEST(pings >= 2);
+    BOOST_TEST(pings <= 3);
+    s->send(chat("after the quiet mock:tokens=3"));
+    const auto r = s->collect_reply();
+    BOOST_TEST(r.text == "w0 w1 w2 ");
+    BOOST_TEST(string_of(r.end, "reason") == "stop");
+}
+
 BOOST_AUTO_TEST_CASE(websocket_that_answers_pings_outlives_the_idle_timeout, *ut::timeout(60))
 {
     // --idle-timeout drops a connection that sends nothing and answers no ping; one that

@@ -20,6 +20,10 @@ constexpr std::size_t max_batch_bytes = 64 * 1024;
 // chat usually fits), then for more, and give the room back after each message.
 constexpr std::size_t idle_read_bytes = 256;
 constexpr std::size_t message_read_bytes = 16 * 1024;
+// A writer that has had nothing to send for this long ends, and the next frame starts a
+// new one: an idle connection then holds a timer wait instead of a coroutine (issue 7,
+// memory per session). Long enough that a streaming reply keeps its writer.
+constexpr std::chrono::seconds writer_linger{1};
 
 } // namespace
 
@@ -75,11 +79,10 @@ awaitable<void> connection::run(
     else
         start_fresh_session();
 
-    // The writer is a coroutine of its own beside this one (the reader). Not `||`: its
-    // parallel group would cost two more coroutine frames per open connection (issue 7).
-    net::co_spawn(ws_.get_executor(), write_loop(self), [self](std::exception_ptr e) {
-        self->on_writer_done(std::move(e));
-    });
+    // The writer is a coroutine of its own beside this one (the reader), started when
+    // there is something to send. Not `||`: its parallel group would cost two more
+    // coroutine frames per open connection (issue 7).
+    start_writer();
     co_await read_loop();
     // The writer flushes what is due and then ends; the session is detached after that.
     while (!writer_done_) {
@@ -173,7 +176,7 @@ awaitable<void> connection::read_loop()
             // Beast has already answered protocol violations with their close codes
             // (1007 invalid UTF-8, 1009 too big, 1002 protocol error).
             reader_done_ = true;
-            wake_timer_.cancel();
+            notify_writer();
             log::debug("ws_read_end", {{"session", log_id()}, {"error", ec.message()}});
             co_return;
         }
@@ -227,9 +230,39 @@ void connection::handle_text(std::string_view text)
     }
 }
 
-awaitable<void> connection::write_loop(std::shared_ptr<connection> /*self: keeps this alive*/)
+void connection::start_writer()
+{
+    if (writer_running_ || writer_done_)
+        return;
+    writer_running_ = true;
+    wake_timer_.cancel(); // a parked writer's ping wait: the new writer pings when due
+    // From a posted handler: co_spawn would run the writer's first pass right here, inside
+    // whatever asked for it (a session attaching, before its session frame is queued).
+    net::post(ws_.get_executor(), [self = shared_from_this()] {
+        net::co_spawn(
+            self->ws_.get_executor(),
+            self->write_loop(self),
+            [self](std::exception_ptr e, bool finished) {
+                if (e || finished)
+                    self->on_writer_done(std::move(e));
+            }
+        );
+    });
+}
+
+void connection::notify_writer()
+{
+    if (writer_running_)
+        wake_timer_.cancel();
+    else
+        start_writer();
+}
+
+awaitable<bool> connection::write_loop(std::shared_ptr<connection> self)
 {
     protocol::frame_batch frames;
+    bool quiet = false; // the last wait ran its full linger
+    std::chrono::steady_clock::time_point quiet_since;
     for (;;) {
         wake_pending_.store(false, std::memory_order_release);
         frames.clear();
@@ -245,22 +278,51 @@ awaitable<void> connection::write_loop(std::shared_ptr<connection> /*self: keeps
         if (frames.empty()) {
             if (close_) {
                 co_await ws_.async_close(*close_, use_tuple);
-                co_return;
+                co_return true;
             }
             if (reader_done_)
-                co_return;
-            // Nothing to send: an idle connection keeps little memory (issue 7).
-            frames.release();
+                co_return true;
             // Section 5: ping a connection that has been quiet for --ping-interval.
-            wake_timer_.expires_after(state_.config.ping_interval);
-            auto [ec] = co_await wake_timer_.async_wait(use_tuple);
-            if (!ec) {
+            if (std::exchange(ping_due_, false)) {
                 auto [ping_ec] = co_await ws_.async_ping({}, use_tuple);
                 if (ping_ec)
-                    co_return;
+                    co_return true;
+                continue;
             }
+            // Nothing to send: an idle connection keeps little memory (issue 7).
+            frames.release();
+            const auto now = std::chrono::steady_clock::now();
+            if (quiet) {
+                // Parked: this coroutine ends and a timer wait holds the ping. Anything
+                // to send from now on starts a new writer, as this one no longer runs.
+                // Nothing ran since the pass above found nothing to send.
+                writer_running_ = false;
+                wake_timer_.expires_at(quiet_since + state_.config.ping_interval);
+                wake_timer_.async_wait([self](error_code ec) {
+                    if (ec)
+                        return; // a new writer started, or the connection is ending
+                    self->ping_due_ = true;
+                    self->start_writer();
+                });
+                co_return false;
+            }
+            quiet_since = now;
+            const auto ping_at = now + state_.config.ping_interval;
+            const bool may_park = now + writer_linger < ping_at;
+            wake_timer_.expires_at(may_park ? now + writer_linger : ping_at);
+            auto [ec] = co_await wake_timer_.async_wait(use_tuple);
+            if (ec)
+                continue; // woken: something to send, or to close
+            // Either way one more pass first: a wake may have come after the wait
+            // ended, too late to cancel it.
+            if (may_park)
+                quiet = true;
+            else
+                ping_due_ = true;
             continue;
         }
+        quiet = false;
+        ping_due_ = false; // frames going out make the connection not quiet
         auto& m = metrics::global();
         for (const auto& f : frames) {
             write_started_ = std::chrono::steady_clock::now();
@@ -269,7 +331,7 @@ awaitable<void> connection::write_loop(std::shared_ptr<connection> /*self: keeps
             auto [ec, n] = co_await ws_.async_write(net::buffer(f), use_tuple);
             writing_ = false;
             if (ec)
-                co_return;
+                co_return true;
             m.frames_sent.fetch_add(1, std::memory_order_relaxed);
             m.bytes_sent.fetch_add(n, std::memory_order_relaxed);
         }
@@ -298,9 +360,9 @@ void connection::wake()
     const auto executor = ws_.get_executor();
     const auto* loop = executor.target<net::io_context::executor_type>();
     if (loop != nullptr && loop->running_in_this_thread())
-        wake_timer_.cancel();
+        notify_writer();
     else
-        net::post(ws_.get_executor(), [self = shared_from_this()] { self->wake_timer_.cancel(); });
+        net::post(ws_.get_executor(), [self = shared_from_this()] { self->notify_writer(); });
 }
 
 void connection::watch_write()
@@ -349,7 +411,7 @@ void connection::request_close(websocket::close_code code, std::string_view reas
     if (close_)
         return;
     close_ = std::make_unique<websocket::close_reason>(code, reason);
-    wake_timer_.cancel();
+    notify_writer();
 }
 
 void connection::enqueue_error(
@@ -368,7 +430,7 @@ void connection::enqueue_error(
 void connection::enqueue(std::string frame)
 {
     control_.push_back(std::move(frame));
-    wake_timer_.cancel();
+    notify_writer();
 }
 
 std::string connection::log_id() const

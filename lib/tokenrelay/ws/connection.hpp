@@ -2,6 +2,8 @@
 // One WebSocket connection (PROTOCOL.md section 2): a reader coroutine that decodes
 // client frames and a single writer coroutine through which every outgoing frame passes
 // (control frames from a small bounded queue, generation frames from the session's log).
+// The writer runs while there is something to send and ends after a quiet second; a
+// timer wait then holds the connection's next ping.
 
 #include <tokenrelay/core/net.hpp>
 #include <tokenrelay/protocol/client_frame.hpp>
@@ -48,7 +50,12 @@ public:
 
 private:
     awaitable<void> read_loop();
-    awaitable<void> write_loop(std::shared_ptr<connection> self);
+    /// Sends what is due until the connection closes (true) or it has been quiet for a
+    /// while and parks (false). `self` keeps the connection alive meanwhile.
+    awaitable<bool> write_loop(std::shared_ptr<connection> self);
+    void start_writer();
+    /// Tells the writer there may be something to send, starting it if it is parked.
+    void notify_writer();
     void on_writer_done(std::exception_ptr e);
     void handle_text(std::string_view text);
     void start_fresh_session();
@@ -88,6 +95,8 @@ private:
     bool reader_done_ = false;
     bool reader_waiting_ = false;
     bool writer_done_ = false;
+    bool writer_running_ = false;
+    bool ping_due_ = false; // set by a parked writer's ping wait
     bool first_frame_ = true;
 };
 
