@@ -205,13 +205,16 @@ void session::stop(stop_reason why)
     net::post(home_, [self = shared_from_this()] { self->stop_timer_.cancel(); });
 }
 
-bool session::collect(const subscriber* s, std::size_t max_bytes, protocol::frame_batch& out)
+session::collected
+session::collect(const subscriber* s, std::size_t max_bytes, protocol::frame_batch& out)
 {
     bool wake_pump = false;
+    collected result;
     {
         std::lock_guard lock(mutex_);
         if (attached_.get() != s)
-            return false;
+            return result;
+        result = {true, running_};
         cursor_ = log_.collect(cursor_, max_bytes, now_ms(), out);
         if (pump_waiting_ && log_.bytes_after(cursor_) <= settings_.backlog_bytes) {
             pump_waiting_ = false;
@@ -220,7 +223,7 @@ bool session::collect(const subscriber* s, std::size_t max_bytes, protocol::fram
     }
     if (wake_pump)
         net::post(home_, [self = shared_from_this()] { self->pump_timer_.cancel(); });
-    return true;
+    return result;
 }
 
 void session::drop_subscriber()

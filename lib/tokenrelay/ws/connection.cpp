@@ -20,10 +20,6 @@ constexpr std::size_t max_batch_bytes = 64 * 1024;
 // chat usually fits), then for more, and give the room back after each message.
 constexpr std::size_t idle_read_bytes = 256;
 constexpr std::size_t message_read_bytes = 16 * 1024;
-// A writer that has had nothing to send for this long ends, and the next frame starts a
-// new one: an idle connection then holds a timer wait instead of a coroutine (issue 7,
-// memory per session). Long enough that a streaming reply keeps its writer.
-constexpr std::chrono::seconds writer_linger{1};
 
 } // namespace
 
@@ -261,8 +257,6 @@ void connection::notify_writer()
 awaitable<bool> connection::write_loop(std::shared_ptr<connection> self)
 {
     protocol::frame_batch frames;
-    bool quiet = false; // the last wait ran its full linger
-    std::chrono::steady_clock::time_point quiet_since;
     for (;;) {
         wake_pending_.store(false, std::memory_order_release);
         frames.clear();
@@ -273,8 +267,9 @@ awaitable<bool> connection::write_loop(std::shared_ptr<connection> self)
             reader_timer_.cancel();
         // Once closing, only a shutdown still flushes the session (its generation has
         // been stopped, so the log is finite); other closes must not wait on a stream.
+        bool generating = false;
         if (session_ && (!close_ || close_->code == websocket::close_code::going_away))
-            session_->collect(this, max_batch_bytes, frames);
+            generating = session_->collect(this, max_batch_bytes, frames).generating;
         if (frames.empty()) {
             if (close_) {
                 co_await ws_.async_close(*close_, use_tuple);
@@ -291,13 +286,14 @@ awaitable<bool> connection::write_loop(std::shared_ptr<connection> self)
             }
             // Nothing to send: an idle connection keeps little memory (issue 7).
             frames.release();
-            const auto now = std::chrono::steady_clock::now();
-            if (quiet) {
-                // Parked: this coroutine ends and a timer wait holds the ping. Anything
-                // to send from now on starts a new writer, as this one no longer runs.
-                // Nothing ran since the pass above found nothing to send.
+            const auto ping_at = std::chrono::steady_clock::now() + state_.config.ping_interval;
+            if (!generating) {
+                // Nothing more is coming until the client or the session asks: park.
+                // This coroutine ends and a timer wait holds the ping; anything to send
+                // from now on starts a new writer, as this one no longer runs. Nothing
+                // ran since the collect above, so nothing was missed.
                 writer_running_ = false;
-                wake_timer_.expires_at(quiet_since + state_.config.ping_interval);
+                wake_timer_.expires_at(ping_at);
                 wake_timer_.async_wait([self](error_code ec) {
                     if (ec)
                         return; // a new writer started, or the connection is ending
@@ -306,22 +302,13 @@ awaitable<bool> connection::write_loop(std::shared_ptr<connection> self)
                 });
                 co_return false;
             }
-            quiet_since = now;
-            const auto ping_at = now + state_.config.ping_interval;
-            const bool may_park = now + writer_linger < ping_at;
-            wake_timer_.expires_at(may_park ? now + writer_linger : ping_at);
+            // A reply is streaming: wait here for its next frames.
+            wake_timer_.expires_at(ping_at);
             auto [ec] = co_await wake_timer_.async_wait(use_tuple);
-            if (ec)
-                continue; // woken: something to send, or to close
-            // Either way one more pass first: a wake may have come after the wait
-            // ended, too late to cancel it.
-            if (may_park)
-                quiet = true;
-            else
+            if (!ec)
                 ping_due_ = true;
             continue;
         }
-        quiet = false;
         ping_due_ = false; // frames going out make the connection not quiet
         auto& m = metrics::global();
         for (const auto& f : frames) {

@@ -2,8 +2,8 @@
 // One WebSocket connection (PROTOCOL.md section 2): a reader coroutine that decodes
 // client frames and a single writer coroutine through which every outgoing frame passes
 // (control frames from a small bounded queue, generation frames from the session's log).
-// The writer runs while there is something to send and ends after a quiet second; a
-// timer wait then holds the connection's next ping.
+// The writer runs while there is something to send or a reply is streaming, and then
+// ends; a timer wait holds the connection's next ping until something starts it again.
 
 #include <tokenrelay/core/net.hpp>
 #include <tokenrelay/protocol/client_frame.hpp>
@@ -50,8 +50,8 @@ public:
 
 private:
     awaitable<void> read_loop();
-    /// Sends what is due until the connection closes (true) or it has been quiet for a
-    /// while and parks (false). `self` keeps the connection alive meanwhile.
+    /// Sends what is due until the connection closes (true), or until it has nothing to
+    /// send and no reply is streaming (false: parked). `self` keeps the connection alive.
     awaitable<bool> write_loop(std::shared_ptr<connection> self);
     void start_writer();
     /// Tells the writer there may be something to send, starting it if it is parked.

@@ -46,6 +46,14 @@ void read_one_byte(tcp::socket& s, read_outcome& r)
     });
 }
 
+/// The watchdog cut the read, and not before `deadline`.
+void check_cut(const read_outcome& r, const read_watchdog& watchdog, clock::time_point deadline)
+{
+    BOOST_TEST(r.ec == net::error::operation_aborted);
+    BOOST_TEST(watchdog.fired());
+    BOOST_TEST((r.at >= deadline), "cut before the deadline");
+}
+
 BOOST_AUTO_TEST_CASE(cuts_a_silent_read_once_the_deadline_has_passed)
 {
     net::io_context ioc;
@@ -56,9 +64,7 @@ BOOST_AUTO_TEST_CASE(cuts_a_silent_read_once_the_deadline_has_passed)
     read_outcome r;
     read_one_byte(sockets.near, r);
     ioc.run_for(10s);
-    BOOST_TEST(r.ec == net::error::operation_aborted);
-    BOOST_TEST(watchdog.fired());
-    BOOST_TEST((r.at >= deadline));
+    check_cut(r, watchdog, deadline);
 }
 
 BOOST_AUTO_TEST_CASE(follows_a_deadline_that_moved_on)
@@ -73,9 +79,7 @@ BOOST_AUTO_TEST_CASE(follows_a_deadline_that_moved_on)
     read_outcome r;
     read_one_byte(sockets.near, r);
     ioc.run_for(10s);
-    BOOST_TEST(r.ec == net::error::operation_aborted);
-    BOOST_TEST(watchdog.fired());
-    BOOST_TEST((r.at >= deadline), "cut before the moved deadline");
+    check_cut(r, watchdog, deadline);
 }
 
 BOOST_AUTO_TEST_CASE(a_deadline_moved_earlier_is_taken_in)
@@ -94,9 +98,7 @@ BOOST_AUTO_TEST_CASE(a_deadline_moved_earlier_is_taken_in)
     read_one_byte(sockets.near, r);
     // Far short of the first deadline: without the move the read would still be pending.
     ioc.run_for(5s);
-    BOOST_TEST(r.ec == net::error::operation_aborted);
-    BOOST_TEST(watchdog.fired());
-    BOOST_TEST((r.at >= deadline));
+    check_cut(r, watchdog, deadline);
 }
 
 BOOST_AUTO_TEST_CASE(watches_again_after_firing_while_no_read_waited)
@@ -118,9 +120,7 @@ BOOST_AUTO_TEST_CASE(watches_again_after_firing_while_no_read_waited)
     read_one_byte(sockets.near, r);
     // Without watching again the read would wait for ever: run_for ends at 5 s.
     ioc.run_for(5s);
-    BOOST_TEST(r.ec == net::error::operation_aborted);
-    BOOST_TEST(watchdog.fired());
-    BOOST_TEST((r.at >= deadline));
+    check_cut(r, watchdog, deadline);
 }
 
 BOOST_AUTO_TEST_CASE(reads_that_finish_in_time_are_left_alone)
