@@ -127,8 +127,9 @@ awaitable<void> session::pump(upstream::event_channel& events, std::string messa
         if (sub)
             sub->wake();
         while (over_backlog) {
-            pump_timer_.expires_at(net::steady_timer::time_point::max());
-            co_await pump_timer_.async_wait(use_tuple);
+            auto& wait = home_timer(pump_timer_);
+            wait.expires_at(net::steady_timer::time_point::max());
+            co_await wait.async_wait(use_tuple);
             const auto state = co_await net::this_coro::cancellation_state;
             if (is_cancelled(state))
                 co_return;
@@ -147,8 +148,9 @@ awaitable<void> session::wait_for_stop()
             if (stop_reason_)
                 co_return;
         }
-        stop_timer_.expires_at(net::steady_timer::time_point::max());
-        co_await stop_timer_.async_wait(use_tuple);
+        auto& wait = home_timer(stop_timer_);
+        wait.expires_at(net::steady_timer::time_point::max());
+        co_await wait.async_wait(use_tuple);
         const auto state = co_await net::this_coro::cancellation_state;
         if (is_cancelled(state))
             co_return;

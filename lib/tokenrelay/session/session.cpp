@@ -25,13 +25,25 @@ session::session(
     registry& owner
 )
     : id_(std::move(id)), home_(std::move(home)), source_(source), settings_(settings),
-      owner_(owner), stop_timer_(home_), pump_timer_(home_), expiry_timer_(home_),
-      log_(settings.replay_log_bytes),
+      owner_(owner), log_(settings.replay_log_bytes),
       history_(settings.history_max_turns, settings.history_max_bytes),
       limiter_(settings.rate_limit)
 {}
 
 session::~session() = default;
+
+net::steady_timer& session::home_timer(std::unique_ptr<net::steady_timer>& t)
+{
+    if (!t)
+        t = std::make_unique<net::steady_timer>(home_);
+    return *t;
+}
+
+void session::cancel(const std::unique_ptr<net::steady_timer>& t)
+{
+    if (t)
+        t->cancel();
+}
 
 session::attach_result
 session::attach(std::shared_ptr<subscriber> s, std::optional<std::uint64_t> last_seq)
@@ -50,7 +62,7 @@ session::attach(std::shared_ptr<subscriber> s, std::optional<std::uint64_t> last
         owner_.counters.taken_over.fetch_add(1, std::memory_order_relaxed);
         previous->close_taken_over();
     }
-    net::post(home_, [self = shared_from_this()] { self->expiry_timer_.cancel(); });
+    net::post(home_, [self = shared_from_this()] { cancel(self->expiry_timer_); });
     s->wake();
     return result;
 }
@@ -69,7 +81,7 @@ void session::detach(const subscriber* s)
     }
     net::post(home_, [self = shared_from_this(), epoch, wake_pump] {
         if (wake_pump)
-            self->pump_timer_.cancel();
+            cancel(self->pump_timer_);
         net::co_spawn(
             self->home_,
             [self, epoch] { return self->expire_after_window(epoch); },
@@ -89,8 +101,9 @@ awaitable<void> session::expire_after_window(std::uint64_t epoch)
 {
     // Re-arming cancels an older wait, whose epoch check then fails (section 3: the
     // window runs from the last detach).
-    expiry_timer_.expires_after(settings_.resume_window);
-    co_await expiry_timer_.async_wait(use_tuple);
+    auto& expiry = home_timer(expiry_timer_);
+    expiry.expires_after(settings_.resume_window);
+    co_await expiry.async_wait(use_tuple);
     {
         std::lock_guard lock(mutex_);
         if (attach_epoch_ != epoch || attached_)
@@ -202,7 +215,7 @@ void session::stop(stop_reason why)
             return;
         stop_reason_ = why;
     }
-    net::post(home_, [self = shared_from_this()] { self->stop_timer_.cancel(); });
+    net::post(home_, [self = shared_from_this()] { cancel(self->stop_timer_); });
 }
 
 session::collected
@@ -222,7 +235,7 @@ session::collect(const subscriber* s, std::size_t max_bytes, protocol::frame_bat
         }
     }
     if (wake_pump)
-        net::post(home_, [self = shared_from_this()] { self->pump_timer_.cancel(); });
+        net::post(home_, [self = shared_from_this()] { cancel(self->pump_timer_); });
     return result;
 }
 

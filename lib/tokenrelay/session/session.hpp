@@ -154,10 +154,14 @@ private:
     const session_settings& settings_;
     registry& owner_;
 
-    // Touched only on the home loop.
-    net::steady_timer stop_timer_;
-    net::steady_timer pump_timer_;
-    net::steady_timer expiry_timer_;
+    // Touched only on the home loop, and made there on first use: a session that never
+    // chatted or detached needs none of them (issue 7: memory per open session).
+    net::steady_timer& home_timer(std::unique_ptr<net::steady_timer>& t);
+    /// Cancels `t`'s wait, if it was ever made.
+    static void cancel(const std::unique_ptr<net::steady_timer>& t);
+    std::unique_ptr<net::steady_timer> stop_timer_;
+    std::unique_ptr<net::steady_timer> pump_timer_;
+    std::unique_ptr<net::steady_timer> expiry_timer_;
 
     mutable std::mutex mutex_;
     replay_log log_;
