@@ -127,7 +127,7 @@ awaitable<void> session::pump(upstream::event_channel& events, std::string messa
         if (sub)
             sub->wake();
         while (over_backlog) {
-            auto& wait = home_timer(pump_timer_);
+            auto& wait = pump_timer_.get(home_);
             wait.expires_at(net::steady_timer::time_point::max());
             co_await wait.async_wait(use_tuple);
             const auto state = co_await net::this_coro::cancellation_state;
@@ -148,7 +148,7 @@ awaitable<void> session::wait_for_stop()
             if (stop_reason_)
                 co_return;
         }
-        auto& wait = home_timer(stop_timer_);
+        auto& wait = stop_timer_.get(home_);
         wait.expires_at(net::steady_timer::time_point::max());
         co_await wait.async_wait(use_tuple);
         const auto state = co_await net::this_coro::cancellation_state;

@@ -32,19 +32,6 @@ session::session(
 
 session::~session() = default;
 
-net::steady_timer& session::home_timer(std::unique_ptr<net::steady_timer>& t)
-{
-    if (!t)
-        t = std::make_unique<net::steady_timer>(home_);
-    return *t;
-}
-
-void session::cancel(const std::unique_ptr<net::steady_timer>& t)
-{
-    if (t)
-        t->cancel();
-}
-
 session::attach_result
 session::attach(std::shared_ptr<subscriber> s, std::optional<std::uint64_t> last_seq)
 {
@@ -62,7 +49,7 @@ session::attach(std::shared_ptr<subscriber> s, std::optional<std::uint64_t> last
         owner_.counters.taken_over.fetch_add(1, std::memory_order_relaxed);
         previous->close_taken_over();
     }
-    net::post(home_, [self = shared_from_this()] { cancel(self->expiry_timer_); });
+    net::post(home_, [self = shared_from_this()] { self->expiry_timer_.cancel(); });
     s->wake();
     return result;
 }
@@ -81,7 +68,7 @@ void session::detach(const subscriber* s)
     }
     net::post(home_, [self = shared_from_this(), epoch, wake_pump] {
         if (wake_pump)
-            cancel(self->pump_timer_);
+            self->pump_timer_.cancel();
         net::co_spawn(
             self->home_,
             [self, epoch] { return self->expire_after_window(epoch); },
@@ -101,7 +88,7 @@ awaitable<void> session::expire_after_window(std::uint64_t epoch)
 {
     // Re-arming cancels an older wait, whose epoch check then fails (section 3: the
     // window runs from the last detach).
-    auto& expiry = home_timer(expiry_timer_);
+    auto& expiry = expiry_timer_.get(home_);
     expiry.expires_after(settings_.resume_window);
     co_await expiry.async_wait(use_tuple);
     {
@@ -215,7 +202,7 @@ void session::stop(stop_reason why)
             return;
         stop_reason_ = why;
     }
-    net::post(home_, [self = shared_from_this()] { cancel(self->stop_timer_); });
+    net::post(home_, [self = shared_from_this()] { self->stop_timer_.cancel(); });
 }
 
 session::collected
@@ -235,7 +222,7 @@ session::collect(const subscriber* s, std::size_t max_bytes, protocol::frame_bat
         }
     }
     if (wake_pump)
-        net::post(home_, [self = shared_from_this()] { cancel(self->pump_timer_); });
+        net::post(home_, [self = shared_from_this()] { self->pump_timer_.cancel(); });
     return result;
 }
 

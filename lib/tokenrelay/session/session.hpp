@@ -10,6 +10,7 @@
 
 #include <tokenrelay/core/chat.hpp>
 #include <tokenrelay/core/error.hpp>
+#include <tokenrelay/core/lazy_timer.hpp>
 #include <tokenrelay/core/net.hpp>
 #include <tokenrelay/protocol/client_frame.hpp>
 #include <tokenrelay/session/generation_log.hpp>
@@ -155,13 +156,10 @@ private:
     registry& owner_;
 
     // Touched only on the home loop, and made there on first use: a session that never
-    // chatted or detached needs none of them (issue 7: memory per open session).
-    net::steady_timer& home_timer(std::unique_ptr<net::steady_timer>& t);
-    /// Cancels `t`'s wait, if it was ever made.
-    static void cancel(const std::unique_ptr<net::steady_timer>& t);
-    std::unique_ptr<net::steady_timer> stop_timer_;
-    std::unique_ptr<net::steady_timer> pump_timer_;
-    std::unique_ptr<net::steady_timer> expiry_timer_;
+    // chatted or detached needs none of them.
+    lazy_timer stop_timer_;
+    lazy_timer pump_timer_;
+    lazy_timer expiry_timer_;
 
     mutable std::mutex mutex_;
     replay_log log_;

@@ -16,16 +16,17 @@ constexpr std::size_t max_pending_control = 64;
 // One writer pass sends at most about this much, so control frames are not starved.
 constexpr std::size_t max_batch_bytes = 64 * 1024;
 // An idle connection always has a read pending, and Beast reserves room in the buffer
-// before the first byte arrives: ask for little until a message has started (a ping or a
-// chat usually fits), then for more, and give the room back after each message.
-constexpr std::size_t idle_read_bytes = 256;
+// before the first byte arrives: ask for little until a message has started (a ping
+// fits; a chat takes one more step), then for more, and give the room back after each
+// message.
+constexpr std::size_t idle_read_bytes = 128;
 constexpr std::size_t message_read_bytes = 16 * 1024;
 
 } // namespace
 
 connection::connection(websocket_stream ws, relay_state& state, loop_context& loop)
     : ws_(std::move(ws)), state_(state), loop_(loop), wake_timer_(ws_.get_executor()),
-      reader_timer_(ws_.get_executor()), write_timer_(ws_.get_executor())
+      write_timer_(ws_.get_executor())
 {}
 
 awaitable<void> connection::run(
@@ -82,8 +83,9 @@ awaitable<void> connection::run(
     co_await read_loop();
     // The writer flushes what is due and then ends; the session is detached after that.
     while (!writer_done_) {
-        reader_timer_.expires_at(net::steady_timer::time_point::max());
-        co_await reader_timer_.async_wait(use_tuple);
+        auto& wait = reader_timer_.get(ws_.get_executor());
+        wait.expires_at(net::steady_timer::time_point::max());
+        co_await wait.async_wait(use_tuple);
     }
     write_timer_.cancel();
 
@@ -149,8 +151,9 @@ awaitable<void> connection::read_loop()
     for (;;) {
         while (control_.size() >= max_pending_control && !reader_done_ && !writer_done_) {
             reader_waiting_ = true;
-            reader_timer_.expires_at(net::steady_timer::time_point::max());
-            co_await reader_timer_.async_wait(use_tuple);
+            auto& wait = reader_timer_.get(ws_.get_executor());
+            wait.expires_at(net::steady_timer::time_point::max());
+            co_await wait.async_wait(use_tuple);
             reader_waiting_ = false;
         }
         if (writer_done_) {

@@ -5,6 +5,7 @@
 // The writer runs while there is something to send or a reply is streaming, and then
 // ends; a timer wait holds the connection's next ping until something starts it again.
 
+#include <tokenrelay/core/lazy_timer.hpp>
 #include <tokenrelay/core/net.hpp>
 #include <tokenrelay/protocol/client_frame.hpp>
 #include <tokenrelay/session/session.hpp>
@@ -76,7 +77,7 @@ private:
     relay_state& state_;
     loop_context& loop_;
     net::steady_timer wake_timer_;
-    net::steady_timer reader_timer_;
+    lazy_timer reader_timer_; // only a reader held back, or ending, waits
     // Section 5: a client that stops reading is disconnected. The idle timeout only sees
     // reads, so a write pending for --idle-timeout closes the socket. One timer for the
     // connection, re-armed at most once per timeout rather than for every frame.

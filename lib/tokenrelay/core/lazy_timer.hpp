@@ -1,0 +1,37 @@
+#pragma once
+// A steady_timer made on first use. Most sessions and connections never wait on some of
+// their timers (a generation's stop, a detached session's expiry, a reader held back),
+// and an unused steady_timer still costs its 120 bytes (issue 7: memory per session).
+// Like the timer itself, it belongs to one loop: use it only on that loop's thread.
+
+#include <tokenrelay/core/net.hpp>
+
+#include <memory>
+
+namespace tokenrelay {
+
+class lazy_timer
+{
+public:
+    /// The timer, made on `executor` the first time.
+    net::steady_timer& get(const net::any_io_executor& executor)
+    {
+        if (!timer_)
+            timer_ = std::make_unique<net::steady_timer>(executor);
+        return *timer_;
+    }
+
+    /// Ends the pending waits, if the timer was ever made.
+    void cancel()
+    {
+        if (timer_)
+            timer_->cancel();
+    }
+
+    bool made() const noexcept { return timer_ != nullptr; }
+
+private:
+    std::unique_ptr<net::steady_timer> timer_;
+};
+
+} // namespace tokenrelay
