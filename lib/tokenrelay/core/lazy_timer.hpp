@@ -21,6 +21,16 @@ public:
         return *timer_;
     }
 
+    /// Waits until cancel() (the timer never expires by itself): how a coroutine here
+    /// sleeps until another part of its loop has news for it. Not a coroutine, so no
+    /// frame of its own.
+    auto wait_until_cancelled(const net::any_io_executor& executor)
+    {
+        auto& timer = get(executor);
+        timer.expires_at(net::steady_timer::time_point::max());
+        return timer.async_wait(use_tuple);
+    }
+
     /// Ends the pending waits, if the timer was ever made.
     void cancel()
     {

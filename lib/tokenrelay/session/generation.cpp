@@ -127,9 +127,7 @@ awaitable<void> session::pump(upstream::event_channel& events, std::string messa
         if (sub)
             sub->wake();
         while (over_backlog) {
-            auto& wait = pump_timer_.get(home_);
-            wait.expires_at(net::steady_timer::time_point::max());
-            co_await wait.async_wait(use_tuple);
+            co_await pump_timer_.wait_until_cancelled(home_);
             const auto state = co_await net::this_coro::cancellation_state;
             if (is_cancelled(state))
                 co_return;
@@ -148,9 +146,7 @@ awaitable<void> session::wait_for_stop()
             if (stop_reason_)
                 co_return;
         }
-        auto& wait = stop_timer_.get(home_);
-        wait.expires_at(net::steady_timer::time_point::max());
-        co_await wait.async_wait(use_tuple);
+        co_await stop_timer_.wait_until_cancelled(home_);
         const auto state = co_await net::this_coro::cancellation_state;
         if (is_cancelled(state))
             co_return;

@@ -205,16 +205,15 @@ void session::stop(stop_reason why)
     net::post(home_, [self = shared_from_this()] { self->stop_timer_.cancel(); });
 }
 
-session::collected
-session::collect(const subscriber* s, std::size_t max_bytes, protocol::frame_batch& out)
+bool session::collect(const subscriber* s, std::size_t max_bytes, protocol::frame_batch& out)
 {
     bool wake_pump = false;
-    collected result;
+    bool more_to_come = false;
     {
         std::lock_guard lock(mutex_);
         if (attached_.get() != s)
-            return result;
-        result = {true, running_};
+            return false;
+        more_to_come = running_;
         cursor_ = log_.collect(cursor_, max_bytes, now_ms(), out);
         if (pump_waiting_ && log_.bytes_after(cursor_) <= settings_.backlog_bytes) {
             pump_waiting_ = false;
@@ -223,7 +222,7 @@ session::collect(const subscriber* s, std::size_t max_bytes, protocol::frame_bat
     }
     if (wake_pump)
         net::post(home_, [self = shared_from_this()] { self->pump_timer_.cancel(); });
-    return result;
+    return more_to_come;
 }
 
 void session::drop_subscriber()

@@ -109,13 +109,9 @@ public:
     /// Stops the running generation, if any; its stream_end carries the reason.
     void stop(stop_reason why);
 
-    struct collected
-    {
-        bool attached = false;   // false: `s` is no longer the attached writer
-        bool generating = false; // a generation runs, so more frames are to come
-    };
-    /// For the attached writer: frames after its cursor, up to about `max_bytes`.
-    collected collect(const subscriber* s, std::size_t max_bytes, protocol::frame_batch& out);
+    /// For the attached writer: frames after its cursor, up to about `max_bytes`. Returns
+    /// whether more are to come: a generation runs and `s` is still the attached writer.
+    bool collect(const subscriber* s, std::size_t max_bytes, protocol::frame_batch& out);
 
     /// Forgets the attached connection without the resume window; for process exit,
     /// where the session and its connection would otherwise keep each other alive.

@@ -83,9 +83,7 @@ awaitable<void> connection::run(
     co_await read_loop();
     // The writer flushes what is due and then ends; the session is detached after that.
     while (!writer_done_) {
-        auto& wait = reader_timer_.get(ws_.get_executor());
-        wait.expires_at(net::steady_timer::time_point::max());
-        co_await wait.async_wait(use_tuple);
+        co_await reader_timer_.wait_until_cancelled(ws_.get_executor());
     }
     write_timer_.cancel();
 
@@ -151,9 +149,7 @@ awaitable<void> connection::read_loop()
     for (;;) {
         while (control_.size() >= max_pending_control && !reader_done_ && !writer_done_) {
             reader_waiting_ = true;
-            auto& wait = reader_timer_.get(ws_.get_executor());
-            wait.expires_at(net::steady_timer::time_point::max());
-            co_await wait.async_wait(use_tuple);
+            co_await reader_timer_.wait_until_cancelled(ws_.get_executor());
             reader_waiting_ = false;
         }
         if (writer_done_) {
@@ -272,7 +268,7 @@ awaitable<bool> connection::write_loop(std::shared_ptr<connection> self)
         // been stopped, so the log is finite); other closes must not wait on a stream.
         bool generating = false;
         if (session_ && (!close_ || close_->code == websocket::close_code::going_away))
-            generating = session_->collect(this, max_batch_bytes, frames).generating;
+            generating = session_->collect(this, max_batch_bytes, frames);
         if (frames.empty()) {
             if (close_) {
                 co_await ws_.async_close(*close_, use_tuple);
@@ -289,14 +285,13 @@ awaitable<bool> connection::write_loop(std::shared_ptr<connection> self)
             }
             // Nothing to send: an idle connection keeps little memory (issue 7).
             frames.release();
-            const auto ping_at = std::chrono::steady_clock::now() + state_.config.ping_interval;
+            wake_timer_.expires_after(state_.config.ping_interval);
             if (!generating) {
                 // Nothing more is coming until the client or the session asks: park.
                 // This coroutine ends and a timer wait holds the ping; anything to send
                 // from now on starts a new writer, as this one no longer runs. Nothing
                 // ran since the collect above, so nothing was missed.
                 writer_running_ = false;
-                wake_timer_.expires_at(ping_at);
                 wake_timer_.async_wait([self](error_code ec) {
                     if (ec)
                         return; // a new writer started, or the connection is ending
@@ -306,7 +301,6 @@ awaitable<bool> connection::write_loop(std::shared_ptr<connection> self)
                 co_return false;
             }
             // A reply is streaming: wait here for its next frames.
-            wake_timer_.expires_at(ping_at);
             auto [ec] = co_await wake_timer_.async_wait(use_tuple);
             if (!ec)
                 ping_due_ = true;
