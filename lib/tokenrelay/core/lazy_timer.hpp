@@ -23,7 +23,8 @@ public:
 
     /// Waits until cancel() (the timer never expires by itself): how a coroutine here
     /// sleeps until another part of its loop has news for it. Not a coroutine, so no
-    /// frame of its own.
+    /// frame of its own. Pass an executor that outlives the wait, not a temporary: a
+    /// temporary in a co_await operand is kept in the caller's frame for its whole life.
     auto wait_until_cancelled(const net::any_io_executor& executor)
     {
         auto& timer = get(executor);

@@ -83,7 +83,7 @@ awaitable<void> connection::run(
     co_await read_loop();
     // The writer flushes what is due and then ends; the session is detached after that.
     while (!writer_done_) {
-        co_await reader_timer_.wait_until_cancelled(ws_.get_executor());
+        co_await reader_timer_.wait_until_cancelled(loop_.executor);
     }
     write_timer_.cancel();
 
@@ -149,7 +149,7 @@ awaitable<void> connection::read_loop()
     for (;;) {
         while (control_.size() >= max_pending_control && !reader_done_ && !writer_done_) {
             reader_waiting_ = true;
-            co_await reader_timer_.wait_until_cancelled(ws_.get_executor());
+            co_await reader_timer_.wait_until_cancelled(loop_.executor);
             reader_waiting_ = false;
         }
         if (writer_done_) {
