@@ -3,6 +3,7 @@
 // include it, so they stay free of Asio.
 
 #include <boost/asio.hpp>
+#include <boost/asio/deferred.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/experimental/channel.hpp>
 #include <boost/asio/ssl.hpp>
@@ -26,6 +27,13 @@ template <class T = void> using awaitable = net::awaitable<T>;
 /// Completion token for operations whose failure is a normal outcome (eof, closed,
 /// operation_aborted, timeout): they return a tuple instead of throwing.
 inline constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+
+/// Like use_tuple, for the operations that run once per token. `co_await` on a deferred
+/// operation starts it from the awaiting coroutine itself, where use_awaitable would
+/// allocate a coroutine frame of its own for every call (issue 7: an allocation-free
+/// token path). Name the operation before awaiting it: GCC 12 mishandles class-type
+/// temporaries in co_await operands.
+inline constexpr auto deferred_tuple = net::as_tuple(net::deferred);
 
 /// Whether the calling coroutine was cancelled, from
 /// `const auto state = co_await net::this_coro::cancellation_state;`. A plain function on

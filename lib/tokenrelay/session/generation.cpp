@@ -3,6 +3,7 @@
 // of the resume window). Runs on the session's home loop.
 
 #include <tokenrelay/core/log.hpp>
+#include <tokenrelay/core/op_memory.hpp>
 #include <tokenrelay/core/session_id.hpp>
 #include <tokenrelay/metrics/metrics.hpp>
 #include <tokenrelay/session/generation_log.hpp>
@@ -62,7 +63,8 @@ awaitable<void> session::pump(upstream::event_channel& events, std::string messa
 {
     using kind = upstream::stream_event::kind;
     for (;;) {
-        auto [ec, ev] = co_await events.async_receive(use_tuple);
+        auto receive = with_op_memory(events.async_receive(deferred_tuple));
+        auto [ec, ev] = co_await std::move(receive);
         if (ec)
             co_return;
         std::optional<generation_end> ended;

@@ -2,6 +2,7 @@
 // turned into stream events (PROTOCOL.md section 6). Retries happen only before the first
 // token; every failure message has the key redacted (section 1).
 #include <tokenrelay/core/log.hpp>
+#include <tokenrelay/core/op_memory.hpp>
 #include <tokenrelay/core/redact.hpp>
 #include <tokenrelay/metrics/metrics.hpp>
 #include <tokenrelay/sse/anthropic_decoder.hpp>
@@ -444,8 +445,9 @@ read_event_stream(Stream& stream, connection& conn, response_parser& parser, cal
                 // The deadline passed while no read was waiting for it to cut.
                 ec = beast::error::timeout;
             } else {
-                auto [read_ec, read_n] =
-                    co_await body_layer(stream, conn).async_read_some(room, use_tuple);
+                auto read =
+                    with_op_memory(body_layer(stream, conn).async_read_some(room, deferred_tuple));
+                auto [read_ec, read_n] = co_await std::move(read);
                 ec = read_ec;
                 n = read_n;
             }

@@ -1,5 +1,6 @@
 #include <tokenrelay/core/clock.hpp>
 #include <tokenrelay/core/log.hpp>
+#include <tokenrelay/core/op_memory.hpp>
 #include <tokenrelay/core/session_id.hpp>
 #include <tokenrelay/metrics/metrics.hpp>
 #include <tokenrelay/protocol/server_frame.hpp>
@@ -301,7 +302,8 @@ awaitable<bool> connection::write_loop(std::shared_ptr<connection> self)
                 co_return false;
             }
             // A reply is streaming: wait here for its next frames.
-            auto [ec] = co_await wake_timer_.async_wait(use_tuple);
+            auto wait = with_op_memory(wake_timer_.async_wait(deferred_tuple));
+            auto [ec] = co_await std::move(wait);
             if (!ec)
                 ping_due_ = true;
             continue;
@@ -312,7 +314,8 @@ awaitable<bool> connection::write_loop(std::shared_ptr<connection> self)
             write_started_ = std::chrono::steady_clock::now();
             writing_ = true;
             watch_write();
-            auto [ec, n] = co_await ws_.async_write(net::buffer(f), use_tuple);
+            auto write = with_op_memory(ws_.async_write(net::buffer(f), deferred_tuple));
+            auto [ec, n] = co_await std::move(write);
             writing_ = false;
             if (ec)
                 co_return true;
