@@ -15,6 +15,7 @@
 
 #include <cstddef>
 #include <new>
+#include <optional>
 #include <type_traits>
 #include <utility>
 
@@ -65,24 +66,45 @@ public:
 template <class Op> class op_memory_operation
 {
 public:
-    explicit op_memory_operation(Op op) : op_(std::move(op)) {}
+    using loop_executor = net::io_context::executor_type;
+
+    op_memory_operation(Op op, std::optional<loop_executor> loop)
+        : op_(std::move(op)), loop_(std::move(loop))
+    {}
 
     // Constrained through its return type: Asio probes what this can be called with.
     template <class Handler>
     auto operator()(Handler&& handler) && -> decltype(std::declval<Op&&>(
     )(net::bind_allocator(op_allocator<void>(), std::forward<Handler>(handler))))
     {
-        return std::move(op_
-        )(net::bind_allocator(op_allocator<void>(), std::forward<Handler>(handler)));
+        auto bound = net::bind_allocator(op_allocator<void>(), std::forward<Handler>(handler));
+        if (loop_)
+            return std::move(op_)(net::bind_executor(*loop_, std::move(bound)));
+        return std::move(op_)(std::move(bound));
     }
 
 private:
     Op op_;
+    std::optional<loop_executor> loop_;
 };
 
 template <class Op> op_memory_operation<std::decay_t<Op>> with_op_memory(Op&& op)
 {
-    return op_memory_operation<std::decay_t<Op>>(std::forward<Op>(op));
+    return {std::forward<Op>(op), std::nullopt};
+}
+
+/// For an operation that completes by posting to its handler's executor, as a channel's
+/// receive does. Posted through any_io_executor, the completion takes two blocks that no
+/// bound allocator reaches; bound to `loop`'s own io_context executor (when it is one),
+/// it takes one, from op_memory.
+template <class Op>
+op_memory_operation<std::decay_t<Op>> with_op_memory(Op&& op, const net::any_io_executor& loop)
+{
+    using loop_executor = net::io_context::executor_type;
+    const auto* target = loop.target<loop_executor>();
+    return {
+        std::forward<Op>(op),
+        target != nullptr ? std::optional<loop_executor>(*target) : std::nullopt};
 }
 
 } // namespace tokenrelay

@@ -63,7 +63,7 @@ awaitable<void> session::pump(upstream::event_channel& events, std::string messa
 {
     using kind = upstream::stream_event::kind;
     for (;;) {
-        auto receive = with_op_memory(events.async_receive(deferred_tuple));
+        auto receive = with_op_memory(events.async_receive(deferred_tuple), home_);
         auto [ec, ev] = co_await std::move(receive);
         if (ec)
             co_return;

@@ -10,7 +10,11 @@
 #include <atomic>
 #include <cstdlib>
 #include <malloc.h>
+#include <memory>
 #include <new>
+#include <optional>
+#include <tuple>
+#include <type_traits>
 #include <vector>
 
 // Every allocation in this test binary is counted: operator new for what the code here
@@ -177,6 +181,159 @@ BOOST_AUTO_TEST_CASE(the_same_exchange_through_use_awaitable_allocates_every_rou
 {
     // The contrast shows that the counting sees what Asio allocates for operations.
     BOOST_TEST(allocations_in_steady_rounds(false, 200) >= 200u * 4);
+}
+
+// The relay's shape, several times over on one loop: a reader hands what it
+// reads to a channel without waiting, a pump receives it and writes the answer back.
+// Counts allocations over `rounds` steady rounds of all chains.
+std::size_t allocations_in_channel_rounds(bool bind_loop, int rounds)
+{
+    constexpr int warm_up = 20;
+    constexpr std::size_t chains = 8;
+    using hand_over = net::experimental::channel<void(error_code, std::size_t)>;
+    net::io_context ioc{1};
+    const net::any_io_executor loop = ioc.get_executor();
+    struct chain
+    {
+        tcp::socket a, b;
+        hand_over handed;
+        std::array<char, 64> at_a{}, at_b{};
+        explicit chain(net::io_context& ioc) : a(ioc), b(ioc), handed(ioc, 1)
+        {
+            tcp::acceptor acceptor(ioc, {net::ip::address_v4::loopback(), 0});
+            a.connect(acceptor.local_endpoint());
+            acceptor.accept(b);
+        }
+    };
+    std::vector<std::unique_ptr<chain>> all;
+    for (std::size_t i = 0; i < chains; ++i) {
+        auto& c = *all.emplace_back(std::make_unique<chain>(ioc));
+        net::co_spawn(
+            ioc,
+            [&c]() -> awaitable<void> {
+                for (;;) {
+                    auto read =
+                        with_op_memory(net::async_read(c.b, net::buffer(c.at_b), deferred_tuple));
+                    auto [ec, n] = co_await std::move(read);
+                    if (ec || !c.handed.try_send(error_code{}, n))
+                        co_return;
+                }
+            },
+            net::detached
+        );
+        net::co_spawn(
+            ioc,
+            [&c, &loop, bind_loop]() -> awaitable<void> {
+                for (;;) {
+                    std::optional<std::tuple<error_code, std::size_t>> got;
+                    if (bind_loop) {
+                        auto receive = with_op_memory(c.handed.async_receive(deferred_tuple), loop);
+                        got = co_await std::move(receive);
+                    } else {
+                        auto receive = with_op_memory(c.handed.async_receive(deferred_tuple));
+                        got = co_await std::move(receive);
+                    }
+                    if (std::get<0>(*got))
+                        co_return;
+                    auto write =
+                        with_op_memory(net::async_write(c.b, net::buffer(c.at_b), deferred_tuple));
+                    co_await std::move(write);
+                }
+            },
+            net::detached
+        );
+    }
+    std::size_t counted = 0;
+    bool done = false;
+    net::co_spawn(
+        ioc,
+        [&]() -> awaitable<void> {
+            for (int i = 0; i < warm_up + rounds; ++i) {
+                if (i == warm_up)
+                    counted = allocations.load();
+                for (auto& c : all) {
+                    auto write =
+                        with_op_memory(net::async_write(c->a, net::buffer(c->at_a), deferred_tuple)
+                        );
+                    co_await std::move(write);
+                }
+                for (auto& c : all) {
+                    auto read =
+                        with_op_memory(net::async_read(c->a, net::buffer(c->at_a), deferred_tuple));
+                    co_await std::move(read);
+                }
+            }
+            counted = allocations.load() - counted;
+            done = true;
+            for (auto& c : all) {
+                c->handed.close();
+                c->a.close();
+            }
+        },
+        net::detached
+    );
+    ioc.run();
+    BOOST_TEST_REQUIRE(done);
+    return counted;
+}
+
+BOOST_AUTO_TEST_CASE(channel_hand_over_bound_to_the_loop_allocates_nothing)
+{
+    BOOST_TEST(allocations_in_channel_rounds(true, 200) == 0u);
+}
+
+// What with_op_memory hands an operation: a handler whose memory comes from op_memory
+// and, given a loop, whose completion is posted to that io_context's own executor.
+struct bindings_seen
+{
+    bool allocator = false;
+    bool loop_executor = false;
+};
+
+template <class... Loop> bindings_seen bindings_of_with_op_memory(const Loop&... loop)
+{
+    net::io_context ioc{1};
+    bindings_seen seen;
+    bool done = false;
+    net::co_spawn(
+        ioc,
+        [&]() -> awaitable<void> {
+            auto op = net::async_initiate<const net::deferred_t, void(error_code)>(
+                [&](auto handler) {
+                    using handler_type = decltype(handler);
+                    seen.allocator = std::
+                        is_same_v<net::associated_allocator_t<handler_type>, op_allocator<void>>;
+                    seen.loop_executor = std::is_same_v<
+                        net::associated_executor_t<handler_type>,
+                        net::io_context::executor_type>;
+                    net::post(ioc, [h = std::move(handler)]() mutable {
+                        std::move(h)(error_code{});
+                    });
+                },
+                net::deferred
+            );
+            auto bound = with_op_memory(std::move(op), loop...);
+            co_await std::move(bound);
+            done = true;
+        },
+        net::detached
+    );
+    ioc.run();
+    BOOST_TEST_REQUIRE(done);
+    return seen;
+}
+
+BOOST_AUTO_TEST_CASE(the_operation_gets_op_memory_and_the_loop_when_given)
+{
+    const auto plain = bindings_of_with_op_memory();
+    BOOST_TEST(plain.allocator);
+    BOOST_TEST(!plain.loop_executor);
+
+    net::io_context other;
+    const net::any_io_executor loop = other.get_executor();
+    const auto on_loop = bindings_of_with_op_memory(loop);
+    BOOST_TEST(on_loop.allocator);
+    BOOST_TEST(on_loop.loop_executor);
 }
 
 } // namespace
