@@ -12,6 +12,8 @@
 #include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
 
+#include <optional>
+
 namespace tokenrelay {
 
 namespace net = boost::asio;
@@ -34,6 +36,17 @@ inline constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 /// token path). Name the operation before awaiting it: GCC 12 mishandles class-type
 /// temporaries in co_await operands.
 inline constexpr auto deferred_tuple = net::as_tuple(net::deferred);
+
+/// The io_context executor that `ex` holds, if it holds one: every loop here does, so
+/// work already on that loop's thread can skip a post, and a completion can be posted
+/// to it without any_io_executor's type-erased (allocating) path.
+inline std::optional<net::io_context::executor_type> loop_executor_of(const net::any_io_executor& ex
+)
+{
+    if (const auto* loop = ex.target<net::io_context::executor_type>())
+        return *loop;
+    return std::nullopt;
+}
 
 /// Whether the calling coroutine was cancelled, from
 /// `const auto state = co_await net::this_coro::cancellation_state;`. A plain function on

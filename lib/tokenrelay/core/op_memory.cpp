@@ -25,7 +25,6 @@ struct thread_cache
             while (head != nullptr)
                 ::operator delete(std::exchange(head, head->next));
         }
-        bytes = 0;
     }
 };
 

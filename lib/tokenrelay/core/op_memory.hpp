@@ -95,16 +95,13 @@ template <class Op> op_memory_operation<std::decay_t<Op>> with_op_memory(Op&& op
 
 /// For an operation that completes by posting to its handler's executor, as a channel's
 /// receive does. Posted through any_io_executor, the completion takes two blocks that no
-/// bound allocator reaches; bound to `loop`'s own io_context executor (when it is one),
-/// it takes one, from op_memory.
+/// bound allocator reaches; bound to the loop's own io_context executor (see
+/// loop_executor_of), it takes one, from op_memory.
 template <class Op>
-op_memory_operation<std::decay_t<Op>> with_op_memory(Op&& op, const net::any_io_executor& loop)
+op_memory_operation<std::decay_t<Op>>
+with_op_memory(Op&& op, std::optional<net::io_context::executor_type> loop)
 {
-    using loop_executor = net::io_context::executor_type;
-    const auto* target = loop.target<loop_executor>();
-    return {
-        std::forward<Op>(op),
-        target != nullptr ? std::optional<loop_executor>(*target) : std::nullopt};
+    return {std::forward<Op>(op), std::move(loop)};
 }
 
 } // namespace tokenrelay

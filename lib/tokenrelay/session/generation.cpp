@@ -62,8 +62,9 @@ session::run_generation(chat_request request, std::string message_id, std::uint6
 awaitable<void> session::pump(upstream::event_channel& events, std::string message_id)
 {
     using kind = upstream::stream_event::kind;
+    const auto loop = loop_executor_of(home_);
     for (;;) {
-        auto receive = with_op_memory(events.async_receive(deferred_tuple), home_);
+        auto receive = with_op_memory(events.async_receive(deferred_tuple), loop);
         auto [ec, ev] = co_await std::move(receive);
         if (ec)
             co_return;

@@ -344,9 +344,8 @@ void connection::wake()
         return;
     // Called for every token. The session usually lives on this connection's loop, and
     // then the writer is woken directly rather than through one more posted handler.
-    const auto executor = ws_.get_executor();
-    const auto* loop = executor.target<net::io_context::executor_type>();
-    if (loop != nullptr && loop->running_in_this_thread())
+    const auto loop = loop_executor_of(ws_.get_executor());
+    if (loop && loop->running_in_this_thread())
         notify_writer();
     else
         net::post(ws_.get_executor(), [self = shared_from_this()] { self->notify_writer(); });

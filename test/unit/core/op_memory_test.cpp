@@ -12,6 +12,7 @@
 #include <malloc.h>
 #include <memory>
 #include <new>
+#include <support/socket_pair.hpp>
 #include <type_traits>
 #include <vector>
 
@@ -108,35 +109,20 @@ BOOST_AUTO_TEST_CASE(a_thread_keeps_at_most_the_limit)
     BOOST_TEST(op_memory::cached_bytes() > op_memory::cached_bytes_limit - size);
 }
 
-/// Connects `a` and `b` to each other over loopback.
-void connect_pair(net::io_context& ioc, tcp::socket& a, tcp::socket& b)
-{
-    tcp::acceptor acceptor(ioc, {net::ip::address_v4::loopback(), 0});
-    a.connect(acceptor.local_endpoint());
-    acceptor.accept(b);
-}
+using test::socket_pair;
 
-/// Two connected sockets on a loop of their own.
-struct socket_pair
-{
-    net::io_context ioc{1};
-    tcp::socket a{ioc};
-    tcp::socket b{ioc};
-
-    socket_pair() { connect_pair(ioc, a, b); }
-};
-
-// One round: a writes, b reads and writes it back, a reads the answer. The round is
+// One round: near writes, far reads and writes it back, near reads the answer. The round is
 // written out in the loop rather than called: a coroutine per round would allocate.
 // Returns what was allocated over `rounds` rounds after some warm-up ones.
 std::size_t allocations_in_steady_rounds(bool through_op_memory, int rounds)
 {
     constexpr int warm_up = 20;
-    socket_pair p;
+    net::io_context ioc{1};
+    socket_pair p(ioc);
     std::size_t counted = 0;
     bool done = false;
     net::co_spawn(
-        p.ioc,
+        ioc,
         [&]() -> awaitable<void> {
             std::array<char, 64> out{};
             std::array<char, 64> in{};
@@ -145,22 +131,22 @@ std::size_t allocations_in_steady_rounds(bool through_op_memory, int rounds)
                     counted = allocations.load();
                 if (through_op_memory) {
                     auto write_a =
-                        with_op_memory(net::async_write(p.a, net::buffer(out), deferred_tuple));
+                        with_op_memory(net::async_write(p.near, net::buffer(out), deferred_tuple));
                     co_await std::move(write_a);
                     auto read_b =
-                        with_op_memory(net::async_read(p.b, net::buffer(in), deferred_tuple));
+                        with_op_memory(net::async_read(p.far, net::buffer(in), deferred_tuple));
                     co_await std::move(read_b);
                     auto write_b =
-                        with_op_memory(net::async_write(p.b, net::buffer(in), deferred_tuple));
+                        with_op_memory(net::async_write(p.far, net::buffer(in), deferred_tuple));
                     co_await std::move(write_b);
                     auto read_a =
-                        with_op_memory(net::async_read(p.a, net::buffer(out), deferred_tuple));
+                        with_op_memory(net::async_read(p.near, net::buffer(out), deferred_tuple));
                     co_await std::move(read_a);
                 } else {
-                    co_await net::async_write(p.a, net::buffer(out), use_tuple);
-                    co_await net::async_read(p.b, net::buffer(in), use_tuple);
-                    co_await net::async_write(p.b, net::buffer(in), use_tuple);
-                    co_await net::async_read(p.a, net::buffer(out), use_tuple);
+                    co_await net::async_write(p.near, net::buffer(out), use_tuple);
+                    co_await net::async_read(p.far, net::buffer(in), use_tuple);
+                    co_await net::async_write(p.far, net::buffer(in), use_tuple);
+                    co_await net::async_read(p.near, net::buffer(out), use_tuple);
                 }
             }
             counted = allocations.load() - counted;
@@ -168,7 +154,7 @@ std::size_t allocations_in_steady_rounds(bool through_op_memory, int rounds)
         },
         net::detached
     );
-    p.ioc.run();
+    ioc.run();
     BOOST_TEST_REQUIRE(done);
     return counted;
 }
@@ -193,16 +179,13 @@ std::size_t allocations_in_channel_rounds(int rounds)
     constexpr std::size_t chains = 8;
     using hand_over = net::experimental::channel<void(error_code, std::size_t)>;
     net::io_context ioc{1};
-    const net::any_io_executor loop = ioc.get_executor();
+    const auto loop = loop_executor_of(ioc.get_executor());
     struct chain
     {
-        tcp::socket a, b;
+        socket_pair sockets;
         hand_over handed;
         std::array<char, 64> at_a{}, at_b{};
-        explicit chain(net::io_context& ioc) : a(ioc), b(ioc), handed(ioc, 1)
-        {
-            connect_pair(ioc, a, b);
-        }
+        explicit chain(net::io_context& ioc) : sockets(ioc), handed(ioc, 1) {}
     };
     std::vector<std::unique_ptr<chain>> all;
     for (std::size_t i = 0; i < chains; ++i) {
@@ -211,8 +194,9 @@ std::size_t allocations_in_channel_rounds(int rounds)
             ioc,
             [&c]() -> awaitable<void> {
                 for (;;) {
-                    auto read =
-                        with_op_memory(net::async_read(c.b, net::buffer(c.at_b), deferred_tuple));
+                    auto read = with_op_memory(
+                        net::async_read(c.sockets.far, net::buffer(c.at_b), deferred_tuple)
+                    );
                     auto [ec, n] = co_await std::move(read);
                     if (ec || !c.handed.try_send(error_code{}, n))
                         co_return;
@@ -228,8 +212,9 @@ std::size_t allocations_in_channel_rounds(int rounds)
                     auto [ec, n] = co_await std::move(receive);
                     if (ec)
                         co_return;
-                    auto write =
-                        with_op_memory(net::async_write(c.b, net::buffer(c.at_b), deferred_tuple));
+                    auto write = with_op_memory(
+                        net::async_write(c.sockets.far, net::buffer(c.at_b), deferred_tuple)
+                    );
                     co_await std::move(write);
                 }
             },
@@ -245,14 +230,15 @@ std::size_t allocations_in_channel_rounds(int rounds)
                 if (i == warm_up)
                     counted = allocations.load();
                 for (auto& c : all) {
-                    auto write =
-                        with_op_memory(net::async_write(c->a, net::buffer(c->at_a), deferred_tuple)
-                        );
+                    auto write = with_op_memory(
+                        net::async_write(c->sockets.near, net::buffer(c->at_a), deferred_tuple)
+                    );
                     co_await std::move(write);
                 }
                 for (auto& c : all) {
-                    auto read =
-                        with_op_memory(net::async_read(c->a, net::buffer(c->at_a), deferred_tuple));
+                    auto read = with_op_memory(
+                        net::async_read(c->sockets.near, net::buffer(c->at_a), deferred_tuple)
+                    );
                     co_await std::move(read);
                 }
             }
@@ -260,7 +246,7 @@ std::size_t allocations_in_channel_rounds(int rounds)
             done = true;
             for (auto& c : all) {
                 c->handed.close();
-                c->a.close();
+                c->sockets.near.close();
             }
         },
         net::detached
@@ -323,8 +309,7 @@ BOOST_AUTO_TEST_CASE(the_operation_gets_op_memory_and_the_loop_when_given)
     BOOST_TEST(!plain.loop_executor);
 
     net::io_context other;
-    const net::any_io_executor loop = other.get_executor();
-    const auto on_loop = bindings_of_with_op_memory(loop);
+    const auto on_loop = bindings_of_with_op_memory(loop_executor_of(other.get_executor()));
     BOOST_TEST(on_loop.allocator);
     BOOST_TEST(on_loop.loop_executor);
 }

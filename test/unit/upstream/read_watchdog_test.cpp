@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <optional>
+#include <support/socket_pair.hpp>
 
 namespace tokenrelay::upstream {
 namespace {
@@ -15,18 +16,7 @@ namespace {
 using namespace std::chrono_literals;
 using clock = std::chrono::steady_clock;
 
-/// Both ends of one loopback TCP connection.
-struct socket_pair
-{
-    explicit socket_pair(net::io_context& ioc) : near(ioc), far(ioc)
-    {
-        tcp::acceptor acceptor(ioc, tcp::endpoint(net::ip::make_address("127.0.0.1"), 0));
-        near.connect(acceptor.local_endpoint());
-        far = acceptor.accept();
-    }
-    tcp::socket near;
-    tcp::socket far;
-};
+using test::socket_pair;
 
 struct read_outcome
 {
