@@ -30,7 +30,7 @@ constexpr bool needs_attention(std::uint64_t w)
            ) != 0;
 }
 
-bool is_continuation(unsigned char c)
+bool is_continuation(unsigned char c) noexcept
 {
     return (c & 0xC0) == 0x80;
 }
@@ -45,7 +45,7 @@ struct utf8_check
 // invalid sequence (stray continuation, bad lead, truncated, overlong, surrogate, above
 // U+10FFFF) spans the lead and the continuation bytes that belong to it, and is replaced
 // by one U+FFFD (RFC 3629 section 3 lists what is invalid).
-utf8_check check_utf8(const unsigned char* p, const unsigned char* end)
+utf8_check check_utf8(const unsigned char* p, const unsigned char* end) noexcept
 {
     const unsigned char lead = p[0];
     std::size_t need;
@@ -150,6 +150,32 @@ void append_json_string(std::string& out, std::string_view s)
     }
     flush(end);
     out += '"';
+}
+
+bool is_valid_utf8(std::string_view s) noexcept
+{
+    const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+    const auto* const end = p + s.size();
+    while (p < end) {
+        while (end - p >= 8) {
+            std::uint64_t w;
+            std::memcpy(&w, p, sizeof w);
+            if ((w & high_bits) != 0)
+                break;
+            p += 8;
+        }
+        if (p == end)
+            break;
+        if (*p < 0x80) {
+            ++p;
+            continue;
+        }
+        const auto r = check_utf8(p, end);
+        if (!r.valid)
+            return false;
+        p += r.length;
+    }
+    return true;
 }
 
 } // namespace tokenrelay

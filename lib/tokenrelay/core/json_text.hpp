@@ -11,4 +11,8 @@ namespace tokenrelay {
 /// result is always valid JSON (and a valid WebSocket text message).
 void append_json_string(std::string& out, std::string_view s);
 
+/// Whether `s` is well-formed UTF-8 (RFC 3629: no overlong forms, surrogates or code
+/// points above U+10FFFF), as a WebSocket text message must be.
+bool is_valid_utf8(std::string_view s) noexcept;
+
 } // namespace tokenrelay
