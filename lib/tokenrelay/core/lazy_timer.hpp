@@ -39,6 +39,9 @@ public:
             timer_->cancel();
     }
 
+    /// Ends the pending waits and frees the timer until the next get().
+    void reset() noexcept { timer_.reset(); }
+
     bool made() const noexcept { return timer_ != nullptr; }
 
 private:

@@ -5,6 +5,7 @@
 #include <tokenrelay/http/upgrade_access.hpp>
 #include <tokenrelay/metrics/metrics.hpp>
 #include <tokenrelay/ws/connection.hpp>
+#include <tokenrelay/ws/handshake.hpp>
 
 #include <boost/url/parse.hpp>
 
@@ -182,19 +183,39 @@ awaitable<void> run_http_session(tcp::socket socket, ws::relay_state& state, ws:
                 );
                 co_return;
             }
+            auto resume = resume_from_query(request.target());
+            if (cfg.compression) {
+                // Beast's stream answers the upgrade: it negotiates permessage-deflate.
+                stream.expires_never();
+                auto conn = std::make_shared<ws::connection>(stream.release_socket(), state, loop);
+                auto& c = *conn;
+                net::co_spawn(
+                    co_await net::this_coro::executor,
+                    c.serve_compressed(std::move(conn), std::move(request), std::move(resume), ip),
+                    log::connection_failure
+                );
+                co_return;
+            }
+            const auto answer = ws::answer_upgrade(request);
+            auto [write_ec, written] =
+                co_await net::async_write(stream, net::buffer(answer.bytes), use_tuple);
+            if (write_ec || !answer.accepted) {
+                if (!answer.accepted)
+                    metrics::global().upgrades_refused.fetch_add(1, std::memory_order_relaxed);
+                state.connections.release(ip);
+                co_return;
+            }
             // The WebSocket has its own timeouts from here on (BOOST_NOTES section 5).
             stream.expires_never();
-            auto resume = resume_from_query(request.target());
-            auto conn = std::make_shared<ws::connection>(
-                ws::websocket_stream(stream.release_socket()), state, loop
-            );
+            auto conn = std::make_shared<ws::connection>(stream.release_socket(), state, loop);
+            conn->open(resume);
             // This frame (parser, read buffer, the loop's locals) is done with: the
             // connection gets a coroutine of its own, so an idle WebSocket holds only the
             // state it needs (issue 7: memory per open session).
             auto& c = *conn;
             net::co_spawn(
                 co_await net::this_coro::executor,
-                c.run(std::move(conn), std::move(request), std::move(resume), ip),
+                c.serve(std::move(conn), ip),
                 log::connection_failure
             );
             co_return;

@@ -5,7 +5,10 @@
 #include <tokenrelay/metrics/metrics.hpp>
 #include <tokenrelay/protocol/server_frame.hpp>
 #include <tokenrelay/ws/connection.hpp>
+#include <tokenrelay/ws/frame_writer.hpp>
+#include <tokenrelay/ws/handshake.hpp>
 
+#include <array>
 #include <variant>
 
 namespace tokenrelay::ws {
@@ -16,82 +19,189 @@ namespace {
 constexpr std::size_t max_pending_control = 64;
 // One writer pass sends at most about this much, so control frames are not starved.
 constexpr std::size_t max_batch_bytes = 64 * 1024;
-// An idle connection always has a read pending, and Beast reserves room in the buffer
-// before the first byte arrives: ask for little until a message has started (a ping
-// fits; a chat takes one more step), then for more, and give the room back after each
-// message.
+// With Beast's stream (--compression) an idle connection always has a read pending, and
+// Beast reserves room in the buffer before the first byte arrives: ask for little until a
+// message has started (a ping fits; a chat takes one more step), then for more, and give
+// the room back after each message.
 constexpr std::size_t idle_read_bytes = 128;
 constexpr std::size_t message_read_bytes = 16 * 1024;
+// How long a closing connection waits for the client's half of the close handshake.
+constexpr auto close_handshake_timeout = std::chrono::seconds(5);
+
+// The relay's own framing waits for readability and then reads into this buffer, shared
+// by every connection of the loop (one loop per thread): an idle connection holds none.
+// What a read leaves unparsed when the reader must wait is copied out first.
+net::mutable_buffer loop_read_buffer()
+{
+    static thread_local std::array<char, 16 * 1024> buffer;
+    return net::buffer(buffer);
+}
 
 } // namespace
 
-connection::connection(websocket_stream ws, relay_state& state, loop_context& loop)
-    : ws_(std::move(ws)), state_(state), loop_(loop), wake_timer_(ws_.get_executor()),
-      write_timer_(ws_.get_executor())
-{}
+connection::connection(tcp::socket socket, relay_state& state, loop_context& loop)
+    : socket_(loop_executor_of(loop.executor).value()), state_(state), loop_(loop),
+      wake_timer_(socket_.get_executor()), frames_in_(state.config.max_message_bytes)
+{
+    if (state_.config.compression) {
+        compressed_ = std::make_unique<websocket_stream>(std::move(socket));
+        return;
+    }
+    // The same descriptor, registered again under the loop's own executor type.
+    error_code ec;
+    const auto protocol = socket.local_endpoint(ec).protocol();
+    const auto fd = socket.release(ec);
+    if (!ec)
+        socket_.assign(protocol, fd, ec);
+    // The reader reads only once the socket says it is readable, and never blocks.
+    if (!ec)
+        socket_.non_blocking(true, ec);
+    if (ec)
+        log::warn("ws_socket_failed", {{"error", ec.message()}}); // the first read then fails
+}
 
-awaitable<void> connection::run(
+void connection::close_socket() noexcept
+{
+    error_code ignored;
+    if (compressed_)
+        compressed_->next_layer().close(ignored);
+    else
+        socket_.close(ignored);
+}
+
+namespace {
+
+// The connection slot reserved for an address (connection_set::try_reserve), given back
+// however serving ends.
+struct reservation
+{
+    connection_set& connections;
+    const std::string& ip;
+    ~reservation() { connections.release(ip); }
+};
+
+} // namespace
+
+void connection::open(const std::optional<resume_request>& resume_from)
+{
+    last_read_ = write_started_ = std::chrono::steady_clock::now();
+    state_.connections.add(shared_from_this());
+    if (resume_from)
+        resume(*resume_from);
+    else
+        start_fresh_session();
+    // The writer is a coroutine of its own beside the reader, started when there is
+    // something to send. Not `||`: its parallel group would cost two more coroutine frames
+    // per open connection (issue 7).
+    start_writer();
+}
+
+awaitable<void> connection::serve(std::shared_ptr<connection> self, std::string ip)
+{
+    reservation held{state_.connections, ip};
+    // The reader. Written out here rather than awaited as a coroutine of its own: this
+    // frame and co_spawn's are what an idle connection holds (issue 7).
+    std::string_view in; // read, not yet parsed
+    for (;;) {
+        if (control_backlogged()) {
+            if (!in.empty()) {
+                std::string keep(in); // the loop's buffer is another reader's meanwhile
+                unread_.swap(keep);
+                in = unread_;
+            }
+            co_await wait_for_control_room();
+        }
+        if (writer_done_)
+            break;
+        if (in.empty()) {
+            if (!unread_.empty())
+                std::string().swap(unread_);
+            auto readable =
+                with_op_memory(socket_.async_wait(tcp::socket::wait_read, deferred_tuple));
+            auto [ec] = co_await std::move(readable);
+            std::size_t n = 0;
+            if (!ec)
+                n = socket_.read_some(loop_read_buffer(), ec);
+            if (ec == net::error::would_block)
+                continue;
+            if (ec) {
+                log::debug("ws_read_end", {{"session", log_id()}, {"error", ec.message()}});
+                break;
+            }
+            last_read_ = std::chrono::steady_clock::now();
+            pinged_since_read_ = false;
+            in = {static_cast<const char*>(loop_read_buffer().data()), n};
+        }
+        if (discarding_) {
+            in = {};
+            continue;
+        }
+        if (!on_read_event(frames_in_.next(in)))
+            break;
+    }
+    co_await finish(std::move(self));
+}
+
+awaitable<void> connection::serve_compressed(
     std::shared_ptr<connection> self,
     http::request<http::string_body> request,
     std::optional<resume_request> resume_from,
     std::string ip
 )
 {
-    struct reservation
-    {
-        connection_set& connections;
-        const std::string& ip;
-        ~reservation() { connections.release(ip); }
-    } held{state_.connections, ip};
-
-    const auto& cfg = state_.config;
-    websocket::stream_base::timeout timeouts{};
-    timeouts.handshake_timeout = std::chrono::seconds(30);
-    timeouts.idle_timeout = cfg.idle_timeout;
-    timeouts.keep_alive_pings = true;
-    ws_.set_option(timeouts);
-    ws_.read_message_max(cfg.max_message_bytes);
-    if (cfg.compression) {
-        websocket::permessage_deflate pmd;
-        pmd.server_enable = true;
-        ws_.set_option(pmd);
-    }
-    ws_.set_option(websocket::stream_base::decorator([](websocket::response_type& res) {
-        res.set(http::field::server, "tokenrelay");
-    }));
-    auto [accept_ec] = co_await ws_.async_accept(request, use_tuple);
-    // The request stays in this frame for the connection's life; its fields need not.
-    request = {};
-    if (accept_ec) {
-        log::debug("ws_handshake_failed", {{"error", accept_ec.message()}});
+    reservation held{state_.connections, ip};
+    if (!co_await accept_compressed(request))
         co_return;
-    }
-    ws_.text(true);
-    // One frame per message: Beast would otherwise cut a joined batch into 4 KiB
-    // fragments, each its own socket write.
-    ws_.auto_fragment(false);
+    open(resume_from);
+    co_await read_loop_compressed();
+    co_await finish(std::move(self));
+}
 
-    state_.connections.add(self);
-    if (resume_from)
-        resume(*resume_from);
-    else
-        start_fresh_session();
-
-    // The writer is a coroutine of its own beside this one (the reader), started when
-    // there is something to send. Not `||`: its parallel group would cost two more
-    // coroutine frames per open connection (issue 7).
-    start_writer();
-    co_await read_loop();
+awaitable<void> connection::finish(std::shared_ptr<connection> self)
+{
+    reader_done_ = true;
+    notify_writer();
     // The writer flushes what is due and then ends; the session is detached after that.
     while (!writer_done_) {
         co_await reader_timer_.wait_until_cancelled(loop_.executor);
     }
-    write_timer_.cancel();
+    stop_write_watch();
 
     if (session_)
         session_->detach(this);
     state_.connections.remove(self);
     log::debug("ws_closed", {{"session", log_id()}});
+}
+
+awaitable<bool> connection::accept_compressed(http::request<http::string_body>& request)
+{
+    const auto& cfg = state_.config;
+    auto& ws = *compressed_;
+    websocket::stream_base::timeout timeouts{};
+    timeouts.handshake_timeout = std::chrono::seconds(30);
+    timeouts.idle_timeout = cfg.idle_timeout;
+    timeouts.keep_alive_pings = true;
+    ws.set_option(timeouts);
+    ws.read_message_max(cfg.max_message_bytes);
+    websocket::permessage_deflate pmd;
+    pmd.server_enable = true;
+    ws.set_option(pmd);
+    ws.set_option(websocket::stream_base::decorator([](websocket::response_type& res) {
+        res.set(http::field::server, "tokenrelay");
+    }));
+    auto [accept_ec] = co_await ws.async_accept(request, use_tuple);
+    // The request stays in the caller's frame for the connection's life; its fields need
+    // not.
+    request = {};
+    if (accept_ec) {
+        log::debug("ws_handshake_failed", {{"error", accept_ec.message()}});
+        co_return false;
+    }
+    ws.text(true);
+    // One frame per message: Beast would otherwise cut a joined batch into 4 KiB
+    // fragments, each its own socket write.
+    ws.auto_fragment(false);
+    co_return true;
 }
 
 void connection::start_fresh_session()
@@ -144,19 +254,73 @@ void connection::resume(const resume_request& r)
     );
 }
 
-awaitable<void> connection::read_loop()
+bool connection::control_backlogged() const noexcept
 {
+    return control_.size() + wire_control_.size() >= max_pending_control;
+}
+
+awaitable<void> connection::wait_for_control_room()
+{
+    while (control_backlogged() && !reader_done_ && !writer_done_) {
+        reader_waiting_ = true;
+        co_await reader_timer_.wait_until_cancelled(loop_.executor);
+        reader_waiting_ = false;
+    }
+}
+
+bool connection::on_read_event(const read_event& event)
+{
+    using kind = read_event::kind;
+    switch (event.what) {
+    case kind::need_more:
+    case kind::pong: // a ping's answer: that it was read is all that counts
+        return true;
+    case kind::message:
+        if (close_) {
+            // closing: drain until the peer's close frame arrives
+        } else if (!frames_in_.message_is_text()) {
+            request_close(websocket::close_code::unknown_data, "binary frames are not supported");
+        } else {
+            handle_text(frames_in_.message());
+        }
+        frames_in_.release_message();
+        return true;
+    case kind::ping:
+        // RFC 6455 section 5.5.2: answered with its own payload, through the writer.
+        if (!close_) {
+            wire_control_.push_back(make_frame(opcode::pong, frames_in_.control_payload()));
+            notify_writer();
+        }
+        return true;
+    case kind::close:
+        // Section 5.5.1: answered with the same code, unless one of ours is already out.
+        if (!close_) {
+            const auto code = event.code == close_code::no_status ? close_code::normal : event.code;
+            request_close(static_cast<websocket::close_code>(code), "");
+        }
+        return false;
+    case kind::fail:
+        log::debug(
+            "ws_protocol_error", {{"session", log_id()}, {"error", std::string(event.reason)}}
+        );
+        request_close(static_cast<websocket::close_code>(event.code), event.reason);
+        // The stream is broken: nothing more in it can be parsed. Read on to the client's
+        // end of the connection, so closing does not reset it under the close frame.
+        discarding_ = true;
+        return true;
+    }
+    return true;
+}
+
+awaitable<void> connection::read_loop_compressed()
+{
+    auto& ws = *compressed_;
     beast::flat_buffer buffer;
     for (;;) {
-        while (control_.size() >= max_pending_control && !reader_done_ && !writer_done_) {
-            reader_waiting_ = true;
-            co_await reader_timer_.wait_until_cancelled(loop_.executor);
-            reader_waiting_ = false;
-        }
-        if (writer_done_) {
-            reader_done_ = true;
+        if (control_backlogged())
+            co_await wait_for_control_room();
+        if (writer_done_)
             co_return;
-        }
         buffer.clear();
         if (buffer.capacity() > idle_read_bytes)
             buffer.shrink_to_fit();
@@ -164,21 +328,19 @@ awaitable<void> connection::read_loop()
         std::size_t limit = idle_read_bytes;
         error_code ec;
         do {
-            auto [read_ec, n] = co_await ws_.async_read_some(buffer, limit, use_tuple);
+            auto [read_ec, n] = co_await ws.async_read_some(buffer, limit, use_tuple);
             ec = read_ec;
             limit = message_read_bytes;
-        } while (!ec && !ws_.is_message_done());
+        } while (!ec && !ws.is_message_done());
         if (ec) {
             // Beast has already answered protocol violations with their close codes
             // (1007 invalid UTF-8, 1009 too big, 1002 protocol error).
-            reader_done_ = true;
-            notify_writer();
             log::debug("ws_read_end", {{"session", log_id()}, {"error", ec.message()}});
             co_return;
         }
         if (close_)
             continue; // closing: drain until the peer's close frame arrives
-        if (!ws_.got_text()) {
+        if (!ws.got_text()) {
             request_close(websocket::close_code::unknown_data, "binary frames are not supported");
             continue;
         }
@@ -234,9 +396,9 @@ void connection::start_writer()
     wake_timer_.cancel(); // a parked writer's ping wait: the new writer pings when due
     // From a posted handler: co_spawn would run the writer's first pass right here, inside
     // whatever asked for it (a session attaching, before its session frame is queued).
-    net::post(ws_.get_executor(), [self = shared_from_this()] {
+    net::post(socket_.get_executor(), [self = shared_from_this()] {
         net::co_spawn(
-            self->ws_.get_executor(),
+            self->socket_.get_executor(),
             self->write_loop(self),
             [self](std::exception_ptr e, bool finished) {
                 if (e || finished)
@@ -254,15 +416,18 @@ void connection::notify_writer()
         start_writer();
 }
 
-awaitable<bool> connection::write_loop(std::shared_ptr<connection> self)
+// `self` is unused but for keeping the connection alive while this runs.
+awaitable<bool> connection::write_loop([[maybe_unused]] std::shared_ptr<connection> self)
 {
     protocol::frame_batch frames;
+    std::vector<std::string> wire_frames;
     for (;;) {
         wake_pending_.store(false, std::memory_order_release);
         frames.clear();
         for (auto& frame : control_)
             frames.push(std::move(frame));
         control_.clear();
+        wire_frames.swap(wire_control_);
         if (reader_waiting_)
             reader_timer_.cancel();
         // Once closing, only a shutdown still flushes the session (its generation has
@@ -270,58 +435,127 @@ awaitable<bool> connection::write_loop(std::shared_ptr<connection> self)
         bool generating = false;
         if (session_ && (!close_ || close_->code == websocket::close_code::going_away))
             generating = session_->collect(this, max_batch_bytes, frames);
-        if (frames.empty()) {
+        if (frames.empty() && wire_frames.empty()) {
             if (close_) {
-                co_await ws_.async_close(*close_, use_tuple);
+                co_await close_handshake();
                 co_return true;
             }
             if (reader_done_)
                 co_return true;
             // Section 5: ping a connection that has been quiet for --ping-interval.
             if (std::exchange(ping_due_, false)) {
-                auto [ping_ec] = co_await ws_.async_ping({}, use_tuple);
+                write_started_ = std::chrono::steady_clock::now();
+                pinged_since_read_ = true;
+                error_code ping_ec;
+                if (compressed_) {
+                    auto [ec] = co_await compressed_->async_ping({}, use_tuple);
+                    ping_ec = ec;
+                } else {
+                    static constexpr std::array<char, 2> ping = {'\x89', '\x00'};
+                    auto [ec, n] = co_await net::async_write(socket_, net::buffer(ping), use_tuple);
+                    ping_ec = ec;
+                }
                 if (ping_ec)
                     co_return true;
                 continue;
             }
             // Nothing to send: an idle connection keeps little memory (issue 7).
             frames.release();
-            wake_timer_.expires_after(state_.config.ping_interval);
+            std::vector<std::string>().swap(wire_frames);
             if (!generating) {
                 // Nothing more is coming until the client or the session asks: park.
                 // This coroutine ends and a timer wait holds the ping; anything to send
                 // from now on starts a new writer, as this one no longer runs. Nothing
                 // ran since the collect above, so nothing was missed.
                 writer_running_ = false;
-                wake_timer_.async_wait([self](error_code ec) {
-                    if (ec)
-                        return; // a new writer started, or the connection is ending
-                    self->ping_due_ = true;
-                    self->start_writer();
-                });
+                stop_write_watch();
+                arm_parked_wait();
                 co_return false;
             }
             // A reply is streaming: wait here for its next frames.
+            wake_timer_.expires_at(quiet_deadline());
             auto wait = with_op_memory(wake_timer_.async_wait(deferred_tuple));
             auto [ec] = co_await std::move(wait);
-            if (!ec)
-                ping_due_ = true;
+            if (!ec) {
+                switch (on_quiet()) {
+                case quiet_action::drop:
+                    drop_idle();
+                    break;
+                case quiet_action::ping:
+                    ping_due_ = true;
+                    break;
+                case quiet_action::none:
+                    break;
+                }
+            }
             continue;
         }
         ping_due_ = false; // frames going out make the connection not quiet
         auto& m = metrics::global();
+        for (const auto& f : wire_frames) {
+            write_started_ = std::chrono::steady_clock::now();
+            writing_ = true;
+            watch_write();
+            auto [ec, n] = co_await net::async_write(socket_, net::buffer(f), use_tuple);
+            writing_ = false;
+            if (ec)
+                co_return true;
+        }
+        wire_frames.clear();
         for (const auto& f : frames) {
             write_started_ = std::chrono::steady_clock::now();
             writing_ = true;
             watch_write();
-            auto write = with_op_memory(ws_.async_write(net::buffer(f), deferred_tuple));
-            auto [ec, n] = co_await std::move(write);
+            error_code ec;
+            std::size_t n = 0;
+            if (compressed_) {
+                auto write =
+                    with_op_memory(compressed_->async_write(net::buffer(f), deferred_tuple));
+                std::tie(ec, n) = co_await std::move(write);
+            } else {
+                // Header and payload in one gathered write; the payload is not copied.
+                const frame_header header(opcode::text, f.size());
+                const std::array<net::const_buffer, 2> buffers{
+                    net::buffer(header.data(), header.size()), net::buffer(f)};
+                auto write = with_op_memory(net::async_write(socket_, buffers, deferred_tuple));
+                std::tie(ec, n) = co_await std::move(write);
+                n -= std::min(n, header.size());
+            }
             writing_ = false;
             if (ec)
                 co_return true;
             m.frames_sent.fetch_add(1, std::memory_order_relaxed);
             m.bytes_sent.fetch_add(n, std::memory_order_relaxed);
         }
+    }
+}
+
+awaitable<void> connection::close_handshake()
+{
+    if (compressed_) {
+        co_await compressed_->async_close(*close_, use_tuple);
+        co_return;
+    }
+    const auto frame = make_frame(
+        opcode::close,
+        close_payload(
+            static_cast<std::uint16_t>(close_->code),
+            std::string_view(close_->reason.data(), close_->reason.size())
+        )
+    );
+    write_started_ = std::chrono::steady_clock::now();
+    writing_ = true;
+    watch_write();
+    auto [ec, n] = co_await net::async_write(socket_, net::buffer(frame), use_tuple);
+    writing_ = false;
+    if (ec)
+        co_return;
+    // Nothing follows the close frame; the client answers with its own and closes.
+    socket_.shutdown(tcp::socket::shutdown_send, ec);
+    const auto deadline = std::chrono::steady_clock::now() + close_handshake_timeout;
+    while (!reader_done_ && std::chrono::steady_clock::now() < deadline) {
+        wake_timer_.expires_at(deadline);
+        co_await wake_timer_.async_wait(use_tuple);
     }
 }
 
@@ -332,8 +566,7 @@ void connection::on_writer_done(std::exception_ptr e)
     if (!reader_done_) {
         // The close handshake is over or the socket failed: either way the reader has
         // nothing more to read, and a pending read would otherwise wait for the peer.
-        error_code ignored;
-        ws_.next_layer().close(ignored);
+        close_socket();
     }
     log::connection_failure(e);
 }
@@ -344,11 +577,65 @@ void connection::wake()
         return;
     // Called for every token. The session usually lives on this connection's loop, and
     // then the writer is woken directly rather than through one more posted handler.
-    const auto loop = loop_executor_of(ws_.get_executor());
-    if (loop && loop->running_in_this_thread())
+    if (socket_.get_executor().running_in_this_thread())
         notify_writer();
     else
-        net::post(ws_.get_executor(), [self = shared_from_this()] { self->notify_writer(); });
+        net::post(socket_.get_executor(), [self = shared_from_this()] { self->notify_writer(); });
+}
+
+std::chrono::steady_clock::time_point connection::quiet_deadline() const
+{
+    const auto& cfg = state_.config;
+    auto deadline = write_started_ + cfg.ping_interval;
+    if (!compressed_) {
+        // Beast's keep-alive, kept: a client silent for half the idle timeout is pinged
+        // once, and dropped at its end if it still says nothing.
+        const auto idle = cfg.idle_timeout;
+        deadline = std::min(deadline, last_read_ + (pinged_since_read_ ? idle : idle / 2));
+    }
+    return deadline;
+}
+
+connection::quiet_action connection::on_quiet() const
+{
+    const auto& cfg = state_.config;
+    const auto now = std::chrono::steady_clock::now();
+    if (!compressed_ && now >= last_read_ + cfg.idle_timeout)
+        return quiet_action::drop;
+    if (now >= write_started_ + cfg.ping_interval)
+        return quiet_action::ping;
+    if (!compressed_ && !pinged_since_read_ && now >= last_read_ + cfg.idle_timeout / 2)
+        return quiet_action::ping;
+    return quiet_action::none; // the deadline moved (a read, a write) since the wait began
+}
+
+void connection::arm_parked_wait()
+{
+    wake_timer_.expires_at(quiet_deadline());
+    wake_timer_.async_wait([self = shared_from_this()](error_code ec) {
+        if (ec)
+            return; // a new writer started, or the connection is ending
+        switch (self->on_quiet()) {
+        case quiet_action::drop:
+            self->drop_idle();
+            return;
+        case quiet_action::ping:
+            self->ping_due_ = true;
+            self->start_writer();
+            return;
+        case quiet_action::none:
+            self->arm_parked_wait();
+            return;
+        }
+    });
+}
+
+void connection::drop_idle()
+{
+    // README "Timeouts": the TCP connection is closed, with no close frame; the reader
+    // then fails and the connection ends, leaving the session resumable.
+    log::info("ws_idle_timeout", {{"session", log_id()}});
+    close_socket();
 }
 
 void connection::watch_write()
@@ -356,29 +643,39 @@ void connection::watch_write()
     if (write_watch_armed_)
         return;
     write_watch_armed_ = true;
-    write_timer_.expires_at(write_started_ + state_.config.idle_timeout);
-    write_timer_.async_wait([self = shared_from_this()](error_code ec) { self->on_write_watch(ec); }
-    );
+    auto& timer = write_timer_.get(loop_.executor);
+    timer.expires_at(write_started_ + state_.config.idle_timeout);
+    timer.async_wait([self = shared_from_this()](error_code ec) { self->on_write_watch(ec); });
+}
+
+void connection::stop_write_watch()
+{
+    // A parked connection writes nothing, so the watch would only hold a timer and a
+    // pending wait (and the connection) until it ran out: the next write makes and arms
+    // it again, once per reply.
+    write_watch_armed_ = false;
+    write_timer_.reset();
 }
 
 void connection::on_write_watch(error_code ec)
 {
+    if (ec)
+        return; // cancelled by stop_write_watch, which has already disarmed it
     write_watch_armed_ = false;
-    if (ec || !writing_)
-        return; // cancelled at the end, or idle: the next write arms it again
+    if (!writing_)
+        return; // idle: the next write arms it again
     if (std::chrono::steady_clock::now() < write_started_ + state_.config.idle_timeout) {
         watch_write(); // a later write than the one this wait was armed for
         return;
     }
     log::info("ws_write_timeout", {{"session", log_id()}});
     // Aborts the pending write; the reader then fails too and the connection ends.
-    error_code ignored;
-    ws_.next_layer().close(ignored);
+    close_socket();
 }
 
 void connection::close_taken_over()
 {
-    net::post(ws_.get_executor(), [self = shared_from_this()] {
+    net::post(socket_.get_executor(), [self = shared_from_this()] {
         // The session now belongs to the newer connection.
         self->session_.reset();
         self->request_close(static_cast<websocket::close_code>(4001), "session taken over");
@@ -387,7 +684,7 @@ void connection::close_taken_over()
 
 void connection::close_for_shutdown()
 {
-    net::post(ws_.get_executor(), [self = shared_from_this()] {
+    net::post(socket_.get_executor(), [self = shared_from_this()] {
         self->request_close(websocket::close_code::going_away, "server shutting down");
     });
 }
