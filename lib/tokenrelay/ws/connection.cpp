@@ -462,6 +462,7 @@ awaitable<bool> connection::write_loop([[maybe_unused]] std::shared_ptr<connecti
             // Nothing to send: an idle connection keeps little memory (issue 7).
             frames.release();
             std::vector<std::string>().swap(wire_frames);
+            std::vector<std::string>().swap(control_);
             if (!generating) {
                 // Nothing more is coming until the client or the session asks: park.
                 // This coroutine ends and a timer wait holds the ping; anything to send
