@@ -2,6 +2,7 @@
 // answers, and permessage-deflate, which only --compression allows (Beast's stream then
 // does the framing; without the flag, the relay's own framing never offers it).
 
+#include "support/raw_socket.hpp"
 #include "support/relay_fixture.hpp"
 
 #include <boost/test/unit_test.hpp>
@@ -65,6 +66,31 @@ BOOST_AUTO_TEST_CASE(handshake_answers, *ut::timeout(60))
     auto s = f.open_session();
     s->send({{"type", "chat"}, {"content", "after mock:tokens=2"}});
     BOOST_TEST(s->collect_reply().text == "w0 w1 ");
+}
+
+BOOST_AUTO_TEST_CASE(frames_sent_behind_the_upgrade_request_are_read, *ut::timeout(60))
+{
+    // A client may send its first frames without waiting for the 101: they arrive with
+    // the request and are read with it.
+    relay_fixture f;
+    raw_socket socket(f.port());
+    std::string out = ws_upgrade_request("/ws", f.port());
+    out += ws_client_frame(ws_opcode::text, R"({"type":"ping","timestamp":31337})");
+    out += ws_client_frame(ws_opcode::ping, "right behind");
+    BOOST_TEST_REQUIRE(socket.write(out, 5s) == out.size());
+    std::string in;
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while ((in.find(R"("client_timestamp":31337)") == std::string::npos ||
+            in.find("right behind") == std::string::npos) &&
+           std::chrono::steady_clock::now() < deadline) {
+        if (socket.read_some(in, 1s) == raw_socket::status::closed)
+            break;
+    }
+    BOOST_TEST(in.starts_with("HTTP/1.1 101"));
+    BOOST_TEST(in.find(R"("type":"pong")") != std::string::npos, in);
+    BOOST_TEST(in.find(R"("client_timestamp":31337)") != std::string::npos, in);
+    // The pong frame (0x8A) carrying the ping's payload.
+    BOOST_TEST(in.find("\x8A\x0Cright behind") != std::string::npos, in);
 }
 
 /// A client that offers permessage-deflate; returns the handshake's answer and the reply

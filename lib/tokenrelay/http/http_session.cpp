@@ -208,7 +208,9 @@ awaitable<void> run_http_session(tcp::socket socket, ws::relay_state& state, ws:
             // The WebSocket has its own timeouts from here on (BOOST_NOTES section 5).
             stream.expires_never();
             auto conn = std::make_shared<ws::connection>(stream.release_socket(), state, loop);
-            conn->open(resume);
+            // Frames a client sent right behind its request may have been read with it.
+            const auto rest = buffer.cdata();
+            conn->open(resume, {static_cast<const char*>(rest.data()), rest.size()});
             // This frame (parser, read buffer, the loop's locals) is done with: the
             // connection gets a coroutine of its own, so an idle WebSocket holds only the
             // state it needs (issue 7: memory per open session).

@@ -82,8 +82,11 @@ struct reservation
 
 } // namespace
 
-void connection::open(const std::optional<resume_request>& resume_from)
+void connection::open(
+    const std::optional<resume_request>& resume_from, std::string_view already_read
+)
 {
+    unread_.assign(already_read);
     last_read_ = write_started_ = std::chrono::steady_clock::now();
     state_.connections.add(shared_from_this());
     if (resume_from)
@@ -101,7 +104,7 @@ awaitable<void> connection::serve(std::shared_ptr<connection> self, std::string 
     reservation held{state_.connections, ip};
     // The reader. Written out here rather than awaited as a coroutine of its own: this
     // frame and co_spawn's are what an idle connection holds (issue 7).
-    std::string_view in; // read, not yet parsed
+    std::string_view in = unread_; // read, not yet parsed
     for (;;) {
         if (control_backlogged()) {
             if (!in.empty()) {

@@ -43,8 +43,9 @@ public:
     connection(tcp::socket socket, relay_state& state, loop_context& loop);
 
     /// Starts a connection whose upgrade request has been answered (answer_upgrade):
-    /// resumes or makes its session and queues the session frame.
-    void open(const std::optional<resume_request>& resume);
+    /// resumes or makes its session and queues the session frame. `already_read`: bytes
+    /// that came after the request, read with it (a client's first frames).
+    void open(const std::optional<resume_request>& resume, std::string_view already_read = {});
     /// Reads client frames until the connection ends, then detaches from the session.
     /// `self` keeps the connection alive meanwhile; the connection slot reserved for `ip`
     /// (connection_set::try_reserve) is released when this ends, however it ends.
