@@ -6,6 +6,7 @@
 // a close must carry its payload's code and reason, and a fail must carry 1002, 1007 or
 // 1009. Reading the same bytes in one piece must give the same events, and those must be
 // the events of a plain reference reading of the stream written here.
+#include "reference_utf8.hpp"
 #include <tokenrelay/core/json_text.hpp>
 #include <tokenrelay/ws/frame_reader.hpp>
 
@@ -109,52 +110,7 @@ recorded step(frame_reader& reader, std::string_view& in)
     return r;
 }
 
-// RFC 3629 section 4 (the UTF8-octets grammar), byte range by byte range: written
-// independently of the code under test (as in server_frame_fuzz.cpp).
-bool valid_utf8(std::string_view s)
-{
-    const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-    const auto* const end = p + s.size();
-    const auto in = [](unsigned char c, unsigned lo, unsigned hi) { return c >= lo && c <= hi; };
-    while (p < end) {
-        const unsigned char c = *p;
-        std::size_t n = 0;
-        unsigned lo = 0x80;
-        unsigned hi = 0xBF;
-        if (c <= 0x7F) {
-            ++p;
-            continue;
-        } else if (in(c, 0xC2, 0xDF)) {
-            n = 1;
-        } else if (c == 0xE0) {
-            n = 2;
-            lo = 0xA0;
-        } else if (in(c, 0xE1, 0xEC) || in(c, 0xEE, 0xEF)) {
-            n = 2;
-        } else if (c == 0xED) {
-            n = 2;
-            hi = 0x9F;
-        } else if (c == 0xF0) {
-            n = 3;
-            lo = 0x90;
-        } else if (in(c, 0xF1, 0xF3)) {
-            n = 3;
-        } else if (c == 0xF4) {
-            n = 3;
-            hi = 0x8F;
-        } else {
-            return false;
-        }
-        if (static_cast<std::size_t>(end - p) < n + 1 || !in(p[1], lo, hi))
-            return false;
-        for (std::size_t k = 2; k <= n; ++k) {
-            if (!in(p[k], 0x80, 0xBF))
-                return false;
-        }
-        p += n + 1;
-    }
-    return true;
-}
+using fuzz_reference::valid_utf8;
 
 // The events RFC 6455 section 5 gives for the whole stream, read the plain way (all bytes
 // at hand, no state carried between calls). A violation shows as soon as the bytes that

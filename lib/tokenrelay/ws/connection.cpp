@@ -497,11 +497,7 @@ awaitable<bool> connection::write_loop([[maybe_unused]] std::shared_ptr<connecti
         ping_due_ = false; // frames going out make the connection not quiet
         auto& m = metrics::global();
         for (const auto& f : wire_frames) {
-            write_started_ = std::chrono::steady_clock::now();
-            writing_ = true;
-            watch_write();
-            auto [ec, n] = co_await net::async_write(socket_, net::buffer(f), use_tuple);
-            writing_ = false;
+            const auto ec = co_await write_whole_frame(f);
             if (ec)
                 co_return true;
         }
@@ -547,11 +543,7 @@ awaitable<void> connection::close_handshake()
             std::string_view(close_->reason.data(), close_->reason.size())
         )
     );
-    write_started_ = std::chrono::steady_clock::now();
-    writing_ = true;
-    watch_write();
-    auto [ec, n] = co_await net::async_write(socket_, net::buffer(frame), use_tuple);
-    writing_ = false;
+    auto ec = co_await write_whole_frame(frame);
     if (ec)
         co_return;
     // Nothing follows the close frame; the client answers with its own and closes.
@@ -561,6 +553,16 @@ awaitable<void> connection::close_handshake()
         wake_timer_.expires_at(deadline);
         co_await wake_timer_.async_wait(use_tuple);
     }
+}
+
+awaitable<error_code> connection::write_whole_frame(std::string_view frame)
+{
+    write_started_ = std::chrono::steady_clock::now();
+    writing_ = true;
+    watch_write();
+    auto [ec, n] = co_await net::async_write(socket_, net::buffer(frame), use_tuple);
+    writing_ = false;
+    co_return ec;
 }
 
 void connection::on_writer_done(std::exception_ptr e)

@@ -81,6 +81,8 @@ private:
     void notify_writer();
     /// Sends close_ and waits (briefly) for the client's close in answer.
     awaitable<void> close_handshake();
+    /// A rare frame (pong, close) already framed, under the write deadline.
+    awaitable<error_code> write_whole_frame(std::string_view frame);
     void on_writer_done(std::exception_ptr e);
     void handle_text(std::string_view text);
     void start_fresh_session();
