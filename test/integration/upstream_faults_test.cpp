@@ -710,6 +710,26 @@ BOOST_AUTO_TEST_CASE(reply_that_goes_quiet_is_pinged_and_completes, *ut::timeout
     BOOST_TEST(pings <= 8);
 }
 
+BOOST_AUTO_TEST_CASE(client_reading_a_long_reply_is_pinged_and_kept, *ut::timeout(60))
+{
+    // A reply longer than the idle timeout, its tokens 100 ms apart: the client reads and
+    // sends nothing, so the relay pings it mid-reply (at half the idle timeout without a
+    // read) and its pongs keep the connection.
+    relay_fixture f{{.flags = {"--idle-timeout", "1"}}};
+    auto s = f.open_session();
+    int pings = 0;
+    count_pings(s, pings);
+    s->send(chat("long mock:tokens=25 mock:interval=100"));
+    const auto r = s->collect_reply();
+    BOOST_TEST(string_of(r.end, "reason") == "stop");
+    BOOST_TEST(pings >= 2);
+    // Still connected after the reply: the next chat is answered on it.
+    s->send(chat("again mock:tokens=2"));
+    const auto again = s->collect_reply();
+    BOOST_TEST(again.text == "w0 w1 ");
+    BOOST_TEST(string_of(again.end, "reason") == "stop");
+}
+
 BOOST_AUTO_TEST_CASE(websocket_that_answers_pings_outlives_the_idle_timeout, *ut::timeout(60))
 {
     // --idle-timeout drops a connection that sends nothing and answers no ping; one that
