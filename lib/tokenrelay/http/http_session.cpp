@@ -103,6 +103,9 @@ awaitable<void> refuse_upgrade(
     auto res = text_response(status, why, version, false);
     if (status == http::status::service_unavailable)
         res.set(http::field::retry_after, "5");
+    // RFC 6455 section 4.4: a refusal of the client's protocol version names ours.
+    if (status == http::status::upgrade_required)
+        res.set(http::field::sec_websocket_version, "13");
     co_await write_response(stream, std::move(res), false);
 }
 
@@ -184,41 +187,42 @@ awaitable<void> run_http_session(tcp::socket socket, ws::relay_state& state, ws:
                 co_return;
             }
             auto resume = resume_from_query(request.target());
-            if (cfg.compression) {
-                // Beast's stream answers the upgrade: it negotiates permessage-deflate.
-                stream.expires_never();
-                auto conn = std::make_shared<ws::connection>(stream.release_socket(), state, loop);
-                auto& c = *conn;
-                net::co_spawn(
-                    co_await net::this_coro::executor,
-                    c.serve_compressed(std::move(conn), std::move(request), std::move(resume), ip),
-                    log::connection_failure
-                );
-                co_return;
-            }
-            const auto answer = ws::answer_upgrade(request);
-            auto [write_ec, written] =
-                co_await net::async_write(stream, net::buffer(answer.bytes), use_tuple);
-            if (write_ec || !answer.accepted) {
-                if (!answer.accepted)
-                    metrics::global().upgrades_refused.fetch_add(1, std::memory_order_relaxed);
-                state.connections.release(ip);
-                co_return;
+            // Beast's stream answers the upgrade with --compression: it negotiates
+            // permessage-deflate. Otherwise the handshake is answered here.
+            if (!cfg.compression) {
+                const auto check = ws::check_handshake(request);
+                if (check.status != http::status::switching_protocols) {
+                    co_await refuse_upgrade(stream, check.status, check.reason, version);
+                    state.connections.release(ip);
+                    co_return;
+                }
+                auto res = ws::switching_protocols(request);
+                auto [ec, n] = co_await http::async_write(stream, res, use_tuple);
+                if (ec) {
+                    state.connections.release(ip);
+                    co_return;
+                }
             }
             // The WebSocket has its own timeouts from here on (BOOST_NOTES section 5).
             stream.expires_never();
             auto conn = std::make_shared<ws::connection>(stream.release_socket(), state, loop);
-            // Frames a client sent right behind its request may have been read with it.
-            const auto rest = buffer.cdata();
-            conn->open(resume, {static_cast<const char*>(rest.data()), rest.size()});
+            auto& c = *conn;
             // This frame (parser, read buffer, the loop's locals) is done with: the
             // connection gets a coroutine of its own, so an idle WebSocket holds only the
             // state it needs (issue 7: memory per open session).
-            auto& c = *conn;
+            auto serving = [&] {
+                if (cfg.compression) {
+                    return c.serve_compressed(
+                        std::move(conn), std::move(request), std::move(resume), ip
+                    );
+                }
+                // Frames a client sent right behind its request may have been read with it.
+                const auto rest = buffer.cdata();
+                c.open(resume, {static_cast<const char*>(rest.data()), rest.size()});
+                return c.serve(std::move(conn), ip);
+            }();
             net::co_spawn(
-                co_await net::this_coro::executor,
-                c.serve(std::move(conn), ip),
-                log::connection_failure
+                co_await net::this_coro::executor, std::move(serving), log::connection_failure
             );
             co_return;
         }

@@ -42,7 +42,7 @@ class connection final : public session::subscriber, public std::enable_shared_f
 public:
     connection(tcp::socket socket, relay_state& state, loop_context& loop);
 
-    /// Starts a connection whose upgrade request has been answered (answer_upgrade):
+    /// Starts a connection whose upgrade request has been answered (switching_protocols):
     /// resumes or makes its session and queues the session frame. `already_read`: bytes
     /// that came after the request, read with it (a client's first frames).
     void open(const std::optional<resume_request>& resume, std::string_view already_read = {});

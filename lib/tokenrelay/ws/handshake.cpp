@@ -19,16 +19,10 @@ bool is_valid_key(std::string_view key)
     });
 }
 
-handshake_answer refuse(std::string_view status, std::string_view why, std::string_view extra = {})
+std::string_view key_of(const http::request<http::string_body>& request)
 {
-    std::string bytes = "HTTP/1.1 ";
-    bytes += status;
-    bytes += "\r\nServer: tokenrelay\r\nConnection: close\r\nContent-Type: text/plain\r\n";
-    bytes += extra;
-    bytes += "Content-Length: " + std::to_string(why.size() + 1) + "\r\n\r\n";
-    bytes += why;
-    bytes += '\n';
-    return {false, std::move(bytes)};
+    const auto key = request[http::field::sec_websocket_key];
+    return {key.data(), key.size()};
 }
 
 } // namespace
@@ -46,25 +40,26 @@ std::string accept_key(std::string_view client_key)
     return {reinterpret_cast<const char*>(text.data()), static_cast<std::size_t>(n)};
 }
 
-handshake_answer answer_upgrade(const http::request<http::string_body>& request)
+handshake_check check_handshake(const http::request<http::string_body>& request)
 {
     if (request.version() < 11 || request.method() != http::verb::get)
-        return refuse("400 Bad Request", "a WebSocket upgrade is a GET over HTTP/1.1");
-    if (request[http::field::sec_websocket_version] != "13") {
-        return refuse(
-            "426 Upgrade Required",
-            "only WebSocket version 13 is supported",
-            "Sec-WebSocket-Version: 13\r\n"
-        );
-    }
-    const auto key = request[http::field::sec_websocket_key];
-    if (!is_valid_key({key.data(), key.size()}))
-        return refuse("400 Bad Request", "missing or malformed Sec-WebSocket-Key");
-    std::string bytes = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                        "Connection: Upgrade\r\nServer: tokenrelay\r\nSec-WebSocket-Accept: ";
-    bytes += accept_key({key.data(), key.size()});
-    bytes += "\r\n\r\n";
-    return {true, std::move(bytes)};
+        return {http::status::bad_request, "a WebSocket upgrade is a GET over HTTP/1.1"};
+    if (request[http::field::sec_websocket_version] != "13")
+        return {http::status::upgrade_required, "only WebSocket version 13 is supported"};
+    if (!is_valid_key(key_of(request)))
+        return {http::status::bad_request, "missing or malformed Sec-WebSocket-Key"};
+    return {};
+}
+
+http::response<http::empty_body> switching_protocols(const http::request<http::string_body>& request
+)
+{
+    http::response<http::empty_body> res{http::status::switching_protocols, request.version()};
+    res.set(http::field::server, "tokenrelay");
+    res.set(http::field::upgrade, "websocket");
+    res.set(http::field::connection, "Upgrade");
+    res.set(http::field::sec_websocket_accept, accept_key(key_of(request)));
+    return res;
 }
 
 } // namespace tokenrelay::ws
