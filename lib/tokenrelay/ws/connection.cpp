@@ -279,13 +279,7 @@ bool connection::on_read_event(const read_event& event)
     case kind::pong: // a ping's answer: that it was read is all that counts
         return true;
     case kind::message:
-        if (close_) {
-            // closing: drain until the peer's close frame arrives
-        } else if (!frames_in_.message_is_text()) {
-            request_close(websocket::close_code::unknown_data, "binary frames are not supported");
-        } else {
-            handle_text(frames_in_.message());
-        }
+        on_message(frames_in_.message_is_text(), frames_in_.message());
         frames_in_.release_message();
         return true;
     case kind::ping:
@@ -341,15 +335,20 @@ awaitable<void> connection::read_loop_compressed()
             log::debug("ws_read_end", {{"session", log_id()}, {"error", ec.message()}});
             co_return;
         }
-        if (close_)
-            continue; // closing: drain until the peer's close frame arrives
-        if (!ws.got_text()) {
-            request_close(websocket::close_code::unknown_data, "binary frames are not supported");
-            continue;
-        }
         const auto data = buffer.cdata();
-        handle_text({static_cast<const char*>(data.data()), data.size()});
+        on_message(ws.got_text(), {static_cast<const char*>(data.data()), data.size()});
     }
+}
+
+void connection::on_message(bool text, std::string_view data)
+{
+    if (close_)
+        return; // closing: drain until the peer's close frame arrives
+    if (!text) {
+        request_close(websocket::close_code::unknown_data, "binary frames are not supported");
+        return;
+    }
+    handle_text(data);
 }
 
 void connection::handle_text(std::string_view text)
@@ -454,29 +453,28 @@ awaitable<bool> connection::write_loop([[maybe_unused]] std::shared_ptr<connecti
                     auto [ec] = co_await compressed_->async_ping({}, use_tuple);
                     ping_ec = ec;
                 } else {
-                    static constexpr std::array<char, 2> ping = {'\x89', '\x00'};
-                    auto [ec, n] = co_await net::async_write(socket_, net::buffer(ping), use_tuple);
-                    ping_ec = ec;
+                    static constexpr std::string_view ping("\x89\x00", 2); // final, empty
+                    ping_ec = co_await write_whole_frame(ping);
                 }
                 if (ping_ec)
                     co_return true;
                 continue;
             }
-            // Nothing to send: an idle connection keeps little memory (issue 7).
-            frames.release();
-            std::vector<std::string>().swap(wire_frames);
-            std::vector<std::string>().swap(control_);
             if (!generating) {
                 // Nothing more is coming until the client or the session asks: park.
                 // This coroutine ends and a timer wait holds the ping; anything to send
                 // from now on starts a new writer, as this one no longer runs. Nothing
-                // ran since the collect above, so nothing was missed.
+                // ran since the collect above, so nothing was missed. The queue is all
+                // that outlives it: an idle connection keeps no buffer (issue 7).
+                std::vector<std::string>().swap(control_);
                 writer_running_ = false;
                 stop_write_watch();
                 arm_parked_wait();
                 co_return false;
             }
-            // A reply is streaming: wait here for its next frames.
+            // A reply is streaming: wait here for its next frames, keeping little memory
+            // meanwhile (a joined batch may have grown a large buffer).
+            frames.release();
             wake_timer_.expires_at(quiet_deadline());
             auto wait = with_op_memory(wake_timer_.async_wait(deferred_tuple));
             auto [ec] = co_await std::move(wait);

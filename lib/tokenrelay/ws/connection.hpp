@@ -73,6 +73,8 @@ private:
     awaitable<void> wait_for_control_room();
     /// Acts on one thing the frame reader found; false when reading is over.
     bool on_read_event(const read_event& event);
+    /// A whole data message from the client, from either framing.
+    void on_message(bool text, std::string_view data);
     /// Sends what is due until the connection closes (true), or until it has nothing to
     /// send and no reply is streaming (false: parked). `self` keeps the connection alive.
     awaitable<bool> write_loop(std::shared_ptr<connection> self);
