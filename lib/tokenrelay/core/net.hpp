@@ -50,10 +50,9 @@ using loop_timer = net::basic_waitable_timer<
 /// The io_context executor that `ex` holds, if it holds one: every loop here does, so
 /// work already on that loop's thread can skip a post, and a completion can be posted
 /// to it without any_io_executor's type-erased (allocating) path.
-inline std::optional<net::io_context::executor_type> loop_executor_of(const net::any_io_executor& ex
-)
+inline std::optional<loop_executor> loop_executor_of(const net::any_io_executor& ex)
 {
-    if (const auto* loop = ex.target<net::io_context::executor_type>())
+    if (const auto* loop = ex.target<loop_executor>())
         return *loop;
     return std::nullopt;
 }

@@ -66,8 +66,6 @@ public:
 template <class Op> class op_memory_operation
 {
 public:
-    using loop_executor = net::io_context::executor_type;
-
     op_memory_operation(Op op, std::optional<loop_executor> loop)
         : op_(std::move(op)), loop_(std::move(loop))
     {}
@@ -98,8 +96,7 @@ template <class Op> op_memory_operation<std::decay_t<Op>> with_op_memory(Op&& op
 /// bound allocator reaches; bound to the loop's own io_context executor (see
 /// loop_executor_of), it takes one, from op_memory.
 template <class Op>
-op_memory_operation<std::decay_t<Op>>
-with_op_memory(Op&& op, std::optional<net::io_context::executor_type> loop)
+op_memory_operation<std::decay_t<Op>> with_op_memory(Op&& op, std::optional<loop_executor> loop)
 {
     return {std::forward<Op>(op), std::move(loop)};
 }
