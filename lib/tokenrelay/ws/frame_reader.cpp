@@ -62,11 +62,11 @@ read_event frame_reader::next(std::string_view& in)
             if (need == 2) {
                 // The first two bytes say how long the header is; check them before
                 // waiting for the rest, so a bad frame fails at once.
-                if (auto verdict = parse_header(); verdict.what == read_event::kind::fail)
+                if (auto verdict = check_start(); verdict.what == read_event::kind::fail)
                     return verdict;
                 continue;
             }
-            if (auto verdict = parse_header(); verdict.what == read_event::kind::fail)
+            if (auto verdict = read_length_and_mask(); verdict.what == read_event::kind::fail)
                 return verdict;
             have_ = 0;
             in_payload_ = true;
@@ -92,7 +92,7 @@ read_event frame_reader::next(std::string_view& in)
     }
 }
 
-read_event frame_reader::parse_header()
+read_event frame_reader::check_start() const
 {
     const unsigned char first = header_[0];
     const unsigned char second = header_[1];
@@ -116,9 +116,13 @@ read_event frame_reader::parse_header()
     } else if (op != opcode::continuation && in_message_) {
         return protocol_error("new message before the fragmented one ended");
     }
-    if (have_ < header_size(second))
-        return {}; // checked what can be checked; the length and mask follow
+    return {};
+}
 
+read_event frame_reader::read_length_and_mask()
+{
+    const auto op = static_cast<opcode>(header_[0] & 0x0F);
+    const auto len7 = static_cast<std::uint8_t>(header_[1] & 0x7F);
     std::uint64_t len = len7;
     std::size_t at = 2;
     if (len7 == 126) {
@@ -139,7 +143,7 @@ read_event frame_reader::parse_header()
     std::copy_n(header_.data() + at, 4, mask_.data());
     mask_pos_ = 0;
     frame_op_ = op;
-    frame_fin_ = fin;
+    frame_fin_ = (header_[0] & 0x80) != 0;
     remaining_ = len;
     if (is_control(op)) {
         control_.clear();

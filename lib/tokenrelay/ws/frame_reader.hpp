@@ -75,7 +75,10 @@ public:
     bool mid_message() const noexcept { return have_ != 0 || in_payload_ || in_message_; }
 
 private:
-    read_event parse_header();
+    /// The rules the first two header bytes show (checked once, as soon as they are in).
+    read_event check_start() const;
+    /// The rest of a whole header: length (shortest form, limit) and mask key.
+    read_event read_length_and_mask();
     read_event finish_frame();
 
     std::size_t max_message_bytes_;
