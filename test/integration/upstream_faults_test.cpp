@@ -592,8 +592,9 @@ BOOST_AUTO_TEST_CASE(disconnect_before_the_first_token_is_retried, *ut::timeout(
 
 BOOST_AUTO_TEST_CASE(stalled_http_requests_are_closed_at_the_header_deadline, *ut::timeout(60))
 {
-    // --header-timeout bounds the whole request (headers and body) and the wait for the
-    // next request on a kept-alive connection. Past it the connection is closed with no
+    // --header-timeout bounds the whole request (headers and body), counted from the
+    // connect for the first one, and the wait for the next request on a kept-alive
+    // connection. Past it the connection is closed with no
     // answer (the socket is already gone when the timer fires).
     relay_fixture f{{.flags = {"--header-timeout", "1"}}};
     struct variant
@@ -603,6 +604,8 @@ BOOST_AUTO_TEST_CASE(stalled_http_requests_are_closed_at_the_header_deadline, *u
         std::string answer_starts; // "" for no answer at all
     };
     const variant variants[] = {
+        // Held before its session starts (the listener waits for the first bytes).
+        {"connection that never sends", "", ""},
         {"completion body cut short",
          "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
          "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"model\":",

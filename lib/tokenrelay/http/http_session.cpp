@@ -111,18 +111,26 @@ awaitable<void> refuse_upgrade(
 
 } // namespace
 
-awaitable<void> run_http_session(tcp::socket socket, ws::relay_state& state, ws::loop_context& loop)
+awaitable<void> run_http_session(
+    tcp::socket socket,
+    ws::relay_state& state,
+    ws::loop_context& loop,
+    std::chrono::steady_clock::time_point first_deadline
+)
 {
     beast::tcp_stream stream(std::move(socket));
     beast::flat_buffer buffer;
     const auto& cfg = state.config;
-    for (;;) {
+    for (bool first = true;; first = false) {
         http::request_parser<http::string_body> parser;
         parser.header_limit(max_header_bytes);
         parser.body_limit(cfg.max_http_body_bytes);
         // One deadline for the whole request, body included, and for the wait for the next
         // one on a kept-alive connection: a client that trickles (slowloris) is cut off.
-        stream.expires_after(cfg.header_timeout);
+        if (first)
+            stream.expires_at(first_deadline);
+        else
+            stream.expires_after(cfg.header_timeout);
         auto [ec, n] = co_await http::async_read(stream, buffer, parser, use_tuple);
         if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
             ec == net::error::connection_reset || ec == net::error::eof) {

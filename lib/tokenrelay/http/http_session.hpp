@@ -5,9 +5,18 @@
 #include <tokenrelay/core/net.hpp>
 #include <tokenrelay/ws/relay_state.hpp>
 
+#include <chrono>
+
 namespace tokenrelay::http_server {
 
-awaitable<void>
-run_http_session(tcp::socket socket, ws::relay_state& state, ws::loop_context& loop);
+/// Serves `socket` until it closes or upgrades. The first request must be complete by
+/// `first_deadline` (the --header-timeout that started at accept); each later one gets
+/// --header-timeout of its own.
+awaitable<void> run_http_session(
+    tcp::socket socket,
+    ws::relay_state& state,
+    ws::loop_context& loop,
+    std::chrono::steady_clock::time_point first_deadline
+);
 
 } // namespace tokenrelay::http_server

@@ -1,8 +1,11 @@
 #include <tokenrelay/core/log.hpp>
+#include <tokenrelay/core/op_memory.hpp>
 #include <tokenrelay/http/http_session.hpp>
 #include <tokenrelay/http/listener.hpp>
 
+#include <chrono>
 #include <exception>
+#include <memory>
 #include <stdexcept>
 #include <string>
 
@@ -10,6 +13,53 @@ namespace tokenrelay::http_server {
 namespace {
 
 using reuse_port = net::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+
+/// An accepted connection that has not sent anything yet, and its --header-timeout.
+struct silent_connection
+{
+    tcp::socket socket;
+    net::steady_timer deadline;
+};
+
+/// Starts the HTTP session once the client's first bytes arrive (or it hangs up), and
+/// closes the connection if nothing comes within --header-timeout. Until then it holds
+/// only a socket, a timer and their two waits, not the session's coroutine frames and
+/// buffers: clients that connect well before they speak (a connect storm, a loaded load
+/// generator) would otherwise leave those kilobytes scattered between the long-lived
+/// state of the sessions that open meanwhile, where the allocator keeps them as holes
+/// (issue 7: memory per open session).
+void serve_when_readable(tcp::socket socket, ws::loop_context& loop, ws::relay_state& state)
+{
+    const auto deadline = std::chrono::steady_clock::now() + state.config.header_timeout;
+    auto ex = socket.get_executor();
+    auto waiting = std::make_shared<silent_connection>(
+        std::move(socket), net::steady_timer(std::move(ex), deadline)
+    );
+    waiting->deadline
+        .async_wait(net::bind_allocator(op_allocator<void>{}, [waiting](error_code ec) {
+            if (ec)
+                return;
+            // Closing cancels the wait below, which then lets go of the connection.
+            error_code ignored;
+            waiting->socket.close(ignored);
+        }));
+    waiting->socket.async_wait(
+        tcp::socket::wait_read,
+        net::bind_allocator(
+            op_allocator<void>{},
+            [waiting, &loop, &state, deadline](error_code ec) {
+                waiting->deadline.cancel();
+                if (ec)
+                    return;
+                net::co_spawn(
+                    loop.executor,
+                    run_http_session(std::move(waiting->socket), state, loop, deadline),
+                    log::connection_failure
+                );
+            }
+        )
+    );
+}
 
 } // namespace
 
@@ -74,9 +124,7 @@ awaitable<void> accept_loop(tcp::acceptor& acceptor, ws::loop_context& loop, ws:
         }
         error_code ignored;
         socket.set_option(tcp::no_delay(true), ignored);
-        net::co_spawn(
-            loop.executor, run_http_session(std::move(socket), state, loop), log::connection_failure
-        );
+        serve_when_readable(std::move(socket), loop, state);
     }
 }
 
