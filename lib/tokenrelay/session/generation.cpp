@@ -62,9 +62,8 @@ session::run_generation(chat_request request, std::string message_id, std::uint6
 awaitable<void> session::pump(upstream::event_channel& events, std::string message_id)
 {
     using kind = upstream::stream_event::kind;
-    const auto loop = loop_executor_of(home_);
     for (;;) {
-        auto receive = with_op_memory(events.async_receive(deferred_tuple), loop);
+        auto receive = with_op_memory(events.async_receive(deferred_tuple), home_);
         auto [ec, ev] = co_await std::move(receive);
         if (ec)
             co_return;
@@ -78,21 +77,22 @@ awaitable<void> session::pump(upstream::event_channel& events, std::string messa
             case kind::reasoning: {
                 const auto now = std::chrono::steady_clock::now();
                 auto& m = metrics::global();
-                if (ttft_ms_ < 0) {
-                    const auto total = elapsed_ms(started_at_);
-                    ttft_ms_ = total;
+                if (reply_->ttft_ms < 0) {
+                    const auto total = elapsed_ms(reply_->started_at);
+                    reply_->ttft_ms = total;
                     m.ttft.observe(static_cast<double>(total));
                 } else {
                     m.inter_token.observe(
-                        std::chrono::duration<double, std::milli>(now - last_token_at_).count()
+                        std::chrono::duration<double, std::milli>(now - reply_->last_token_at)
+                            .count()
                     );
                 }
-                last_token_at_ = now;
-                ++token_events_;
+                reply_->last_token_at = now;
+                ++reply_->token_events;
                 m.tokens_relayed.fetch_add(1, std::memory_order_relaxed);
                 m.token_bytes_relayed.fetch_add(ev.text.size(), std::memory_order_relaxed);
                 if (ev.type == kind::token)
-                    reply_text_ += ev.text;
+                    reply_->text += ev.text;
                 log_.append_text(
                     ev.type == kind::token ? entry_kind::token : entry_kind::reasoning,
                     message_id,
@@ -160,18 +160,19 @@ protocol::stream_end_fields
 session::end_fields_locked(std::string reason, const std::optional<token_usage>& upstream_usage)
 {
     protocol::stream_end_fields end;
-    end.id = message_id_;
+    end.id = reply_->message_id;
     end.reason = std::move(reason);
-    end.ttft_ms = ttft_ms_;
+    end.ttft_ms = reply_->ttft_ms;
     // Section 2: usage is given for every generation the upstream answered. Without a token
     // and without the upstream's own count, nothing shows that it did (a refused or
     // unreachable upstream), so there is nothing to report or charge.
-    const auto counted =
-        count_generation_usage(upstream_usage, prompt_estimate_, token_events_, settings_.prices);
+    const auto counted = count_generation_usage(
+        upstream_usage, reply_->prompt_estimate, reply_->token_events, settings_.prices
+    );
     if (!counted)
         return end;
     const auto& used = counted->usage;
-    usage_ = used;
+    reply_->usage = used;
     totals_.prompt_tokens += used.tokens.prompt_tokens;
     totals_.completion_tokens += used.tokens.completion_tokens;
     totals_.cost_usd += counted->cost_usd;
@@ -187,27 +188,27 @@ session::generation_end session::end_generation_locked(protocol::stream_end_fiel
     // the session: a client that answers stream_end at once is never refused as busy, and
     // its next message's context already holds this reply.
     generation_end done;
-    end.total_ms = elapsed_ms(started_at_);
+    end.total_ms = elapsed_ms(reply_->started_at);
     done.record = {
         short_session_id(id_),
-        message_id_,
-        model_,
+        reply_->message_id,
+        reply_->model,
         end.reason,
-        usage_,
-        ttft_ms_,
+        reply_->usage,
+        reply_->ttft_ms,
         end.total_ms,
         {},
         {}};
     if (settings_.log_content) {
-        done.record.content = std::move(user_content_);
-        done.record.reply = reply_text_;
+        done.record.content = std::move(reply_->user_content);
+        done.record.reply = reply_->text;
     }
-    user_content_.clear();
+    reply_->user_content.clear();
     log_.append_end(std::move(end));
     // Section 4: the reply joins the history, a cancelled one as far as it got.
-    if (!reply_text_.empty())
-        history_.add({"assistant", std::move(reply_text_)});
-    reply_text_.clear();
+    if (!reply_->text.empty())
+        history_.add({"assistant", std::move(reply_->text)});
+    reply_->text.clear();
     running_ = false;
     slot_.reset();
     pump_waiting_ = false;

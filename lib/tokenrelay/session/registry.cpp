@@ -14,7 +14,7 @@ std::size_t id_hash(std::string_view id)
 } // namespace
 
 std::shared_ptr<session> registry::create(
-    net::any_io_executor home, upstream::model_source& source, const session_settings& settings
+    loop_executor home, upstream::model_source& source, const session_settings& settings
 )
 {
     auto s = std::make_shared<session>(make_session_id(), std::move(home), source, settings, *this);

@@ -25,9 +25,8 @@ struct registry_counters
 class registry
 {
 public:
-    std::shared_ptr<session> create(
-        net::any_io_executor home, upstream::model_source& source, const session_settings& settings
-    );
+    std::shared_ptr<session>
+    create(loop_executor home, upstream::model_source& source, const session_settings& settings);
     /// The live session with this id, or null.
     std::shared_ptr<session> find(std::string_view id) const;
     /// Removes a session whose resume window ended.

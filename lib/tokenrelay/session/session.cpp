@@ -19,7 +19,7 @@ constexpr std::int64_t overloaded_retry_after_ms = 1000;
 
 session::session(
     std::string id,
-    net::any_io_executor home,
+    loop_executor home,
     upstream::model_source& source,
     const session_settings& settings,
     registry& owner
@@ -156,21 +156,23 @@ session::chat_outcome session::start_chat(protocol::chat_frame chat)
         request.model = chat.options.model.value_or(settings_.model);
         request.temperature = chat.options.temperature;
         request.max_tokens = chat.options.max_tokens;
-        model_ = request.model;
-        prompt_estimate_ = estimate_prompt_tokens(request.messages);
-        token_events_ = 0;
-        usage_.reset();
-        user_content_ = settings_.log_content ? chat.content : std::string{};
+        if (!reply_)
+            reply_ = std::make_unique<reply_state>();
+        reply_->model = request.model;
+        reply_->prompt_estimate = estimate_prompt_tokens(request.messages);
+        reply_->token_events = 0;
+        reply_->usage.reset();
+        reply_->user_content = settings_.log_content ? chat.content : std::string{};
         history_.add({"user", std::move(chat.content)});
         log_.begin_message();
-        message_id_ = outcome.id;
+        reply_->message_id = outcome.id;
         generation = ++generation_;
         slot_ = std::move(slot);
         running_ = true;
         stop_reason_.reset();
-        reply_text_.clear();
-        ttft_ms_ = -1;
-        started_at_ = std::chrono::steady_clock::now();
+        reply_->text.clear();
+        reply_->ttft_ms = -1;
+        reply_->started_at = std::chrono::steady_clock::now();
     }
     metrics::global().generations_started.fetch_add(1, std::memory_order_relaxed);
     net::co_spawn(

@@ -77,7 +77,7 @@ class session : public std::enable_shared_from_this<session>
 public:
     session(
         std::string id,
-        net::any_io_executor home,
+        loop_executor home,
         upstream::model_source& source,
         const session_settings& settings,
         registry& owner
@@ -123,6 +123,23 @@ public:
     usage_totals totals() const;
 
 private:
+    /// The running (or last) generation's reply and figures. A session that never
+    /// chatted carries none of it (issue 7: memory per idle session).
+    struct reply_state
+    {
+        std::string message_id;
+        std::string text; // the content so far
+        std::string model;
+        std::string user_content; // kept only with log_content
+        std::chrono::steady_clock::time_point started_at;
+        std::chrono::steady_clock::time_point last_token_at;
+        std::int64_t ttft_ms = -1;
+        // Usage of the running generation (section 2, stream_end.usage).
+        std::int64_t prompt_estimate = 1;
+        std::int64_t token_events = 0;
+        std::optional<generation_usage> usage;
+    };
+
     struct generation_end
     {
         ::tokenrelay::session::generation_record record;
@@ -146,7 +163,7 @@ private:
     awaitable<void> expire_after_window(std::uint64_t epoch);
 
     const std::string id_;
-    const net::any_io_executor home_;
+    const loop_executor home_;
     upstream::model_source& source_;
     const session_settings& settings_;
     registry& owner_;
@@ -170,18 +187,8 @@ private:
     bool pump_waiting_ = false;    // the pump waits for the writer (backpressure)
     std::optional<stop_reason> stop_reason_;
     std::uint64_t next_message_number_ = 1;
-    std::string message_id_; // the running (or last) generation's id
-    std::string reply_text_; // the running generation's content so far
-    std::chrono::steady_clock::time_point started_at_;
-    std::int64_t ttft_ms_ = -1;
-    std::chrono::steady_clock::time_point last_token_at_;
-    // Usage of the running generation (section 2, stream_end.usage) and the session's sum.
-    std::string model_;
-    std::string user_content_; // kept only with log_content
-    std::int64_t prompt_estimate_ = 1;
-    std::int64_t token_events_ = 0;
-    std::optional<generation_usage> usage_;
-    usage_totals totals_;
+    std::unique_ptr<reply_state> reply_; // made by the first chat
+    usage_totals totals_;                // over all its generations
 };
 
 } // namespace tokenrelay::session

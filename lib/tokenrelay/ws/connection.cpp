@@ -40,8 +40,8 @@ net::mutable_buffer loop_read_buffer()
 } // namespace
 
 connection::connection(tcp::socket socket, relay_state& state, loop_context& loop)
-    : socket_(loop_executor_of(loop.executor).value()), state_(state), loop_(loop),
-      wake_timer_(socket_.get_executor()), frames_in_(state.config.max_message_bytes)
+    : socket_(loop.executor), state_(state), loop_(loop), wake_timer_(socket_.get_executor()),
+      frames_in_(state.config.max_message_bytes)
 {
     if (state_.config.compression) {
         compressed_ = std::make_unique<websocket_stream>(std::move(socket));

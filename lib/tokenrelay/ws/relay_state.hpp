@@ -30,7 +30,7 @@ struct relay_state
 /// One event loop: its executor and the model source whose connections live on it.
 struct loop_context
 {
-    net::any_io_executor executor;
+    loop_executor executor;
     upstream::model_source& source;
 };
 
