@@ -47,7 +47,7 @@ std::string_view usage()
   --drop-after-ms MS    reconnect: drop connections this long after the chats start [1000]
   --resume-deadline S   reconnect: a resumed reply must be complete within S of the drop [10]
   --threads N           event-loop threads [1]
-  --per-address N       sessions per source address 127.0.0.x (loopback targets) [20000]
+  --per-address N       sessions per source address 127.0.0.x (loopback targets) [4000]
   --relay-pid PID       read CPU and memory of this process (repeat or comma-separate to sum)
   --json FILE           write the report as JSON
   --latency-csv FILE    write the token-latency distribution (ms, cumulative fraction)
