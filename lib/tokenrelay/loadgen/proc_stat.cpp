@@ -29,7 +29,7 @@ std::optional<std::uint64_t> parse_u64(std::string_view s)
 
 } // namespace
 
-std::optional<double> parse_stat_cpu(std::string_view stat, long ticks_per_second)
+std::optional<cpu_times> parse_stat_cpu(std::string_view stat, long ticks_per_second)
 {
     const auto paren = stat.rfind(')');
     if (paren == std::string_view::npos || ticks_per_second <= 0)
@@ -50,7 +50,9 @@ std::optional<double> parse_stat_cpu(std::string_view stat, long ticks_per_secon
             const auto stime = parse_u64(word);
             if (!utime || !stime)
                 return std::nullopt;
-            return static_cast<double>(*utime + *stime) / static_cast<double>(ticks_per_second);
+            const auto ticks = static_cast<double>(ticks_per_second);
+            return cpu_times{
+                static_cast<double>(*utime) / ticks, static_cast<double>(*stime) / ticks};
         }
         rest = end == std::string_view::npos ? std::string_view{} : rest.substr(end);
     }
@@ -90,7 +92,7 @@ proc_sample read_proc(int pid)
     if (!cpu || !rss)
         return s;
     s.ok = true;
-    s.cpu_s = *cpu;
+    s.cpu = *cpu;
     s.rss_kib = *rss;
     s.hwm_kib = hwm.value_or(*rss);
     return s;
@@ -103,7 +105,8 @@ proc_sample read_procs(std::span<const int> pids)
     for (const int pid : pids) {
         const auto s = read_proc(pid);
         total.ok = total.ok && s.ok;
-        total.cpu_s += s.cpu_s;
+        total.cpu.user_s += s.cpu.user_s;
+        total.cpu.system_s += s.cpu.system_s;
         total.rss_kib += s.rss_kib;
         total.hwm_kib += s.hwm_kib;
     }

@@ -9,17 +9,26 @@
 
 namespace tokenrelay::loadgen {
 
+/// CPU time in user space and in the kernel on the process's behalf.
+struct cpu_times
+{
+    double user_s = 0;
+    double system_s = 0;
+
+    double total_s() const noexcept { return user_s + system_s; }
+};
+
 struct proc_sample
 {
     bool ok = false;
-    double cpu_s = 0;          // user + system
+    cpu_times cpu;
     std::uint64_t rss_kib = 0; // VmRSS
     std::uint64_t hwm_kib = 0; // VmHWM: the peak resident set since the process started
 };
 
-/// utime + stime (fields 14 and 15) in seconds; the command name in field 2 may hold
+/// utime and stime (fields 14 and 15) in seconds; the command name in field 2 may hold
 /// spaces and parentheses, so fields are counted after its last ')'.
-std::optional<double> parse_stat_cpu(std::string_view stat, long ticks_per_second);
+std::optional<cpu_times> parse_stat_cpu(std::string_view stat, long ticks_per_second);
 
 /// The value in kB of a `Key:   123 kB` line of /proc/<pid>/status.
 std::optional<std::uint64_t> parse_status_kib(std::string_view status, std::string_view key);

@@ -162,9 +162,15 @@ std::string to_json(const run_report& r)
     for (int pid : o.relay_pids)
         pids.push_back(pid);
     relay["pids"] = std::move(pids);
+    const auto per_token_us = [&](double seconds) {
+        return m.tokens ? seconds * 1e6 / static_cast<double>(m.tokens) : 0.0;
+    };
     relay["cpu_s"] = r.relay.cpu_s;
-    relay["cpu_us_per_token"] =
-        m.tokens ? r.relay.cpu_s * 1e6 / static_cast<double>(m.tokens) : 0.0;
+    relay["user_s"] = r.relay.user_s;
+    relay["system_s"] = r.relay.system_s;
+    relay["cpu_us_per_token"] = per_token_us(r.relay.cpu_s);
+    relay["user_us_per_token"] = per_token_us(r.relay.user_s);
+    relay["system_us_per_token"] = per_token_us(r.relay.system_s);
     relay["cpu_utilisation"] = r.wall_s > 0 ? r.relay.cpu_s / r.wall_s : 0.0;
     relay["rss_baseline_kib"] = r.relay.rss_baseline_kib;
     relay["rss_loaded_kib"] = r.relay.rss_loaded_kib;
@@ -232,11 +238,22 @@ std::string to_table(const run_report& r)
         row("drop to reply end", pct(m.resume_us));
     }
     if (r.relay.measured) {
+        // User and system apart: a relay's own code shows in the first, its syscalls and
+        // the kernel's TCP work in the second.
+        const auto split = [&](double total, double user, double system, const char* unit) {
+            return fmt("%.2f", total) + unit + " (user " + fmt("%.2f", user) + ", system " +
+                   fmt("%.2f", system) + ")";
+        };
+        const double per_token = m.tokens ? 1e6 / static_cast<double>(m.tokens) : 0.0;
         row("relay cpu",
-            fmt("%.2f s", r.relay.cpu_s) +
-                (m.tokens
-                     ? fmt("  (%.2f us/token)", r.relay.cpu_s * 1e6 / static_cast<double>(m.tokens))
-                     : std::string{}));
+            split(r.relay.cpu_s, r.relay.user_s, r.relay.system_s, " s") +
+                (m.tokens ? "  " + split(
+                                       r.relay.cpu_s * per_token,
+                                       r.relay.user_s * per_token,
+                                       r.relay.system_s * per_token,
+                                       " us/token"
+                                   )
+                          : std::string{}));
         row("relay rss baseline / loaded / peak",
             std::to_string(r.relay.rss_baseline_kib) + " / " +
                 std::to_string(r.relay.rss_loaded_kib) + " / " +

@@ -50,7 +50,9 @@ struct metrics
 struct process_figures
 {
     bool measured = false;
-    double cpu_s = 0;                   // consumed during the run
+    double cpu_s = 0; // consumed during the run: user + system
+    double user_s = 0;
+    double system_s = 0;
     std::uint64_t rss_baseline_kib = 0; // before the first session
     std::uint64_t rss_loaded_kib = 0;   // once every session was open
     std::uint64_t rss_peak_kib = 0;     // highest sample (or VmHWM when higher)

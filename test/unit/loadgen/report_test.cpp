@@ -16,7 +16,10 @@ BOOST_AUTO_TEST_CASE(proc_stat_cpu_counts_fields_after_the_name)
     // proc(5): the name may hold spaces and ')'; utime 250 and stime 50 ticks.
     const std::string stat = "4242 (tok) relay) S 1 4242 4242 0 -1 4194560 1000 0 0 0 250 50 0 0 "
                              "20 0 3 0 100 1000000 500";
-    BOOST_TEST(loadgen::parse_stat_cpu(stat, 100).value() == 3.0);
+    const auto cpu = loadgen::parse_stat_cpu(stat, 100).value();
+    BOOST_TEST(cpu.user_s == 2.5);
+    BOOST_TEST(cpu.system_s == 0.5);
+    BOOST_TEST(cpu.total_s() == 3.0);
     BOOST_TEST(!loadgen::parse_stat_cpu("4242 (x) S 1 2", 100).has_value());
     BOOST_TEST(!loadgen::parse_stat_cpu("no parenthesis", 100).has_value());
 }
@@ -59,6 +62,8 @@ BOOST_AUTO_TEST_CASE(json_report_derives_rates_and_per_unit_figures)
         r.m.token_latency_us.record(v); // exact below 128 us
     r.relay.measured = true;
     r.relay.cpu_s = 2.5;
+    r.relay.user_s = 1.0;
+    r.relay.system_s = 1.5;
     r.relay.rss_baseline_kib = 10000;
     r.relay.rss_loaded_kib = 12000;
 
@@ -70,11 +75,14 @@ BOOST_AUTO_TEST_CASE(json_report_derives_rates_and_per_unit_figures)
     BOOST_TEST(j.at_pointer("/token_latency_ms/p50").as_double() == 0.05);
     BOOST_TEST(j.at_pointer("/token_latency_ms/max").as_double() == 0.1);
     BOOST_TEST(j.at_pointer("/relay/cpu_us_per_token").as_double() == 50.0);
+    BOOST_TEST(j.at_pointer("/relay/user_us_per_token").as_double() == 20.0);
+    BOOST_TEST(j.at_pointer("/relay/system_us_per_token").as_double() == 30.0);
     BOOST_TEST(j.at_pointer("/relay/rss_per_session_bytes").as_double() == 2048.0);
     BOOST_TEST(j.at_pointer("/relay/cpu_utilisation").as_double() == 0.25);
 
     const auto table = loadgen::to_table(r);
     BOOST_TEST(table.find("timeout=2") != std::string::npos);
+    BOOST_TEST(table.find("50.00 us/token (user 20.00, system 30.00)") != std::string::npos, table);
     BOOST_TEST(
         loadgen::latency_csv(r.m.token_latency_us).find("0.100 1.000000\n") != std::string::npos
     );
