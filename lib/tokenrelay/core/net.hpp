@@ -12,8 +12,6 @@
 #include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
 
-#include <optional>
-
 namespace tokenrelay {
 
 namespace net = boost::asio;
@@ -46,16 +44,6 @@ using loop_timer = net::basic_waitable_timer<
     std::chrono::steady_clock,
     net::wait_traits<std::chrono::steady_clock>,
     loop_executor>;
-
-/// The io_context executor that `ex` holds, if it holds one: every loop here does, so
-/// work already on that loop's thread can skip a post, and a completion can be posted
-/// to it without any_io_executor's type-erased (allocating) path.
-inline std::optional<loop_executor> loop_executor_of(const net::any_io_executor& ex)
-{
-    if (const auto* loop = ex.target<loop_executor>())
-        return *loop;
-    return std::nullopt;
-}
 
 /// Whether the calling coroutine was cancelled, from
 /// `const auto state = co_await net::this_coro::cancellation_state;`. A plain function on

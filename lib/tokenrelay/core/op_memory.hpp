@@ -93,10 +93,10 @@ template <class Op> op_memory_operation<std::decay_t<Op>> with_op_memory(Op&& op
 
 /// For an operation that completes by posting to its handler's executor, as a channel's
 /// receive does. Posted through any_io_executor, the completion takes two blocks that no
-/// bound allocator reaches; bound to the loop's own io_context executor (see
-/// loop_executor_of), it takes one, from op_memory.
+/// bound allocator reaches; bound to the loop's own io_context executor, it takes one,
+/// from op_memory.
 template <class Op>
-op_memory_operation<std::decay_t<Op>> with_op_memory(Op&& op, std::optional<loop_executor> loop)
+op_memory_operation<std::decay_t<Op>> with_op_memory(Op&& op, loop_executor loop)
 {
     return {std::forward<Op>(op), std::move(loop)};
 }

@@ -179,7 +179,7 @@ std::size_t allocations_in_channel_rounds(int rounds)
     constexpr std::size_t chains = 8;
     using hand_over = net::experimental::channel<void(error_code, std::size_t)>;
     net::io_context ioc{1};
-    const auto loop = loop_executor_of(ioc.get_executor());
+    const auto loop = ioc.get_executor();
     struct chain
     {
         socket_pair sockets;
@@ -309,7 +309,7 @@ BOOST_AUTO_TEST_CASE(the_operation_gets_op_memory_and_the_loop_when_given)
     BOOST_TEST(!plain.loop_executor);
 
     net::io_context other;
-    const auto on_loop = bindings_of_with_op_memory(loop_executor_of(other.get_executor()));
+    const auto on_loop = bindings_of_with_op_memory(other.get_executor());
     BOOST_TEST(on_loop.allocator);
     BOOST_TEST(on_loop.loop_executor);
 }
