@@ -121,16 +121,15 @@ awaitable<void> run_http_session(
     beast::tcp_stream stream(std::move(socket));
     beast::flat_buffer buffer;
     const auto& cfg = state.config;
-    for (bool first = true;; first = false) {
+    for (auto deadline = first_deadline;;
+         deadline = std::chrono::steady_clock::now() + cfg.header_timeout) {
         http::request_parser<http::string_body> parser;
         parser.header_limit(max_header_bytes);
         parser.body_limit(cfg.max_http_body_bytes);
         // One deadline for the whole request, body included, and for the wait for the next
-        // one on a kept-alive connection: a client that trickles (slowloris) is cut off.
-        if (first)
-            stream.expires_at(first_deadline);
-        else
-            stream.expires_after(cfg.header_timeout);
+        // one on a kept-alive connection (the first one's runs from accept): a client that
+        // trickles (slowloris) is cut off.
+        stream.expires_at(deadline);
         auto [ec, n] = co_await http::async_read(stream, buffer, parser, use_tuple);
         if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
             ec == net::error::connection_reset || ec == net::error::eof) {
