@@ -4,6 +4,7 @@
 
 #include <tokenrelay/loadgen/histogram.hpp>
 #include <tokenrelay/loadgen/options.hpp>
+#include <tokenrelay/loadgen/proc_stat.hpp>
 
 #include <cstdint>
 #include <map>
@@ -50,9 +51,7 @@ struct metrics
 struct process_figures
 {
     bool measured = false;
-    double cpu_s = 0; // consumed during the run: user + system
-    double user_s = 0;
-    double system_s = 0;
+    cpu_times cpu;                      // consumed during the run
     std::uint64_t rss_baseline_kib = 0; // before the first session
     std::uint64_t rss_loaded_kib = 0;   // once every session was open
     std::uint64_t rss_peak_kib = 0;     // highest sample (or VmHWM when higher)

@@ -229,9 +229,8 @@ run_report run_load(const options& o)
     if (measure) {
         const auto after = read_procs(o.relay_pids);
         if (after.ok) {
-            report.relay.user_s = after.cpu.user_s - before.cpu.user_s;
-            report.relay.system_s = after.cpu.system_s - before.cpu.system_s;
-            report.relay.cpu_s = report.relay.user_s + report.relay.system_s;
+            report.relay.cpu = {
+                after.cpu.user_s - before.cpu.user_s, after.cpu.system_s - before.cpu.system_s};
             report.relay.rss_end_kib = after.rss_kib;
             report.relay.rss_peak_kib = std::max(report.relay.rss_peak_kib, after.rss_kib);
             if (!loaded_taken)

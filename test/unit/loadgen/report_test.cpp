@@ -61,9 +61,7 @@ BOOST_AUTO_TEST_CASE(json_report_derives_rates_and_per_unit_figures)
     for (std::uint64_t v = 1; v <= 100; ++v)
         r.m.token_latency_us.record(v); // exact below 128 us
     r.relay.measured = true;
-    r.relay.cpu_s = 2.5;
-    r.relay.user_s = 1.0;
-    r.relay.system_s = 1.5;
+    r.relay.cpu = {1.0, 1.5}; // user, system: 2.5 s
     r.relay.rss_baseline_kib = 10000;
     r.relay.rss_loaded_kib = 12000;
 
