@@ -18,7 +18,7 @@ using reuse_port = net::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>
 struct silent_connection
 {
     tcp::socket socket;
-    net::steady_timer deadline;
+    loop_timer deadline;
 };
 
 /// Starts the HTTP session once the client's first bytes arrive (or it hangs up), and
@@ -31,10 +31,8 @@ struct silent_connection
 void serve_when_readable(tcp::socket socket, ws::loop_context& loop, ws::relay_state& state)
 {
     const auto deadline = std::chrono::steady_clock::now() + state.config.header_timeout;
-    auto ex = socket.get_executor();
-    auto waiting = std::make_shared<silent_connection>(
-        std::move(socket), net::steady_timer(std::move(ex), deadline)
-    );
+    auto waiting =
+        std::make_shared<silent_connection>(std::move(socket), loop_timer(loop.executor, deadline));
     waiting->deadline
         .async_wait(net::bind_allocator(op_allocator<void>{}, [waiting](error_code ec) {
             if (ec)
