@@ -25,13 +25,12 @@ public:
     /// `max_bytes` bounds what the log holds; past it the oldest entries go first.
     explicit replay_log(std::size_t max_bytes = 16 << 20) : max_bytes_(max_bytes) {}
 
-    /// A new message starts: the log keeps this one and the previous one, and drops
-    /// anything older.
-    void begin_message();
+    /// Message `message_id` starts: the log keeps this one and the previous one, and
+    /// drops anything older.
+    void begin_message(std::string_view message_id);
 
-    /// Appends generated text of one message and returns its seq. Takes the text by value
-    /// so the upstream's buffer moves in without a copy.
-    std::uint64_t append_text(entry_kind kind, std::string_view message_id, std::string text);
+    /// Appends generated text of one message and returns its seq.
+    std::uint64_t append_text(entry_kind kind, std::string_view message_id, std::string_view text);
 
     /// Appends an `error` frame tied to the generation; it is delivered just before the
     /// next seq-bearing entry (the generation's stream_end) and carries no seq itself.
@@ -50,6 +49,8 @@ public:
     std::size_t bytes_after(std::uint64_t cursor) const noexcept;
     /// Bytes the log holds.
     std::size_t bytes() const noexcept { return total_ - dropped_; }
+    /// Memory the log's storage takes, reserved capacity included.
+    std::size_t storage_bytes() const noexcept;
 
     /// Serialises the entries after `cursor` into WebSocket messages appended to `out`:
     /// consecutive token (or reasoning) entries of one message become one frame whose
@@ -60,20 +61,45 @@ public:
     ) const;
 
 private:
+    // (No member initialisers: front_queue checks that these are nothrow default
+    // constructible, which cannot be known inside the class that declares them.)
+    // Every entry's text lives in one buffer, in seq order, and an entry names its
+    // message by number: appending a token copies its bytes and allocates nothing once
+    // the buffers have grown, however long the token or the message id (issue 7). Tokens
+    // waiting together are then adjacent bytes, so joining them copies nothing either.
     struct entry
     {
-        std::uint64_t seq;  // for errors: the seq of the entry they precede
-        std::size_t offset; // bytes appended before this entry
+        std::uint64_t seq;       // for errors: the seq of the entry they precede
+        std::size_t offset;      // bytes appended before this entry
+        std::size_t text_at;     // where its text starts in the text buffer's history
+        std::uint32_t text_size; // token text, or the serialised frame for end and error
+        std::uint32_t message;   // number of its message in messages_
         entry_kind kind;
-        std::string message_id;
-        std::string text; // token text, or the serialised frame for end and error
+    };
+    struct message
+    {
+        std::uint32_t number;
+        std::string id;
     };
 
+    std::string_view text_of(const entry& e) const noexcept;
+    std::string_view id_of(const entry& e) const noexcept;
     std::size_t index_after(std::uint64_t cursor) const noexcept;
-    void push(entry e);
+    void add_message(std::string_view message_id);
+    /// Appends an entry whose text `write_text(std::string&)` appends to the text buffer.
+    template <class WriteText>
+    void
+    push(std::uint64_t seq, entry_kind kind, std::string_view message_id, WriteText&& write_text);
+    void pop_front();
     void trim();
 
     front_queue<entry> entries_;
+    front_queue<message> messages_; // the messages entries_ refers to, oldest first
+    std::uint32_t next_message_ = 0;
+    // Texts of entries_, oldest first, after a prefix of dropped ones; text_base_ is how
+    // many bytes were ever erased from its front.
+    std::string text_;
+    std::size_t text_base_ = 0;
     std::uint64_t next_seq_ = 1;
     std::size_t total_ = 0;   // bytes ever appended
     std::size_t dropped_ = 0; // bytes of dropped entries

@@ -164,7 +164,7 @@ session::chat_outcome session::start_chat(protocol::chat_frame chat)
         reply_->usage.reset();
         reply_->user_content = settings_.log_content ? chat.content : std::string{};
         history_.add({"user", std::move(chat.content)});
-        log_.begin_message();
+        log_.begin_message(outcome.id);
         reply_->message_id = outcome.id;
         generation = ++generation_;
         slot_ = std::move(slot);

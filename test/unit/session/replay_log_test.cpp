@@ -30,6 +30,7 @@ struct replayed
     std::string reasoning; // reasoning contents in order
     std::vector<std::uint64_t> seqs;
     std::vector<std::string> types;
+    std::vector<std::string> ids; // each frame's id, "" when it has none
     std::size_t frames = 0;
 };
 
@@ -54,6 +55,7 @@ replayed drain(const replay_log& log, std::uint64_t cursor, std::size_t batch)
                 r.reasoning += v.at("content").as_string();
             if (v.contains("seq"))
                 r.seqs.push_back(v.at("seq").to_number<std::uint64_t>());
+            r.ids.emplace_back(v.contains("id") ? v.at("id").as_string() : "");
             ++r.frames;
         }
         BOOST_TEST(next > cursor);
@@ -66,7 +68,7 @@ replayed drain(const replay_log& log, std::uint64_t cursor, std::size_t batch)
 replay_log sample_log(std::uint64_t& end_seq)
 {
     replay_log log;
-    log.begin_message();
+    log.begin_message("m1");
     log.append_text(entry_kind::reasoning, "m1", "r0 ");
     log.append_text(entry_kind::reasoning, "m1", "r1 ");
     for (int i = 0; i < 6; ++i)
@@ -150,10 +152,10 @@ BOOST_AUTO_TEST_CASE(waiting_tokens_are_joined_into_one_frame)
 BOOST_AUTO_TEST_CASE(tokens_of_different_messages_are_not_joined)
 {
     replay_log log;
-    log.begin_message();
+    log.begin_message("a");
     log.append_text(entry_kind::token, "a", "x");
     log.append_end(end_fields("a", "stop", 1, 1));
-    log.begin_message();
+    log.begin_message("b");
     log.append_text(entry_kind::token, "b", "y");
     const auto r = drain(log, 0, 1 << 20);
     BOOST_TEST(r.text == "xy");
@@ -164,7 +166,7 @@ BOOST_AUTO_TEST_CASE(tokens_of_different_messages_are_not_joined)
 BOOST_AUTO_TEST_CASE(an_error_frame_precedes_its_stream_end_and_carries_no_seq)
 {
     replay_log log;
-    log.begin_message();
+    log.begin_message("m");
     log.append_text(entry_kind::token, "m", "a");
     log.append_error(errc::upstream_error, "upstream answered 500", "m");
     const auto end = log.append_end(end_fields("m", "upstream_error", 1, 2));
@@ -184,7 +186,7 @@ BOOST_AUTO_TEST_CASE(an_error_frame_precedes_its_stream_end_and_carries_no_seq)
 BOOST_AUTO_TEST_CASE(bytes_after_measures_the_unsent_backlog)
 {
     replay_log log;
-    log.begin_message();
+    log.begin_message("m");
     log.append_text(entry_kind::token, "m", std::string(100, 'a'));
     log.append_text(entry_kind::token, "m", std::string(50, 'b'));
     const auto all = log.bytes_after(0);
@@ -199,7 +201,7 @@ BOOST_AUTO_TEST_CASE(keeps_the_current_and_previous_message_only)
 {
     replay_log log;
     for (int m = 1; m <= 3; ++m) {
-        log.begin_message();
+        log.begin_message("m" + std::to_string(m));
         log.append_text(entry_kind::token, "m" + std::to_string(m), "x");
         log.append_end(end_fields("m" + std::to_string(m), "stop", 1, 1));
     }
@@ -213,7 +215,7 @@ BOOST_AUTO_TEST_CASE(keeps_the_current_and_previous_message_only)
 BOOST_AUTO_TEST_CASE(the_byte_bound_drops_oldest_entries_first)
 {
     replay_log log(2000);
-    log.begin_message();
+    log.begin_message("m");
     for (int i = 0; i < 100; ++i)
         log.append_text(entry_kind::token, "m", std::string(100, 'a' + i % 26));
     BOOST_TEST(log.bytes() <= 2000u);
@@ -223,6 +225,66 @@ BOOST_AUTO_TEST_CASE(the_byte_bound_drops_oldest_entries_first)
     const auto r = drain(log, 0, 1 << 20);
     BOOST_TEST(r.seqs.back() == 100u);
     BOOST_TEST(r.text.size() == (100 - log.first_seq() + 1) * 100);
+}
+
+// Ids and tokens longer than a short string's inline buffer: the log keeps one copy of
+// each message id, and a frame still names its own message whatever the cut.
+BOOST_AUTO_TEST_CASE(long_ids_and_tokens_replay_exactly_from_every_cursor)
+{
+    replay_log log;
+    std::vector<std::string> ids;
+    std::string all_text;
+    std::vector<std::string> id_of_seq{""}; // seq -> message id
+    for (int m = 0; m < 3; ++m) {
+        ids.push_back("message-" + std::to_string(m) + std::string(40, 'a' + m));
+        log.begin_message(ids.back());
+        for (int t = 0; t < 5; ++t) {
+            const auto text =
+                "token " + std::to_string(m) + "." + std::to_string(t) + std::string(24, 'x') + " ";
+            if (m > 0) // message 0 is dropped by the third begin_message
+                all_text += text;
+            log.append_text(entry_kind::token, ids.back(), text);
+            id_of_seq.push_back(ids.back());
+        }
+        log.append_end(end_fields(ids.back(), "stop", 1, 1));
+        id_of_seq.push_back(ids.back());
+    }
+    BOOST_TEST(log.first_seq() == 7u);
+    for (std::uint64_t cursor = 6; cursor <= log.last_seq(); ++cursor) {
+        for (std::size_t batch : {1u, 60u, 100u, 250u, 1u << 20}) {
+            BOOST_TEST_CONTEXT("cursor " << cursor << " batch " << batch)
+            {
+                const auto r = drain(log, cursor, batch);
+                // Seqs 7-11 and 13-17 are the kept tokens, 12 and 18 the ends.
+                const auto skipped = std::min<std::uint64_t>(cursor - 6 - (cursor >= 12), 10);
+                BOOST_TEST(r.text == all_text.substr(skipped * (all_text.size() / 10)));
+                BOOST_REQUIRE(r.ids.size() == r.seqs.size());
+                for (std::size_t i = 0; i < r.seqs.size(); ++i)
+                    BOOST_TEST(r.ids[i] == id_of_seq.at(r.seqs[i]));
+            }
+        }
+    }
+}
+
+// A long reply's storage is given back once its message leaves the log: what the log
+// holds follows what it keeps, not the largest reply the session ever had.
+BOOST_AUTO_TEST_CASE(storage_follows_the_kept_messages_not_the_largest_ever)
+{
+    replay_log log;
+    log.begin_message("big");
+    for (int i = 0; i < 20000; ++i)
+        log.append_text(entry_kind::token, "big", std::string(50, 'b'));
+    log.append_end(end_fields("big", "stop", 1, 1));
+    const auto peak = log.storage_bytes();
+    BOOST_TEST(peak >= 20000u * 50u);
+    for (int m = 0; m < 2; ++m) {
+        log.begin_message("small");
+        log.append_text(entry_kind::token, "small", "s");
+        log.append_end(end_fields("small", "stop", 1, 1));
+    }
+    BOOST_TEST(log.storage_bytes() < 16384u, "held " << log.storage_bytes() << " of " << peak);
+    const auto r = drain(log, 0, 1 << 20);
+    BOOST_TEST(r.text == "ss");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
