@@ -96,7 +96,7 @@ awaitable<void> session::pump(upstream::event_channel& events, std::string messa
                 log_.append_text(
                     ev.type == kind::token ? entry_kind::token : entry_kind::reasoning,
                     message_id,
-                    std::move(ev.text)
+                    ev.text
                 );
                 break;
             }

@@ -138,12 +138,12 @@ awaitable<void> send_event(call_state& c, stream_event ev)
         co_await c.out.async_send(error_code{}, std::move(ev), net::use_awaitable);
 }
 
-stream_event text_event(call_state& c, stream_event::kind kind, std::string text)
+stream_event text_event(call_state& c, stream_event::kind kind, std::string_view text)
 {
     c.token_sent = true;
     stream_event ev;
     ev.type = kind;
-    ev.text = std::move(text);
+    ev.text = text;
     return ev;
 }
 
@@ -381,7 +381,7 @@ read_event_stream(Stream& stream, connection& conn, response_parser& parser, cal
             for (const auto& [kind, text] : deltas) {
                 if (text->empty())
                     continue;
-                auto ev = text_event(c, kind, std::move(*text));
+                auto ev = text_event(c, kind, *text);
                 const auto state = co_await net::this_coro::cancellation_state;
                 if (!hand_over(c, ev, state))
                     co_await send_event(c, std::move(ev));

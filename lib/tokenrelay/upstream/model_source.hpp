@@ -5,6 +5,7 @@
 #include <tokenrelay/core/chat.hpp>
 #include <tokenrelay/core/error.hpp>
 #include <tokenrelay/core/net.hpp>
+#include <tokenrelay/upstream/token_text.hpp>
 
 #include <memory>
 #include <optional>
@@ -31,9 +32,9 @@ struct stream_event
         failed,    // end: code (upstream_error or timeout), message, http_status
     };
     kind type = kind::token;
-    std::string text;
+    token_text text;
     // Set for finished and failed. Held apart so that a token event, moved about ten times
-    // on its way through the channel, is one string and a pointer (issue 7: moving three
+    // on its way through the channel, is its text and a pointer (issue 7: moving three
     // strings was 6% of the relay's instructions per token).
     std::unique_ptr<stream_end> end;
 

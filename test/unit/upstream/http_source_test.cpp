@@ -42,9 +42,9 @@ std::string show(const stream_event& e)
 {
     switch (e.type) {
     case stream_event::kind::token:
-        return "token " + e.text;
+        return "token " + std::string(e.text);
     case stream_event::kind::reasoning:
-        return "reasoning " + e.text;
+        return "reasoning " + std::string(e.text);
     case stream_event::kind::finished:
         return "finished " + e.end->finish_reason +
                (e.end->usage ? " " + std::to_string(e.end->usage->prompt_tokens) + "/" +
