@@ -79,9 +79,9 @@ class loopback_server
 {
 public:
     loopback_server(net::io_context& ioc, script s, ssl::context* tls = nullptr)
-        : acceptor_(ioc, tcp::endpoint(net::ip::make_address("127.0.0.1"), 0)),
-          script_(std::move(s)), tls_(tls), closed(ioc.get_executor()),
-          requests_seen(ioc.get_executor())
+        : closed(ioc.get_executor()), requests_seen(ioc.get_executor()),
+          acceptor_(ioc, tcp::endpoint(net::ip::make_address("127.0.0.1"), 0)),
+          script_(std::move(s)), tls_(tls)
     {
         net::co_spawn(ioc, accept_loop(), net::detached);
     }
