@@ -69,5 +69,60 @@ BOOST_AUTO_TEST_CASE(a_client_that_sends_but_never_reads_is_disconnected, *ut::t
     BOOST_TEST(other->collect_reply().text == "w0 w1 ");
 }
 
+// The relay writes a frame at once when the socket takes it, and waits only for the part
+// it did not take (issue 7). A client that stops reading until the relay is held back,
+// then reads on, makes those writes partial; it must still get every byte, in order.
+BOOST_AUTO_TEST_CASE(a_client_that_falls_behind_then_reads_gets_every_byte, *ut::timeout(120))
+{
+    relay_fixture f;
+    const auto pauses_before = scrape_metrics(f.port()).at("tokenrelay_backpressure_pauses_total");
+    boost::asio::io_context ioc;
+    tcp::socket socket(ioc);
+    socket.open(tcp::v4());
+    socket.set_option(boost::asio::socket_base::receive_buffer_size(4096));
+    socket.connect({boost::asio::ip::make_address("127.0.0.1"), f.port()});
+    websocket::stream<tcp::socket> ws(std::move(socket));
+    ws.handshake("127.0.0.1", "/ws");
+    ws.text(true);
+    ws.read_message_max(64 << 20);
+    beast::flat_buffer first;
+    ws.read(first);
+    // 8,000,000 bytes in tokens of 64 'x': more than the sockets between can hold.
+    ws.write(boost::asio::buffer(std::string(R"({"type":"chat","content":"big mock:huge=8000000"})")
+    ));
+    // Section 5: the relay stops reading the upstream once its write to us is stuck.
+    const auto paused_by = std::chrono::steady_clock::now() + 60s;
+    while (scrape_metrics(f.port()).at("tokenrelay_backpressure_pauses_total") == pauses_before &&
+           std::chrono::steady_clock::now() < paused_by)
+        std::this_thread::sleep_for(50ms);
+    BOOST_TEST_REQUIRE(
+        scrape_metrics(f.port()).at("tokenrelay_backpressure_pauses_total") > pauses_before
+    );
+    std::size_t bytes = 0;
+    bool all_x = true;
+    std::int64_t last_seq = 0;
+    std::string reason;
+    for (;;) {
+        beast::flat_buffer b;
+        ws.read(b);
+        const auto v = boost::json::parse(beast::buffers_to_string(b.data())).as_object();
+        const auto type = v.at("type").as_string();
+        if (type == "token") {
+            const auto content = v.at("content").as_string();
+            bytes += content.size();
+            all_x = all_x && content.find_first_not_of('x') == boost::json::string::npos;
+            last_seq = v.at("seq").as_int64();
+            continue;
+        }
+        BOOST_TEST_REQUIRE(type == "stream_end", boost::json::serialize(v));
+        reason = v.at("reason").as_string();
+        break;
+    }
+    BOOST_TEST(bytes == 8000000u);
+    BOOST_TEST(all_x);
+    BOOST_TEST(last_seq == 125000); // 8,000,000 / 64
+    BOOST_TEST(reason == "stop");
+}
+
 } // namespace
 } // namespace tokenrelay::test

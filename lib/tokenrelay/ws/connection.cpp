@@ -8,6 +8,8 @@
 #include <tokenrelay/ws/frame_writer.hpp>
 #include <tokenrelay/ws/handshake.hpp>
 
+#include <boost/beast/core/buffers_suffix.hpp>
+
 #include <array>
 #include <variant>
 
@@ -515,8 +517,23 @@ awaitable<bool> connection::write_loop([[maybe_unused]] std::shared_ptr<connecti
                 const frame_header header(opcode::text, f.size());
                 const std::array<net::const_buffer, 2> buffers{
                     net::buffer(header.data(), header.size()), net::buffer(f)};
-                auto write = with_op_memory(net::async_write(socket_, buffers, deferred_tuple));
-                std::tie(ec, n) = co_await std::move(write);
+                // Tried at once on the non-blocking socket: the send buffer nearly always
+                // has room for a frame, and a write done here costs no reactor operation,
+                // no posted completion and no coroutine resumption (issue 7: this runs
+                // for every frame). Only what it could not take is awaited.
+                n = socket_.write_some(buffers, ec);
+                if (ec == net::error::would_block || ec == net::error::try_again) {
+                    ec = {};
+                    n = 0;
+                }
+                if (!ec && n < net::buffer_size(buffers)) {
+                    beast::buffers_suffix<std::array<net::const_buffer, 2>> rest(buffers);
+                    rest.consume(n);
+                    auto write = with_op_memory(net::async_write(socket_, rest, deferred_tuple));
+                    auto [rest_ec, rest_n] = co_await std::move(write);
+                    ec = rest_ec;
+                    n += rest_n;
+                }
                 n -= std::min(n, header.size());
             }
             writing_ = false;
