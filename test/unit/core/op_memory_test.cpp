@@ -12,58 +12,10 @@
 #include <malloc.h>
 #include <memory>
 #include <new>
+#include <support/counted_allocation.hpp>
 #include <support/socket_pair.hpp>
 #include <type_traits>
 #include <vector>
-
-// Every allocation in this test binary is counted: operator new for what the code here
-// allocates, aligned_alloc for what Asio allocates for its operations.
-namespace {
-std::atomic<std::size_t> allocations{0};
-}
-
-void* operator new(std::size_t n)
-{
-    allocations.fetch_add(1, std::memory_order_relaxed);
-    if (void* p = std::malloc(n == 0 ? 1 : n))
-        return p;
-    throw std::bad_alloc();
-}
-void* operator new[](std::size_t n)
-{
-    return ::operator new(n);
-}
-void* operator new(std::size_t n, const std::nothrow_t&) noexcept
-{
-    allocations.fetch_add(1, std::memory_order_relaxed);
-    return std::malloc(n == 0 ? 1 : n);
-}
-void* operator new[](std::size_t n, const std::nothrow_t& t) noexcept
-{
-    return ::operator new(n, t);
-}
-void operator delete(void* p) noexcept
-{
-    std::free(p);
-}
-void operator delete[](void* p) noexcept
-{
-    std::free(p);
-}
-void operator delete(void* p, std::size_t) noexcept
-{
-    std::free(p);
-}
-void operator delete[](void* p, std::size_t) noexcept
-{
-    std::free(p);
-}
-
-extern "C" void* aligned_alloc(std::size_t align, std::size_t n) noexcept
-{
-    allocations.fetch_add(1, std::memory_order_relaxed);
-    return memalign(align, n);
-}
 
 namespace tokenrelay {
 namespace {
@@ -74,10 +26,10 @@ BOOST_AUTO_TEST_CASE(a_freed_block_serves_the_next_request_of_its_class)
     void* first = op_memory::allocate(100);
     op_memory::deallocate(first, 100);
     BOOST_TEST(op_memory::cached_bytes() == before + 128);
-    const auto counted = allocations.load();
+    const auto counted = test::allocations_so_far();
     void* again = op_memory::allocate(120); // same 128-byte class
     BOOST_TEST(again == first);
-    BOOST_TEST(allocations.load() == counted);
+    BOOST_TEST(test::allocations_so_far() == counted);
     BOOST_TEST(op_memory::cached_bytes() == before);
     op_memory::deallocate(again, 120);
 }
@@ -128,7 +80,7 @@ std::size_t allocations_in_steady_rounds(bool through_op_memory, int rounds)
             std::array<char, 64> in{};
             for (int i = 0; i < warm_up + rounds; ++i) {
                 if (i == warm_up)
-                    counted = allocations.load();
+                    counted = test::allocations_so_far();
                 if (through_op_memory) {
                     auto write_a =
                         with_op_memory(net::async_write(p.near, net::buffer(out), deferred_tuple));
@@ -149,7 +101,7 @@ std::size_t allocations_in_steady_rounds(bool through_op_memory, int rounds)
                     co_await net::async_read(p.near, net::buffer(out), use_tuple);
                 }
             }
-            counted = allocations.load() - counted;
+            counted = test::allocations_so_far() - counted;
             done = true;
         },
         net::detached
@@ -228,7 +180,7 @@ std::size_t allocations_in_channel_rounds(int rounds)
         [&]() -> awaitable<void> {
             for (int i = 0; i < warm_up + rounds; ++i) {
                 if (i == warm_up)
-                    counted = allocations.load();
+                    counted = test::allocations_so_far();
                 for (auto& c : all) {
                     auto write = with_op_memory(
                         net::async_write(c->sockets.near, net::buffer(c->at_a), deferred_tuple)
@@ -242,7 +194,7 @@ std::size_t allocations_in_channel_rounds(int rounds)
                     co_await std::move(read);
                 }
             }
-            counted = allocations.load() - counted;
+            counted = test::allocations_so_far() - counted;
             done = true;
             for (auto& c : all) {
                 c->handed.close();

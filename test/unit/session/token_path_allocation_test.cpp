@@ -1,8 +1,7 @@
 // Issue 7: the per-token path allocates nothing in steady state. This drives the sans-I/O
 // pieces every token passes through, in the relay's order: SSE framing, the OpenAI
 // decoder, the event that crosses the channel, the session's replay log, and the frame
-// the writer serialises. Counting is done by replacing the global allocation functions
-// for this test binary; only this thread's allocations inside the measured part count.
+// the writer serialises, with the allocation functions of this test binary counting.
 
 #include <tokenrelay/protocol/frame_batch.hpp>
 #include <tokenrelay/session/replay_log.hpp>
@@ -12,127 +11,16 @@
 
 #include <boost/test/unit_test.hpp>
 
-#include <cstdlib>
-#include <new>
 #include <string>
+#include <support/counted_allocation.hpp>
 #include <utility>
-
-namespace {
-
-thread_local std::size_t allocations = 0;
-
-void* counted_alloc(std::size_t n)
-{
-    ++allocations;
-    if (void* p = std::malloc(n == 0 ? 1 : n))
-        return p;
-    throw std::bad_alloc();
-}
-
-void* counted_aligned_alloc(std::size_t n, std::align_val_t a)
-{
-    ++allocations;
-    const auto align = static_cast<std::size_t>(a);
-    // aligned_alloc wants a size that is a multiple of the alignment.
-    if (void* p = std::aligned_alloc(align, (n + align - 1) / align * align))
-        return p;
-    throw std::bad_alloc();
-}
-
-} // namespace
-
-// Every form is replaced, deletes too, so that what one form allocates another frees
-// consistently (sanitizers check that allocation and release functions match).
-void* operator new(std::size_t n)
-{
-    return counted_alloc(n);
-}
-void* operator new[](std::size_t n)
-{
-    return counted_alloc(n);
-}
-void* operator new(std::size_t n, const std::nothrow_t&) noexcept
-{
-    ++allocations;
-    return std::malloc(n == 0 ? 1 : n);
-}
-void* operator new[](std::size_t n, const std::nothrow_t& t) noexcept
-{
-    return operator new(n, t);
-}
-void* operator new(std::size_t n, std::align_val_t a)
-{
-    return counted_aligned_alloc(n, a);
-}
-void* operator new[](std::size_t n, std::align_val_t a)
-{
-    return counted_aligned_alloc(n, a);
-}
-void* operator new(std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept
-{
-    try {
-        return counted_aligned_alloc(n, a);
-    } catch (const std::bad_alloc&) {
-        return nullptr;
-    }
-}
-void* operator new[](std::size_t n, std::align_val_t a, const std::nothrow_t& t) noexcept
-{
-    return operator new(n, a, t);
-}
-void operator delete(void* p) noexcept
-{
-    std::free(p);
-}
-void operator delete[](void* p) noexcept
-{
-    std::free(p);
-}
-void operator delete(void* p, std::size_t) noexcept
-{
-    std::free(p);
-}
-void operator delete[](void* p, std::size_t) noexcept
-{
-    std::free(p);
-}
-void operator delete(void* p, const std::nothrow_t&) noexcept
-{
-    std::free(p);
-}
-void operator delete[](void* p, const std::nothrow_t&) noexcept
-{
-    std::free(p);
-}
-void operator delete(void* p, std::align_val_t) noexcept
-{
-    std::free(p);
-}
-void operator delete[](void* p, std::align_val_t) noexcept
-{
-    std::free(p);
-}
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept
-{
-    std::free(p);
-}
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept
-{
-    std::free(p);
-}
-void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept
-{
-    std::free(p);
-}
-void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept
-{
-    std::free(p);
-}
+#include <vector>
 
 namespace tokenrelay {
 namespace {
 
 using session::entry_kind;
+using test::allocations_so_far;
 using upstream::stream_event;
 
 // What one token costs from the upstream's bytes to the client's frame.
@@ -215,10 +103,10 @@ BOOST_AUTO_TEST_CASE(a_warm_session_relays_tokens_without_allocating)
         // Message ids as the chat page makes them, longer than a short string holds.
         path.begin_message("m" + std::to_string(1000000000000000000 + message));
         for (const auto& bytes : chunks) {
-            const auto before = allocations;
+            const auto before = allocations_so_far();
             path.relay(bytes);
             if (message >= warm_up)
-                counted += allocations - before;
+                counted += allocations_so_far() - before;
         }
         path.end_message();
     }
@@ -229,11 +117,11 @@ BOOST_AUTO_TEST_CASE(a_warm_session_relays_tokens_without_allocating)
 
 // The counter sees what it should: a path that keeps a std::string per long token would
 // allocate for every one.
-BOOST_AUTO_TEST_CASE(the_counter_counts_this_threads_allocations)
+BOOST_AUTO_TEST_CASE(the_counter_counts_allocations)
 {
-    const auto before = allocations;
+    const auto before = allocations_so_far();
     std::string long_text(40, 'x');
-    BOOST_TEST(allocations == before + 1);
+    BOOST_TEST(allocations_so_far() == before + 1);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
