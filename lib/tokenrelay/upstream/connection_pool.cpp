@@ -1,3 +1,4 @@
+#include <tokenrelay/core/draining_read_buffer.hpp>
 #include <tokenrelay/metrics/metrics.hpp>
 #include <tokenrelay/upstream/connection_pool.hpp>
 
@@ -174,6 +175,9 @@ awaitable<connect_result> connection_pool::connect(clock::time_point not_after)
     stream.socket().set_option(tcp::no_delay(true), ignored);
 
     if (!target_.tls) {
+        // The body is read into draining_read_buffer: with this hint a read that takes
+        // the last byte saves the next one's empty try. Without it reads still work.
+        report_unread_bytes(stream.socket(), ignored);
         out.conn = std::make_unique<connection>(std::move(stream));
         out.conn->tcp().expires_never();
         co_return out;

@@ -1,6 +1,7 @@
 // One generation against an OpenAI-compatible server: POST, status, then the SSE body
 // turned into stream events (PROTOCOL.md section 6). Retries happen only before the first
 // token; every failure message has the key redacted (section 1).
+#include <tokenrelay/core/draining_read_buffer.hpp>
 #include <tokenrelay/core/log.hpp>
 #include <tokenrelay/core/op_memory.hpp>
 #include <tokenrelay/core/redact.hpp>
@@ -445,8 +446,12 @@ read_event_stream(Stream& stream, connection& conn, response_parser& parser, cal
                 // The deadline passed while no read was waiting for it to cut.
                 ec = beast::error::timeout;
             } else {
+                // Token packets are small: a read that does not fill the room has
+                // drained the socket, and the next one waits instead of trying first.
                 auto read =
-                    with_op_memory(body_layer(stream, conn).async_read_some(room, deferred_tuple));
+                    with_op_memory(body_layer(stream, conn)
+                                       .async_read_some(draining_read_buffer(room), deferred_tuple)
+                    );
                 auto [read_ec, read_n] = co_await std::move(read);
                 ec = read_ec;
                 n = read_n;

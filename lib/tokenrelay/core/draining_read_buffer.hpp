@@ -1,0 +1,128 @@
+#pragma once
+// A buffer for reading a TCP socket that trickles, as an upstream token stream does: one
+// small packet per token. Asio 1.81 tries every read at once before waiting for the
+// socket to become readable, and stops trying only after a read that found the socket
+// drained; it counts only the end of the stream as drained. So each token costs a second
+// recv that finds nothing (EAGAIN), in the relay's hottest loop (issue 7: one of the 3.4
+// syscalls the relay made per token).
+//
+// A read into a draining_read_buffer asks the kernel, with the data, how much is left
+// (Linux's TCP_INQ, which report_unread_bytes turns on). When nothing is, the next read
+// waits for readiness instead of trying first. Nothing is missed: the epoll reactor
+// registers sockets edge-triggered, so data arriving later raises a new readiness event,
+// which makes the reactor try again. A short read alone would not do: the peer's FIN or
+// reset may already be in, and then no event follows; the kernel counts those as
+// something left to read. Without the hint (TCP_INQ off or unknown) reads behave as
+// Asio's.
+//
+// This is done by specialising the reactor's receive operation for this buffer type: an
+// Asio detail class, so the specialisation is checked against the Boost it was written
+// for. Everything else about the operation (handler, executor, cancellation) is Asio's.
+
+#include <tokenrelay/core/net.hpp>
+
+#include <boost/asio/detail/reactive_socket_recv_op.hpp>
+#include <boost/version.hpp>
+
+#include <cerrno>
+#include <cstring>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+static_assert(
+    BOOST_VERSION == 108100,
+    "draining_read_buffer specialises boost::asio::detail::reactive_socket_recv_op_base "
+    "as it is in Boost 1.81; check the specialisation against this Boost's"
+);
+
+namespace tokenrelay {
+
+/// One mutable buffer; read into it with a socket's async_read_some.
+class draining_read_buffer : public net::mutable_buffer
+{
+public:
+    explicit draining_read_buffer(net::mutable_buffer b) noexcept : net::mutable_buffer(b) {}
+};
+
+/// Asks the kernel to say, with each read into a draining_read_buffer, how many bytes the
+/// socket still holds. Failing (an old kernel) leaves reads as Asio's own.
+inline void report_unread_bytes(tcp::socket& socket, error_code& ec)
+{
+    const int on = 1;
+    if (::setsockopt(socket.native_handle(), SOL_TCP, TCP_INQ, &on, sizeof on) != 0)
+        ec.assign(errno, boost::system::system_category());
+    else
+        ec = {};
+}
+
+} // namespace tokenrelay
+
+namespace boost::asio::detail {
+
+// Asio's own, but for the status of a read that leaves nothing in the socket (see above).
+template <> class reactive_socket_recv_op_base<tokenrelay::draining_read_buffer> : public reactor_op
+{
+public:
+    reactive_socket_recv_op_base(
+        const boost::system::error_code& success_ec,
+        socket_type socket,
+        socket_ops::state_type state,
+        const tokenrelay::draining_read_buffer& buffer,
+        socket_base::message_flags flags,
+        func_type complete_func
+    )
+        : reactor_op(success_ec, &reactive_socket_recv_op_base::do_perform, complete_func),
+          socket_(socket), state_(state), buffer_(buffer), flags_(flags)
+    {}
+
+    static status do_perform(reactor_op* base)
+    {
+        auto* o = static_cast<reactive_socket_recv_op_base*>(base);
+        alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+        for (;;) {
+            iovec part{o->buffer_.data(), o->buffer_.size()};
+            msghdr msg{};
+            msg.msg_iov = &part;
+            msg.msg_iovlen = 1;
+            msg.msg_control = control;
+            msg.msg_controllen = sizeof control;
+            const auto n = ::recvmsg(o->socket_, &msg, o->flags_);
+            if (n < 0) {
+                if (errno == EINTR)
+                    continue;
+                if (errno == EAGAIN || errno == EWOULDBLOCK)
+                    return not_done;
+                o->ec_.assign(errno, boost::system::system_category());
+                o->bytes_transferred_ = 0;
+                return done_and_exhausted;
+            }
+            o->bytes_transferred_ = static_cast<std::size_t>(n);
+            if (n == 0 && (o->state_ & socket_ops::stream_oriented) != 0) {
+                o->ec_ = boost::asio::error::eof;
+                return done_and_exhausted;
+            }
+            o->ec_ = boost::system::error_code();
+            return nothing_left(msg) ? done_and_exhausted : done;
+        }
+    }
+
+private:
+    static bool nothing_left(msghdr& msg) noexcept
+    {
+        for (auto* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+            if (c->cmsg_level == SOL_TCP && c->cmsg_type == TCP_CM_INQ) {
+                int left = 0;
+                std::memcpy(&left, CMSG_DATA(c), sizeof left);
+                return left == 0;
+            }
+        }
+        return false;
+    }
+
+    socket_type socket_;
+    socket_ops::state_type state_;
+    boost::asio::mutable_buffer buffer_;
+    socket_base::message_flags flags_;
+};
+
+} // namespace boost::asio::detail
