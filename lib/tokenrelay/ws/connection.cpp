@@ -479,7 +479,9 @@ awaitable<bool> connection::write_loop([[maybe_unused]] std::shared_ptr<connecti
             frames.release();
             wake_timer_.expires_at(quiet_deadline());
             auto wait = with_op_memory(wake_timer_.async_wait(deferred_tuple));
+            awaiting_stream_ = true;
             auto [ec] = co_await std::move(wait);
+            awaiting_stream_ = false;
             if (!ec) {
                 switch (on_quiet()) {
                 case quiet_action::drop:
@@ -513,19 +515,14 @@ awaitable<bool> connection::write_loop([[maybe_unused]] std::shared_ptr<connecti
                     with_op_memory(compressed_->async_write(net::buffer(f), deferred_tuple));
                 std::tie(ec, n) = co_await std::move(write);
             } else {
-                // Header and payload in one gathered write; the payload is not copied.
-                const frame_header header(opcode::text, f.size());
-                const std::array<net::const_buffer, 2> buffers{
-                    net::buffer(header.data(), header.size()), net::buffer(f)};
                 // Tried at once on the non-blocking socket: the send buffer nearly always
                 // has room for a frame, and a write done here costs no reactor operation,
                 // no posted completion and no coroutine resumption (issue 7: this runs
                 // for every frame). Only what it could not take is awaited.
-                n = socket_.write_some(buffers, ec);
-                if (ec == net::error::would_block || ec == net::error::try_again) {
-                    ec = {};
-                    n = 0;
-                }
+                const frame_header header(opcode::text, f.size());
+                n = write_at_once(header, f, ec);
+                const std::array<net::const_buffer, 2> buffers{
+                    net::buffer(header.data(), header.size()), net::buffer(f)};
                 if (!ec && n < net::buffer_size(buffers)) {
                     beast::buffers_suffix<std::array<net::const_buffer, 2>> rest(buffers);
                     rest.consume(n);
@@ -597,11 +594,77 @@ void connection::wake()
     if (wake_pending_.exchange(true, std::memory_order_acq_rel))
         return;
     // Called for every token. The session usually lives on this connection's loop, and
-    // then the writer is woken directly rather than through one more posted handler.
-    if (socket_.get_executor().running_in_this_thread())
-        notify_writer();
-    else
+    // then the frames go out from here, or the writer is woken directly rather than
+    // through one more posted handler.
+    if (socket_.get_executor().running_in_this_thread()) {
+        if (!write_directly())
+            notify_writer();
+    } else
         net::post(socket_.get_executor(), [self = shared_from_this()] { self->notify_writer(); });
+}
+
+std::size_t
+connection::write_at_once(const frame_header& header, std::string_view payload, error_code& ec)
+{
+    // Header and payload in one gathered write; the payload is not copied.
+    const std::array<net::const_buffer, 2> buffers{
+        net::buffer(header.data(), header.size()), net::buffer(payload)};
+    const auto n = socket_.write_some(buffers, ec);
+    if (ec == net::error::would_block || ec == net::error::try_again) {
+        ec = {};
+        return 0;
+    }
+    return n;
+}
+
+bool connection::write_directly()
+{
+    // A writer waiting for a streaming reply's next frames would be woken, collect them,
+    // write them and wait again: a posted completion, a coroutine resumption and a timer
+    // re-armed for every token (issue 7). When nothing else waits to go out, the frames
+    // are collected and written here instead and the writer waits on. Whatever the socket
+    // does not take at once is left to the writer, framed, ahead of anything later.
+    if (!awaiting_stream_ || compressed_ || close_ || ping_due_ || !session_ || !control_.empty() ||
+        !wire_control_.empty())
+        return false;
+    // Per loop thread, not per connection: an idle connection keeps no frame buffer.
+    static thread_local protocol::frame_batch frames;
+    frames.clear();
+    wake_pending_.store(false, std::memory_order_release);
+    const bool generating = session_->collect(this, max_batch_bytes, frames);
+    if (frames.empty())
+        return generating;
+    write_started_ = std::chrono::steady_clock::now();
+    auto& m = metrics::global();
+    bool left_over = false;
+    for (const auto& f : frames) {
+        const frame_header header(opcode::text, f.size());
+        if (left_over) {
+            wire_control_.push_back(make_frame(opcode::text, f));
+            continue;
+        }
+        error_code ec;
+        const auto n = write_at_once(header, f, ec);
+        if (ec) {
+            // As a failed write in the writer: the connection is over.
+            close_socket();
+            return true;
+        }
+        const auto whole = header.size() + f.size();
+        if (n < whole) {
+            std::string rest;
+            rest.reserve(whole - n);
+            if (n < header.size())
+                rest.append(reinterpret_cast<const char*>(header.data()) + n, header.size() - n);
+            rest.append(f, n > header.size() ? n - header.size() : 0);
+            wire_control_.push_back(std::move(rest));
+            left_over = true;
+        }
+        m.frames_sent.fetch_add(1, std::memory_order_relaxed);
+        m.bytes_sent.fetch_add(f.size(), std::memory_order_relaxed);
+    }
+    // The writer finishes a partial write, and parks once the reply is over.
+    return generating && !left_over;
 }
 
 std::chrono::steady_clock::time_point connection::quiet_deadline() const

@@ -16,6 +16,7 @@
 #include <tokenrelay/protocol/client_frame.hpp>
 #include <tokenrelay/session/session.hpp>
 #include <tokenrelay/ws/frame_reader.hpp>
+#include <tokenrelay/ws/frame_writer.hpp>
 #include <tokenrelay/ws/relay_state.hpp>
 
 #include <atomic>
@@ -79,6 +80,12 @@ private:
     /// send and no reply is streaming (false: parked). `self` keeps the connection alive.
     awaitable<bool> write_loop(std::shared_ptr<connection> self);
     void start_writer();
+    /// Writes what the session has for this connection without the writer, when the
+    /// writer only waits for a streaming reply; false when the writer must do it (or
+    /// finish it, or park).
+    bool write_directly();
+    /// One frame's header and payload, as much as the socket takes without waiting.
+    std::size_t write_at_once(const frame_header& header, std::string_view payload, error_code& ec);
     /// Tells the writer there may be something to send, starting it if it is parked.
     void notify_writer();
     /// Sends close_ and waits (briefly) for the client's close in answer.
@@ -142,7 +149,8 @@ private:
     bool reader_waiting_ = false;
     bool writer_done_ = false;
     bool writer_running_ = false;
-    bool ping_due_ = false; // set by a parked writer's ping wait
+    bool ping_due_ = false;        // set by a parked writer's ping wait
+    bool awaiting_stream_ = false; // the writer waits for a streaming reply's frames
     bool first_frame_ = true;
     bool pinged_since_read_ = false;
     bool discarding_ = false; // the client broke the protocol: read only to the end
