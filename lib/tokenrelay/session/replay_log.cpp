@@ -19,27 +19,41 @@ std::size_t cost(std::string_view text)
 
 } // namespace
 
+replay_log::storage& replay_log::held()
+{
+    if (!held_)
+        held_ = std::make_unique<storage>();
+    return *held_;
+}
+
+const replay_log::storage& replay_log::held() const noexcept
+{
+    static const storage none;
+    return held_ ? *held_ : none;
+}
+
 template <class WriteText>
 void replay_log::push(
     std::uint64_t seq, entry_kind kind, std::string_view message_id, WriteText&& write_text
 )
 {
     add_message(message_id);
-    const auto at = text_.size();
+    auto& h = held();
+    const auto at = h.text.size();
     try {
-        write_text(text_);
+        write_text(h.text);
         entry e{};
         e.seq = seq;
         e.offset = total_;
-        e.text_at = text_base_ + at;
-        e.text_size = static_cast<std::uint32_t>(text_.size() - at);
-        e.message = next_message_;
+        e.text_at = h.text_base + at;
+        e.text_size = static_cast<std::uint32_t>(h.text.size() - at);
+        e.message = h.next_message;
         e.kind = kind;
-        entries_.push_back(e);
+        h.entries.push_back(e);
         total_ += e.text_size + entry_overhead;
     } catch (...) {
         // Text without its entry would break the adjacency that joining relies on.
-        text_.resize(at);
+        h.text.resize(at);
         throw;
     }
     trim();
@@ -50,8 +64,8 @@ void replay_log::begin_message(std::string_view message_id)
     previous_message_seq_ = current_message_seq_;
     current_message_seq_ = next_seq_;
     // Keep the current and the previous message (PROTOCOL.md section 3).
-    while (!entries_.empty() && previous_message_seq_ != 0 &&
-           entries_.front().seq < previous_message_seq_)
+    while (held_ && !held_->entries.empty() && previous_message_seq_ != 0 &&
+           held_->entries.front().seq < previous_message_seq_)
         pop_front();
     // Its id is copied now, once, so that its tokens copy nothing but their text.
     add_message(message_id);
@@ -59,8 +73,9 @@ void replay_log::begin_message(std::string_view message_id)
 
 void replay_log::add_message(std::string_view message_id)
 {
-    if (messages_.empty() || messages_.back().id != message_id)
-        messages_.push_back(message{++next_message_, std::string(message_id)});
+    auto& h = held();
+    if (h.messages.empty() || h.messages.back().id != message_id)
+        h.messages.push_back(message{++h.next_message, std::string(message_id)});
 }
 
 std::uint64_t
@@ -89,8 +104,9 @@ std::uint64_t replay_log::append_end(protocol::stream_end_fields fields)
 
 std::uint64_t replay_log::first_seq() const noexcept
 {
-    if (!entries_.empty())
-        return entries_.front().seq;
+    const auto& entries = held().entries;
+    if (!entries.empty())
+        return entries.front().seq;
     return next_seq_ == 1 ? 0 : next_seq_;
 }
 
@@ -100,37 +116,40 @@ std::size_t replay_log::index_after(std::uint64_t cursor) const noexcept
     // "after the cursor" starts at the first entry whose seq is greater. A writer that
     // keeps up has its cursor a few entries from the end: look there first, and search
     // the rest only for an old cursor (a resume, a slow client).
+    const auto& entries = held().entries;
     constexpr std::size_t near_end = 8;
-    std::size_t i = entries_.size();
+    std::size_t i = entries.size();
     for (std::size_t steps = 0; i > 0 && steps < near_end; ++steps, --i) {
-        if (entries_[i - 1].seq <= cursor)
+        if (entries[i - 1].seq <= cursor)
             return i;
     }
     const auto it = std::upper_bound(
-        entries_.begin(),
-        entries_.begin() + static_cast<std::ptrdiff_t>(i),
+        entries.begin(),
+        entries.begin() + static_cast<std::ptrdiff_t>(i),
         cursor,
         [](std::uint64_t c, const entry& e) { return c < e.seq; }
     );
-    return static_cast<std::size_t>(it - entries_.begin());
+    return static_cast<std::size_t>(it - entries.begin());
 }
 
 std::size_t replay_log::bytes_after(std::uint64_t cursor) const noexcept
 {
+    const auto& entries = held().entries;
     const auto i = index_after(cursor);
-    if (i == entries_.size())
+    if (i == entries.size())
         return 0;
-    return total_ - entries_[i].offset;
+    return total_ - entries[i].offset;
 }
 
 std::uint64_t replay_log::collect(
     std::uint64_t cursor, std::size_t max_bytes, std::int64_t now_ms, protocol::frame_batch& out
 ) const
 {
+    const auto& entries = held().entries;
     std::size_t sent = 0;
     std::size_t i = index_after(cursor);
-    while (i < entries_.size() && sent < max_bytes) {
-        const entry& e = entries_[i];
+    while (i < entries.size() && sent < max_bytes) {
+        const entry& e = entries[i];
         if (e.kind == entry_kind::end || e.kind == entry_kind::error) {
             const auto frame = text_of(e);
             out.add() = frame;
@@ -139,21 +158,20 @@ std::uint64_t replay_log::collect(
             ++i;
             // An error frame never ends a batch: the cursor already names the seq of the
             // stream_end it precedes.
-            if (e.kind == entry_kind::error && i < entries_.size())
+            if (e.kind == entry_kind::error && i < entries.size())
                 sent = std::min(sent, max_bytes - 1);
             continue;
         }
         std::size_t j = i + 1;
         std::size_t joined_bytes = e.text_size;
-        while (j < entries_.size() && entries_[j].kind == e.kind &&
-               entries_[j].message == e.message &&
-               sent + joined_bytes + entries_[j].text_size <= max_bytes) {
-            joined_bytes += entries_[j].text_size;
+        while (j < entries.size() && entries[j].kind == e.kind && entries[j].message == e.message &&
+               sent + joined_bytes + entries[j].text_size <= max_bytes) {
+            joined_bytes += entries[j].text_size;
             ++j;
         }
         // Entries are stored in order, so the run's texts are one span of the buffer.
-        const std::string_view content(text_.data() + (e.text_at - text_base_), joined_bytes);
-        const auto& last = entries_[j - 1];
+        const std::string_view content(text_of(e).data(), joined_bytes);
+        const auto& last = entries[j - 1];
         auto& frame = out.add();
         protocol::append_token_frame(
             frame,
@@ -172,57 +190,61 @@ std::uint64_t replay_log::collect(
 
 std::size_t replay_log::storage_bytes() const noexcept
 {
-    std::size_t held = text_.capacity() + entries_.capacity() * sizeof(entry) +
-                       messages_.capacity() * sizeof(message);
-    for (const auto& m : messages_)
+    if (!held_)
+        return 0;
+    const auto& h = *held_;
+    std::size_t bytes = sizeof(storage) + h.text.capacity() + h.entries.capacity() * sizeof(entry) +
+                        h.messages.capacity() * sizeof(message);
+    for (const auto& m : h.messages)
         if (m.id.capacity() > std::string().capacity())
-            held += m.id.capacity();
-    return held;
+            bytes += m.id.capacity();
+    return bytes;
 }
 
 std::string_view replay_log::text_of(const entry& e) const noexcept
 {
-    return {text_.data() + (e.text_at - text_base_), e.text_size};
+    const auto& h = held();
+    return {h.text.data() + (e.text_at - h.text_base), e.text_size};
 }
 
 std::string_view replay_log::id_of(const entry& e) const noexcept
 {
     // At most a few messages are live (the current, the previous, and one being dropped).
-    for (std::size_t k = messages_.size(); k-- > 0;)
-        if (messages_[k].number == e.message)
-            return messages_[k].id;
+    const auto& messages = held().messages;
+    for (std::size_t k = messages.size(); k-- > 0;)
+        if (messages[k].number == e.message)
+            return messages[k].id;
     return {};
 }
 
 void replay_log::pop_front()
 {
-    dropped_ += cost(text_of(entries_.front()));
-    entries_.pop_front();
-    while (!messages_.empty() &&
-           (entries_.empty() || messages_.front().number != entries_.front().message))
-        messages_.pop_front();
-    if (entries_.empty()) {
-        text_base_ += text_.size();
-        std::string().swap(text_);
+    auto& h = held();
+    dropped_ += cost(text_of(h.entries.front()));
+    h.entries.pop_front();
+    if (h.entries.empty()) {
+        held_.reset(); // texts, message ids and all
         return;
     }
+    while (!h.messages.empty() && h.messages.front().number != h.entries.front().message)
+        h.messages.pop_front();
     // Dropped text is erased once it is as long as the live part, so each byte is moved
     // at most about once; like front_queue, a buffer far larger than what it keeps is
     // given back, so a session does not hold its longest reply's peak.
-    const auto dead = entries_.front().text_at - text_base_;
-    if (dead * 2 < text_.size())
+    const auto dead = h.entries.front().text_at - h.text_base;
+    if (dead * 2 < h.text.size())
         return;
-    text_.erase(0, dead);
-    text_base_ += dead;
-    if (text_.capacity() >= 4 * std::max(text_.size(), min_shrunk_text))
-        text_.shrink_to_fit();
+    h.text.erase(0, dead);
+    h.text_base += dead;
+    if (h.text.capacity() >= 4 * std::max(h.text.size(), min_shrunk_text))
+        h.text.shrink_to_fit();
 }
 
 void replay_log::trim()
 {
     // Never drop the entry just appended: a single frame larger than the bound is still
     // delivered once.
-    while (entries_.size() > 1 && bytes() > max_bytes_)
+    while (held_ && held_->entries.size() > 1 && bytes() > max_bytes_)
         pop_front();
 }
 

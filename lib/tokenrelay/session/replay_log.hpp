@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -93,13 +94,24 @@ private:
     void pop_front();
     void trim();
 
-    front_queue<entry> entries_;
-    front_queue<message> messages_; // the messages entries_ refers to, oldest first
-    std::uint32_t next_message_ = 0;
-    // Texts of entries_, oldest first, after a prefix of dropped ones; text_base_ is how
-    // many bytes were ever erased from its front.
-    std::string text_;
-    std::size_t text_base_ = 0;
+    // What a log holds once something is appended, apart so that a session that never
+    // chatted carries only the counters below (issue 7, memory per session).
+    struct storage
+    {
+        front_queue<entry> entries;
+        front_queue<message> messages; // the messages entries refer to, oldest first
+        std::uint32_t next_message = 0;
+        // Texts of entries, oldest first, after a prefix of dropped ones; text_base is
+        // how many bytes were ever erased from its front.
+        std::string text;
+        std::size_t text_base = 0;
+    };
+    /// The storage, made on first use by a change.
+    storage& held();
+    /// The storage, or an empty one.
+    const storage& held() const noexcept;
+
+    std::unique_ptr<storage> held_;
     std::uint64_t next_seq_ = 1;
     std::size_t total_ = 0;   // bytes ever appended
     std::size_t dropped_ = 0; // bytes of dropped entries
