@@ -2,6 +2,7 @@
 // nothing is disconnected). The idle timeout sees only reads, so the relay bounds how long
 // one of its writes may stay pending instead.
 
+#include "support/eventually.hpp"
 #include "support/metric_samples.hpp"
 #include "support/relay_fixture.hpp"
 
@@ -22,21 +23,28 @@ namespace websocket = beast::websocket;
 using tcp = boost::asio::ip::tcp;
 using namespace std::chrono_literals;
 
+/// A WebSocket client whose small receive window soon stops the relay's writes, past the
+/// session frame it has read.
+websocket::stream<tcp::socket> small_window_client(boost::asio::io_context& ioc, std::uint16_t port)
+{
+    tcp::socket socket(ioc);
+    socket.open(tcp::v4());
+    socket.set_option(boost::asio::socket_base::receive_buffer_size(4096));
+    socket.connect({boost::asio::ip::make_address("127.0.0.1"), port});
+    websocket::stream<tcp::socket> ws(std::move(socket));
+    ws.handshake("127.0.0.1", "/ws");
+    ws.text(true);
+    beast::flat_buffer first;
+    ws.read(first);
+    return ws;
+}
+
 BOOST_AUTO_TEST_CASE(a_client_that_sends_but_never_reads_is_disconnected, *ut::timeout(90))
 {
     relay_fixture f{{.flags = {"--idle-timeout", "2"}}};
     boost::asio::io_context ioc;
-    tcp::socket socket(ioc);
-    socket.open(tcp::v4());
-    // A small receive window, so the relay's writes stop completing soon.
-    socket.set_option(boost::asio::socket_base::receive_buffer_size(4096));
-    socket.connect({boost::asio::ip::make_address("127.0.0.1"), f.port()});
-    websocket::stream<tcp::socket> ws(std::move(socket));
-    ws.handshake("127.0.0.1", "/ws");
-    ws.text(true);
     // The session frame is the only thing this client ever reads.
-    beast::flat_buffer first;
-    ws.read(first);
+    auto ws = small_window_client(ioc, f.port());
     ws.write(
         boost::asio::buffer(std::string(R"({"type":"chat","content":"flood mock:huge=50000000"})"))
     );
@@ -59,11 +67,9 @@ BOOST_AUTO_TEST_CASE(a_client_that_sends_but_never_reads_is_disconnected, *ut::t
     }
     BOOST_TEST(dropped, "the relay logged no ws_write_timeout");
     // The connection is gone from the relay, and it still serves others.
-    const auto gone_by = std::chrono::steady_clock::now() + 10s;
-    while (scrape_metrics(f.port()).at("tokenrelay_open_connections") != 0 &&
-           std::chrono::steady_clock::now() < gone_by)
-        std::this_thread::sleep_for(50ms);
-    BOOST_TEST(scrape_metrics(f.port()).at("tokenrelay_open_connections") == 0);
+    BOOST_TEST(eventually(
+        [&] { return scrape_metrics(f.port()).at("tokenrelay_open_connections") == 0; }, 10s
+    ));
     auto other = f.open_session();
     other->send(boost::json::object{{"type", "chat"}, {"content", "still here mock:tokens=2"}});
     BOOST_TEST(other->collect_reply().text == "w0 w1 ");
@@ -77,27 +83,19 @@ BOOST_AUTO_TEST_CASE(a_client_that_falls_behind_then_reads_gets_every_byte, *ut:
     relay_fixture f;
     const auto pauses_before = scrape_metrics(f.port()).at("tokenrelay_backpressure_pauses_total");
     boost::asio::io_context ioc;
-    tcp::socket socket(ioc);
-    socket.open(tcp::v4());
-    socket.set_option(boost::asio::socket_base::receive_buffer_size(4096));
-    socket.connect({boost::asio::ip::make_address("127.0.0.1"), f.port()});
-    websocket::stream<tcp::socket> ws(std::move(socket));
-    ws.handshake("127.0.0.1", "/ws");
-    ws.text(true);
+    auto ws = small_window_client(ioc, f.port());
     ws.read_message_max(64 << 20);
-    beast::flat_buffer first;
-    ws.read(first);
     // 8,000,000 bytes in tokens of 64 'x': more than the sockets between can hold.
     ws.write(boost::asio::buffer(std::string(R"({"type":"chat","content":"big mock:huge=8000000"})")
     ));
     // Section 5: the relay stops reading the upstream once its write to us is stuck.
-    const auto paused_by = std::chrono::steady_clock::now() + 60s;
-    while (scrape_metrics(f.port()).at("tokenrelay_backpressure_pauses_total") == pauses_before &&
-           std::chrono::steady_clock::now() < paused_by)
-        std::this_thread::sleep_for(50ms);
-    BOOST_TEST_REQUIRE(
-        scrape_metrics(f.port()).at("tokenrelay_backpressure_pauses_total") > pauses_before
-    );
+    BOOST_TEST_REQUIRE(eventually(
+        [&] {
+            return scrape_metrics(f.port()).at("tokenrelay_backpressure_pauses_total") >
+                   pauses_before;
+        },
+        60s
+    ));
     std::size_t bytes = 0;
     bool all_x = true;
     std::int64_t last_seq = 0;
