@@ -2,8 +2,7 @@
 // The text of one token event. A token is a few bytes, and every token is made, moved
 // through the event channel and consumed within moments: held inline, it costs no heap
 // allocation, where a std::string allocates for anything over 15 bytes (issue 7: the
-// bench's stamped tokens are 22, and so are many real multi-byte ones). Longer text, rare,
-// goes to the heap.
+// bench's stamped tokens are 22). Longer text goes to the heap.
 
 #include <array>
 #include <cstddef>
@@ -25,15 +24,11 @@ public:
     token_text() noexcept = default;
     token_text(std::string_view text) { assign(text); }
 
-    token_text(token_text&& other) noexcept : size_(other.size_), heap_(std::move(other.heap_))
-    {
-        // The whole array, not size_ bytes: a fixed-size copy is a few register moves.
-        inline_ = other.inline_;
-        other.size_ = 0;
-    }
+    token_text(token_text&& other) noexcept { *this = std::move(other); }
     token_text& operator=(token_text&& other) noexcept
     {
         size_ = other.size_;
+        // The whole array, not size_ bytes: a fixed-size copy is a few register moves.
         inline_ = other.inline_;
         heap_ = std::move(other.heap_);
         other.size_ = 0;

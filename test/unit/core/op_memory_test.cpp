@@ -7,11 +7,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <array>
-#include <atomic>
-#include <cstdlib>
-#include <malloc.h>
 #include <memory>
-#include <new>
 #include <support/counted_allocation.hpp>
 #include <support/socket_pair.hpp>
 #include <type_traits>
