@@ -12,9 +12,9 @@ constexpr std::size_t entry_overhead = 48;
 // A text buffer this small is kept whatever it holds, so short replies do not churn it.
 constexpr std::size_t min_shrunk_text = 1024;
 
-std::size_t cost(std::string_view text)
+std::size_t cost(std::size_t text_bytes)
 {
-    return text.size() + entry_overhead;
+    return text_bytes + entry_overhead;
 }
 
 } // namespace
@@ -50,7 +50,7 @@ void replay_log::push(
         e.message = h.next_message;
         e.kind = kind;
         h.entries.push_back(e);
-        total_ += e.text_size + entry_overhead;
+        total_ += cost(e.text_size);
     } catch (...) {
         // Text without its entry would break the adjacency that joining relies on.
         h.text.resize(at);
@@ -220,7 +220,7 @@ std::string_view replay_log::id_of(const entry& e) const noexcept
 void replay_log::pop_front()
 {
     auto& h = held();
-    dropped_ += cost(text_of(h.entries.front()));
+    dropped_ += cost(h.entries.front().text_size);
     h.entries.pop_front();
     if (h.entries.empty()) {
         held_.reset(); // texts, message ids and all

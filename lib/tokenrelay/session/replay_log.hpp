@@ -74,7 +74,7 @@ private:
         std::size_t offset;      // bytes appended before this entry
         std::size_t text_at;     // where its text starts in the text buffer's history
         std::uint32_t text_size; // token text, or the serialised frame for end and error
-        std::uint32_t message;   // number of its message in messages_
+        std::uint32_t message;   // number of its message in storage::messages
         entry_kind kind;
     };
     struct message

@@ -446,8 +446,8 @@ read_event_stream(Stream& stream, connection& conn, response_parser& parser, cal
                 // The deadline passed while no read was waiting for it to cut.
                 ec = beast::error::timeout;
             } else {
-                // Token packets are small: a read that does not fill the room has
-                // drained the socket, and the next one waits instead of trying first.
+                // A read after which the kernel holds nothing more makes the next one
+                // wait for readiness instead of trying first (draining_read_buffer.hpp).
                 auto read =
                     with_op_memory(body_layer(stream, conn)
                                        .async_read_some(draining_read_buffer(room), deferred_tuple)
