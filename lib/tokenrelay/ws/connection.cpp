@@ -21,6 +21,7 @@ namespace {
 constexpr std::size_t max_pending_control = 64;
 // One writer pass sends at most about this much, so control frames are not starved.
 constexpr std::size_t max_batch_bytes = 64 * 1024;
+
 // With Beast's stream (--compression) an idle connection always has a read pending, and
 // Beast reserves room in the buffer before the first byte arrives: ask for little until a
 // message has started (a ping fits; a chat takes one more step), then for more, and give
@@ -37,6 +38,17 @@ net::mutable_buffer loop_read_buffer()
 {
     static thread_local std::array<char, 16 * 1024> buffer;
     return net::buffer(buffer);
+}
+
+// A frame's header and payload from byte `skip` on, as one gathered buffer sequence: a
+// frame goes out in one write, and the payload is not copied.
+beast::buffers_suffix<std::array<net::const_buffer, 2>>
+frame_rest(const frame_header& header, std::string_view payload, std::size_t skip)
+{
+    beast::buffers_suffix<std::array<net::const_buffer, 2>> rest(std::array<net::const_buffer, 2>{
+        net::buffer(header.data(), header.size()), net::buffer(payload)});
+    rest.consume(skip);
+    return rest;
 }
 
 } // namespace
@@ -521,11 +533,8 @@ awaitable<bool> connection::write_loop([[maybe_unused]] std::shared_ptr<connecti
                 // for every frame). Only what it could not take is awaited.
                 const frame_header header(opcode::text, f.size());
                 n = write_at_once(header, f, ec);
-                const std::array<net::const_buffer, 2> buffers{
-                    net::buffer(header.data(), header.size()), net::buffer(f)};
-                if (!ec && n < net::buffer_size(buffers)) {
-                    beast::buffers_suffix<std::array<net::const_buffer, 2>> rest(buffers);
-                    rest.consume(n);
+                if (!ec && n < header.size() + f.size()) {
+                    const auto rest = frame_rest(header, f, n);
                     auto write = with_op_memory(net::async_write(socket_, rest, deferred_tuple));
                     auto [rest_ec, rest_n] = co_await std::move(write);
                     ec = rest_ec;
@@ -606,10 +615,7 @@ void connection::wake()
 std::size_t
 connection::write_at_once(const frame_header& header, std::string_view payload, error_code& ec)
 {
-    // Header and payload in one gathered write; the payload is not copied.
-    const std::array<net::const_buffer, 2> buffers{
-        net::buffer(header.data(), header.size()), net::buffer(payload)};
-    const auto n = socket_.write_some(buffers, ec);
+    const auto n = socket_.write_some(frame_rest(header, payload, 0), ec);
     if (ec == net::error::would_block || ec == net::error::try_again) {
         ec = {};
         return 0;
@@ -650,14 +656,8 @@ bool connection::write_directly()
             close_socket();
             return true;
         }
-        const auto whole = header.size() + f.size();
-        if (n < whole) {
-            std::string rest;
-            rest.reserve(whole - n);
-            if (n < header.size())
-                rest.append(reinterpret_cast<const char*>(header.data()) + n, header.size() - n);
-            rest.append(f, n > header.size() ? n - header.size() : 0);
-            wire_control_.push_back(std::move(rest));
+        if (n < header.size() + f.size()) {
+            wire_control_.push_back(beast::buffers_to_string(frame_rest(header, f, n)));
             left_over = true;
         }
         m.frames_sent.fetch_add(1, std::memory_order_relaxed);
