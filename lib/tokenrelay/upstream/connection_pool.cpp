@@ -85,7 +85,7 @@ connection::~connection()
 
 beast::tcp_stream& connection::tcp() noexcept
 {
-    return plain_ ? *plain_ : tls_->next_layer();
+    return plain_ ? *plain_ : tls_->next_layer().next_layer();
 }
 
 connection_pool::connection_pool(
@@ -174,10 +174,10 @@ awaitable<connect_result> connection_pool::connect(clock::time_point not_after)
     error_code ignored;
     stream.socket().set_option(tcp::no_delay(true), ignored);
 
+    // Body reads drain (draining_read_buffer, tls_transport): with this hint a read that
+    // takes the last byte saves the next one's empty try. Without it reads still work.
+    report_unread_bytes(stream.socket(), ignored);
     if (!target_.tls) {
-        // The body is read into draining_read_buffer: with this hint a read that takes
-        // the last byte saves the next one's empty try. Without it reads still work.
-        report_unread_bytes(stream.socket(), ignored);
         out.conn = std::make_unique<connection>(std::move(stream));
         out.conn->tcp().expires_never();
         co_return out;

@@ -6,6 +6,7 @@
 
 #include <tokenrelay/core/net.hpp>
 #include <tokenrelay/upstream/endpoint.hpp>
+#include <tokenrelay/upstream/tls_transport.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -15,7 +16,7 @@
 
 namespace tokenrelay::upstream {
 
-using tls_stream = ssl::stream<beast::tcp_stream>;
+using tls_stream = ssl::stream<tls_transport>;
 
 /// One connection, plain or TLS, with the read buffer that belongs to it (bytes read
 /// past one response would belong to the next).

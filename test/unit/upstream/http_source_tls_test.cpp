@@ -13,7 +13,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <unistd.h>
 
@@ -163,6 +165,36 @@ awaitable<std::vector<stream_event>> run_stream(model_source& src)
     co_return seen;
 }
 
+/// A TLS loopback server with its own certificate, and a source trusting it.
+struct tls_upstream
+{
+    explicit tls_upstream(script s, std::function<void(http_source_options&)> adjust = {})
+        : pems(make_certificate("DNS:localhost")), ca(pems.cert), server_tls(server_context(pems)),
+          server(ioc, std::move(s), server_tls.get())
+    {
+        auto o = options_for("https://localhost:" + std::to_string(server.port()) + "/v1");
+        if (adjust)
+            adjust(o);
+        src.emplace(ioc.get_executor(), make_client_tls_context(ca.path.string()), o);
+    }
+
+    pem_pair pems;
+    temp_file ca;
+    std::unique_ptr<ssl::context> server_tls;
+    net::io_context ioc;
+    loopback_server server;
+    std::optional<http_source> src;
+};
+
+std::vector<std::string> texts_of(const std::vector<stream_event>& events)
+{
+    std::vector<std::string> out;
+    for (const auto& e : events)
+        if (e.type == stream_event::kind::token)
+            out.emplace_back(e.text);
+    return out;
+}
+
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(http_source_tls)
@@ -310,6 +342,122 @@ BOOST_AUTO_TEST_CASE(a_handshake_that_never_completes_ends_at_the_earlier_deadli
             BOOST_TEST((took < 3s), (took / 1ms) << " ms");
         }
     }
+}
+
+// Token stream reads on a TLS connection drain (tls_transport.hpp): after a read that
+// left nothing in the socket, the next waits for readiness instead of trying first.
+// Tokens that arrive apart, a stall, an end mid-reply and a reused connection's next
+// response head must all still be seen, each when it happens.
+BOOST_AUTO_TEST_CASE(tokens_sent_apart_each_arrive_then_the_connection_is_reused)
+{
+    constexpr int tokens = 40;
+    tls_upstream up([](const served_request&, std::size_t index) {
+        if (index > 0)
+            return ok_reply({}, index);
+        std::vector<std::string> payloads;
+        for (int i = 0; i < tokens; ++i)
+            payloads.push_back(content("t" + std::to_string(i) + " "));
+        payloads.push_back(finish("stop"));
+        payloads.push_back("[DONE]");
+        auto r = sse_reply(payloads);
+        r.gap = 3ms;
+        return r;
+    });
+    std::vector<stream_event> first, second;
+    run_with_limit(up.ioc, [&]() -> awaitable<void> {
+        first = co_await run_stream(*up.src);
+        second = co_await run_stream(*up.src);
+    });
+    std::vector<std::string> want;
+    for (int i = 0; i < tokens; ++i)
+        want.push_back("t" + std::to_string(i) + " ");
+    BOOST_TEST(texts_of(first) == want, boost::test_tools::per_element());
+    BOOST_TEST_REQUIRE(!first.empty());
+    BOOST_TEST((first.back().type == stream_event::kind::finished));
+    BOOST_TEST(
+        texts_of(second) == std::vector<std::string>{"secure"}, boost::test_tools::per_element()
+    );
+    BOOST_TEST(up.server.accepts == 1);
+}
+
+BOOST_AUTO_TEST_CASE(a_stall_after_a_token_ends_at_the_token_timeout)
+{
+    tls_upstream up(
+        [](const served_request&, std::size_t) {
+            reply r;
+            r.writes.push_back(sse_head());
+            r.writes.push_back(chunk(event(content("w0 "))));
+            r.after = reply::then::stall;
+            return r;
+        },
+        [](http_source_options& o) { o.token_timeout = 300ms; }
+    );
+    std::vector<stream_event> got;
+    run_with_limit(up.ioc, [&]() -> awaitable<void> { got = co_await run_stream(*up.src); });
+    BOOST_TEST_REQUIRE(got.size() == 2u);
+    BOOST_TEST(got[0].text == "w0 ");
+    BOOST_TEST_REQUIRE((got[1].type == stream_event::kind::failed));
+    BOOST_TEST((got[1].end->code == errc::timeout), got[1].end->message);
+    BOOST_TEST(got[1].end->message == "no token within 0.3s");
+}
+
+// A drained read waits for readiness: the end of the connection after a token must still
+// be seen at once, not at the token timeout.
+BOOST_AUTO_TEST_CASE(a_connection_closed_mid_reply_is_an_upstream_error_at_once)
+{
+    tls_upstream up(
+        [](const served_request&, std::size_t) {
+            reply r;
+            r.writes.push_back(sse_head());
+            r.writes.push_back(chunk(event(content("w0 "))));
+            // Apart from the head, so the token and the end arrive while a body read waits.
+            r.gap = 50ms;
+            r.after = reply::then::close;
+            return r;
+        },
+        [](http_source_options& o) { o.token_timeout = 5s; }
+    );
+    std::vector<stream_event> got;
+    clock::duration took{};
+    run_with_limit(up.ioc, [&]() -> awaitable<void> {
+        const auto start = clock::now();
+        got = co_await run_stream(*up.src);
+        took = clock::now() - start;
+    });
+    BOOST_TEST_REQUIRE(got.size() == 2u);
+    BOOST_TEST(got[0].text == "w0 ");
+    BOOST_TEST_REQUIRE((got[1].type == stream_event::kind::failed));
+    BOOST_TEST((got[1].end->code == errc::upstream_error), got[1].end->message);
+    BOOST_TEST((took < 3s), (took / 1ms) << " ms");
+}
+
+// Outside a token stream, reads are bounded by the connection's deadline again: a reused
+// connection whose next response never comes ends at the first-token deadline.
+BOOST_AUTO_TEST_CASE(a_reused_connection_that_never_answers_ends_at_the_first_token_deadline)
+{
+    tls_upstream up(
+        [](const served_request&, std::size_t index) {
+            if (index == 0)
+                return ok_reply({}, index);
+            reply r;
+            r.after = reply::then::stall;
+            return r;
+        },
+        [](http_source_options& o) { o.first_token_timeout = 300ms; }
+    );
+    std::vector<stream_event> first, second;
+    run_with_limit(up.ioc, [&]() -> awaitable<void> {
+        first = co_await run_stream(*up.src);
+        second = co_await run_stream(*up.src);
+    });
+    BOOST_TEST(
+        texts_of(first) == std::vector<std::string>{"secure"}, boost::test_tools::per_element()
+    );
+    BOOST_TEST_REQUIRE(second.size() == 1u);
+    BOOST_TEST_REQUIRE((second[0].type == stream_event::kind::failed));
+    BOOST_TEST((second[0].end->code == errc::timeout), second[0].end->message);
+    BOOST_TEST(second[0].end->message == "no first token within 0.3s");
+    BOOST_TEST(up.server.accepts == 1);
 }
 
 BOOST_AUTO_TEST_CASE(https_without_a_tls_context_is_a_setup_error)
