@@ -35,6 +35,9 @@ public:
     /// Exactly one of these is non-null.
     beast::tcp_stream* plain() noexcept { return plain_ ? &*plain_ : nullptr; }
     tls_stream* tls() noexcept { return tls_ ? &*tls_ : nullptr; }
+    /// What a TLS connection reads through (its reads drain inside a drain_scope); null
+    /// for a plain connection, whose body reads drain by themselves.
+    tls_transport* transport() noexcept { return tls_ ? &tls_->next_layer() : nullptr; }
 
     beast::flat_buffer& buffer() noexcept { return buffer_; }
 

@@ -264,16 +264,6 @@ template <class Stream> auto& body_layer(Stream& stream, connection& conn)
         return stream;
 }
 
-/// What drains a TLS connection's reads while the body is read (tls_transport.hpp); a
-/// plain connection's body reads drain by themselves.
-template <class Stream> tls_transport* body_transport(Stream& stream)
-{
-    if constexpr (std::is_same_v<Stream, beast::tcp_stream>)
-        return nullptr;
-    else
-        return &stream.next_layer();
-}
-
 struct parse_step
 {
     std::size_t body_bytes = 0;
@@ -458,7 +448,7 @@ read_event_stream(Stream& stream, connection& conn, response_parser& parser, cal
             } else {
                 // A read after which the kernel holds nothing more makes the next one
                 // wait for readiness instead of trying first (draining_read_buffer.hpp).
-                const tls_transport::drain_scope draining(body_transport(stream));
+                const tls_transport::drain_scope draining(conn.transport());
                 auto read =
                     with_op_memory(body_layer(stream, conn)
                                        .async_read_some(draining_read_buffer(room), deferred_tuple)

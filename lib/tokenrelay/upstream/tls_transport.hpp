@@ -33,22 +33,14 @@ public:
     lowest_layer_type& lowest_layer() noexcept { return stream_.socket(); }
     const lowest_layer_type& lowest_layer() const noexcept { return stream_.socket(); }
 
-    template <class MutableBufferSequence, class ReadToken>
-    auto async_read_some(const MutableBufferSequence& buffers, ReadToken&& token)
+    // ssl::stream reads its transport into one buffer of its own, a single buffer.
+    template <class ReadToken>
+    auto async_read_some(const net::mutable_buffer& buffer, ReadToken&& token)
     {
         if (!draining_)
-            return stream_.async_read_some(buffers, std::forward<ReadToken>(token));
-        // The TLS layer reads into one buffer of its own; the first with room is a valid
-        // read_some of any sequence.
-        net::mutable_buffer room;
-        for (auto it = net::buffer_sequence_begin(buffers); it != net::buffer_sequence_end(buffers);
-             ++it) {
-            room = *it;
-            if (room.size() > 0)
-                break;
-        }
+            return stream_.async_read_some(buffer, std::forward<ReadToken>(token));
         return stream_.socket().async_read_some(
-            draining_read_buffer(room), std::forward<ReadToken>(token)
+            draining_read_buffer(buffer), std::forward<ReadToken>(token)
         );
     }
 

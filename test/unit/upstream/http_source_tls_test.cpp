@@ -195,6 +195,17 @@ std::vector<std::string> texts_of(const std::vector<stream_event>& events)
     return out;
 }
 
+/// The response head and one token, then `after`.
+reply one_token_then(reply::then after, std::chrono::milliseconds gap = 0ms)
+{
+    reply r;
+    r.writes.push_back(sse_head());
+    r.writes.push_back(chunk(event(content("w0 "))));
+    r.gap = gap;
+    r.after = after;
+    return r;
+}
+
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(http_source_tls)
@@ -383,13 +394,7 @@ BOOST_AUTO_TEST_CASE(tokens_sent_apart_each_arrive_then_the_connection_is_reused
 BOOST_AUTO_TEST_CASE(a_stall_after_a_token_ends_at_the_token_timeout)
 {
     tls_upstream up(
-        [](const served_request&, std::size_t) {
-            reply r;
-            r.writes.push_back(sse_head());
-            r.writes.push_back(chunk(event(content("w0 "))));
-            r.after = reply::then::stall;
-            return r;
-        },
+        [](const served_request&, std::size_t) { return one_token_then(reply::then::stall); },
         [](http_source_options& o) { o.token_timeout = 300ms; }
     );
     std::vector<stream_event> got;
@@ -405,18 +410,11 @@ BOOST_AUTO_TEST_CASE(a_stall_after_a_token_ends_at_the_token_timeout)
 // be seen at once, not at the token timeout.
 BOOST_AUTO_TEST_CASE(a_connection_closed_mid_reply_is_an_upstream_error_at_once)
 {
-    tls_upstream up(
-        [](const served_request&, std::size_t) {
-            reply r;
-            r.writes.push_back(sse_head());
-            r.writes.push_back(chunk(event(content("w0 "))));
-            // Apart from the head, so the token and the end arrive while a body read waits.
-            r.gap = 50ms;
-            r.after = reply::then::close;
-            return r;
-        },
-        [](http_source_options& o) { o.token_timeout = 5s; }
-    );
+    // The token apart from the head, so it and the end arrive while a body read waits.
+    // options_for's token timeout is 5 s.
+    tls_upstream up([](const served_request&, std::size_t) {
+        return one_token_then(reply::then::close, 50ms);
+    });
     std::vector<stream_event> got;
     clock::duration took{};
     run_with_limit(up.ioc, [&]() -> awaitable<void> {
