@@ -644,22 +644,24 @@ bool connection::write_directly()
     auto& m = metrics::global();
     bool left_over = false;
     for (const auto& f : frames) {
-        const frame_header header(opcode::text, f.size());
         if (left_over) {
             wire_control_.push_back(make_frame(opcode::text, f));
-            continue;
+        } else {
+            const frame_header header(opcode::text, f.size());
+            error_code ec;
+            const auto n = write_at_once(header, f, ec);
+            if (ec) {
+                // As a failed write in the writer: the connection is over.
+                close_socket();
+                return true;
+            }
+            if (n < header.size() + f.size()) {
+                wire_control_.push_back(beast::buffers_to_string(frame_rest(header, f, n)));
+                left_over = true;
+            }
         }
-        error_code ec;
-        const auto n = write_at_once(header, f, ec);
-        if (ec) {
-            // As a failed write in the writer: the connection is over.
-            close_socket();
-            return true;
-        }
-        if (n < header.size() + f.size()) {
-            wire_control_.push_back(beast::buffers_to_string(frame_rest(header, f, n)));
-            left_over = true;
-        }
+        // Counted here, written or queued: the writer does not count the wire frames it
+        // finishes.
         m.frames_sent.fetch_add(1, std::memory_order_relaxed);
         m.bytes_sent.fetch_add(f.size(), std::memory_order_relaxed);
     }
