@@ -1,41 +1,45 @@
 #pragma once
 // A buffer for reading a TCP socket that trickles, as an upstream token stream does: one
-// small packet per token. Asio 1.81 tries every read at once before waiting for the
-// socket to become readable, and stops trying only after a read that found the socket
-// drained; it counts only the end of the stream as drained. So each token costs a second
-// recv that finds nothing (EAGAIN), in the relay's hottest loop (issue 7: one of the 3.4
-// syscalls the relay made per token).
+// small packet per token. Asio tries every read at once before waiting for the socket to
+// become readable, and stops trying only after a read that found the socket drained; it
+// counts only the end of the stream as drained. So each token costs a second recv that
+// finds nothing (EAGAIN), in the relay's hottest loop (docs/performance.md, "Draining
+// reads": 1.95 -> 0.98 recv calls per relayed token).
 //
 // A read into a draining_read_buffer asks the kernel, with the data, how much is left
 // (Linux's TCP_INQ, which report_unread_bytes turns on). When nothing is, the next read
 // waits for readiness instead of trying first. Nothing is missed: the epoll reactor
-// registers sockets edge-triggered, so data arriving later raises a new readiness event,
+// registers sockets edge-triggered, and the kernel computes the hint after it has taken
+// in what arrived during the read, so data arriving later raises a new readiness event,
 // which makes the reactor try again. A short read alone would not do: the peer's FIN or
 // reset may already be in, and then no event follows; the kernel counts those as
 // something left to read. Without the hint (TCP_INQ off or unknown) reads behave as
 // Asio's.
 //
 // This is done by specialising the reactor's receive operation for this buffer type: an
-// Asio detail class, so the specialisation is checked against the Boost it was written
-// for. Everything else about the operation (handler, executor, cancellation) is Asio's.
+// Asio detail class, so the specialisation is compiled only for the Boost versions it was
+// checked against, on Linux (build_config.hpp's TOKENRELAY_DRAINING_READS; the CMake
+// option TOKENRELAY_PORTABLE_READS turns it off). Elsewhere a draining_read_buffer is a
+// plain buffer and reads are Asio's own.
 
+#include <tokenrelay/core/build_config.hpp>
 #include <tokenrelay/core/net.hpp>
 
+#if TOKENRELAY_DRAINING_READS
 #include <boost/asio/detail/reactive_socket_recv_op.hpp>
-#include <boost/version.hpp>
 
 #include <cerrno>
 #include <cstring>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
-
-static_assert(
-    BOOST_VERSION == 108100,
-    "draining_read_buffer specialises boost::asio::detail::reactive_socket_recv_op_base "
-    "as it is in Boost 1.81; check the specialisation against this Boost's"
-);
+#endif
 
 namespace tokenrelay {
+
+/// Whether reads into a draining_read_buffer skip the empty try (see above).
+inline constexpr bool draining_reads_enabled = TOKENRELAY_DRAINING_READS != 0;
+
+#if TOKENRELAY_DRAINING_READS
 
 /// One mutable buffer; read into it with a socket's async_read_some.
 class draining_read_buffer : public net::mutable_buffer
@@ -55,7 +59,22 @@ inline void report_unread_bytes(tcp::socket& socket, error_code& ec)
         ec = {};
 }
 
+#else
+
+/// Reads into it are Asio's own.
+using draining_read_buffer = net::mutable_buffer;
+
+/// Nothing to ask of the kernel: reads do not use the hint.
+inline void report_unread_bytes(tcp::socket&, error_code& ec)
+{
+    ec = {};
+}
+
+#endif
+
 } // namespace tokenrelay
+
+#if TOKENRELAY_DRAINING_READS
 
 namespace boost::asio::detail {
 
@@ -126,3 +145,5 @@ private:
 };
 
 } // namespace boost::asio::detail
+
+#endif
