@@ -36,7 +36,7 @@ void expect_upstream_error(const reply& r)
     BOOST_TEST(string_of(r.frames.back(), "type") == "stream_end");
 }
 
-BOOST_AUTO_TEST_CASE(exact_reply_usage_and_headers, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(exact_reply_usage_and_headers, *scaled_timeout(60))
 {
     relay_fixture f(anthropic_options());
     auto s = f.open_session();
@@ -76,7 +76,7 @@ BOOST_AUTO_TEST_CASE(exact_reply_usage_and_headers, *ut::timeout(60))
         BOOST_TEST(m.as_object().at("role") != json::value("system"));
 }
 
-BOOST_AUTO_TEST_CASE(thinking_deltas_become_reasoning_frames, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(thinking_deltas_become_reasoning_frames, *scaled_timeout(60))
 {
     relay_fixture f(anthropic_options());
     auto s = f.open_session();
@@ -94,7 +94,7 @@ BOOST_AUTO_TEST_CASE(thinking_deltas_become_reasoning_frames, *ut::timeout(60))
     BOOST_TEST(integer(r.end.at("usage").as_object(), "completion_tokens") == 2);
 }
 
-BOOST_AUTO_TEST_CASE(max_tokens_stop_reason_is_length, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(max_tokens_stop_reason_is_length, *scaled_timeout(60))
 {
     relay_fixture f(anthropic_options());
     auto s = f.open_session();
@@ -105,7 +105,7 @@ BOOST_AUTO_TEST_CASE(max_tokens_stop_reason_is_length, *ut::timeout(60))
     BOOST_TEST(string_of(r.end, "reason") == "length");
 }
 
-BOOST_AUTO_TEST_CASE(http_500_is_upstream_error_after_retries, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(http_500_is_upstream_error_after_retries, *scaled_timeout(60))
 {
     relay_fixture f(anthropic_options());
     auto s = f.open_session();
@@ -122,7 +122,7 @@ BOOST_AUTO_TEST_CASE(http_500_is_upstream_error_after_retries, *ut::timeout(60))
     BOOST_TEST(requests <= 5);
 }
 
-BOOST_AUTO_TEST_CASE(overloaded_529_is_retried_then_succeeds, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(overloaded_529_is_retried_then_succeeds, *scaled_timeout(60))
 {
     relay_fixture f(anthropic_options());
     auto s = f.open_session();
@@ -133,7 +133,7 @@ BOOST_AUTO_TEST_CASE(overloaded_529_is_retried_then_succeeds, *ut::timeout(60))
     BOOST_TEST(integer(f.mock_stats(), "requests") == 2);
 }
 
-BOOST_AUTO_TEST_CASE(error_event_mid_stream_is_upstream_error, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(error_event_mid_stream_is_upstream_error, *scaled_timeout(60))
 {
     relay_fixture f(anthropic_options());
     auto s = f.open_session();
@@ -147,7 +147,7 @@ BOOST_AUTO_TEST_CASE(error_event_mid_stream_is_upstream_error, *ut::timeout(60))
     BOOST_TEST(integer(f.mock_stats(), "requests") == 1);
 }
 
-BOOST_AUTO_TEST_CASE(stream_without_message_stop_is_upstream_error, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(stream_without_message_stop_is_upstream_error, *scaled_timeout(60))
 {
     relay_fixture f(anthropic_options());
     auto s = f.open_session();
@@ -157,7 +157,7 @@ BOOST_AUTO_TEST_CASE(stream_without_message_stop_is_upstream_error, *ut::timeout
     expect_upstream_error(r);
 }
 
-BOOST_AUTO_TEST_CASE(disconnect_mid_stream_is_upstream_error, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(disconnect_mid_stream_is_upstream_error, *scaled_timeout(60))
 {
     relay_fixture f(anthropic_options());
     auto s = f.open_session();
@@ -167,7 +167,7 @@ BOOST_AUTO_TEST_CASE(disconnect_mid_stream_is_upstream_error, *ut::timeout(60))
     expect_upstream_error(r);
 }
 
-BOOST_AUTO_TEST_CASE(the_key_echoed_in_an_error_is_redacted, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(the_key_echoed_in_an_error_is_redacted, *scaled_timeout(60))
 {
     relay_fixture f(anthropic_options());
     auto s = f.open_session();

@@ -64,7 +64,7 @@ void check_stop_end(const reply& r, std::int64_t completion_tokens, const json::
     BOOST_TEST(integer(timing, "total_ms") >= integer(timing, "ttft_ms"));
 }
 
-BOOST_AUTO_TEST_CASE(session_frame_then_exact_streamed_reply, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(session_frame_then_exact_streamed_reply, *scaled_timeout(60))
 {
     relay_fixture f;
     auto s = f.open_session();
@@ -106,7 +106,7 @@ BOOST_AUTO_TEST_CASE(session_frame_then_exact_streamed_reply, *ut::timeout(60))
     BOOST_TEST(messages.back() == json::value(turn("user", "hello there")));
 }
 
-BOOST_AUTO_TEST_CASE(second_message_continues_seq_and_history, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(second_message_continues_seq_and_history, *scaled_timeout(60))
 {
     relay_fixture f;
     auto s = f.open_session();
@@ -140,7 +140,7 @@ BOOST_AUTO_TEST_CASE(second_message_continues_seq_and_history, *ut::timeout(60))
     BOOST_TEST(messages[n - 1] == json::value(turn("user", "and again mock:tokens=3")));
 }
 
-BOOST_AUTO_TEST_CASE(root_path_serves_the_tutorial_client, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(root_path_serves_the_tutorial_client, *scaled_timeout(60))
 {
     relay_fixture f;
     auto s = f.open_session("/");
@@ -167,7 +167,7 @@ BOOST_AUTO_TEST_CASE(root_path_serves_the_tutorial_client, *ut::timeout(60))
     BOOST_TEST(stats.at("last_body").as_object().at("messages") == json::value(expected));
 }
 
-BOOST_AUTO_TEST_CASE(reasoning_frames_precede_tokens, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(reasoning_frames_precede_tokens, *scaled_timeout(60))
 {
     relay_fixture f;
     auto s = f.open_session();
@@ -193,7 +193,7 @@ BOOST_AUTO_TEST_CASE(reasoning_frames_precede_tokens, *ut::timeout(60))
     check_stop_end(r, 8, f.mock_stats());
 }
 
-BOOST_AUTO_TEST_CASE(ping_answers_pong_with_client_timestamp, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(ping_answers_pong_with_client_timestamp, *scaled_timeout(60))
 {
     relay_fixture f;
     auto s = f.open_session();
@@ -233,7 +233,7 @@ BOOST_AUTO_TEST_CASE(ping_answers_pong_with_client_timestamp, *ut::timeout(60))
     BOOST_TEST(pongs == 1);
 }
 
-BOOST_AUTO_TEST_CASE(upstream_framing_variants_give_exact_text, *ut::timeout(120))
+BOOST_AUTO_TEST_CASE(upstream_framing_variants_give_exact_text, *scaled_timeout(120))
 {
     // PROTOCOL.md section 6: SSE per the HTML standard (LF, CRLF, CR, comments, event:
     // fields), any split of the bytes; empty deltas are no tokens; usage with
@@ -264,7 +264,7 @@ BOOST_AUTO_TEST_CASE(upstream_framing_variants_give_exact_text, *ut::timeout(120
     }
 }
 
-BOOST_AUTO_TEST_CASE(finish_reason_length_ends_with_length, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(finish_reason_length_ends_with_length, *scaled_timeout(60))
 {
     relay_fixture f;
     auto s = f.open_session();
@@ -275,7 +275,7 @@ BOOST_AUTO_TEST_CASE(finish_reason_length_ends_with_length, *ut::timeout(60))
     BOOST_TEST(string_of(r.end, "reason") == "length");
 }
 
-BOOST_AUTO_TEST_CASE(messages_reach_upstream_unchanged, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(messages_reach_upstream_unchanged, *scaled_timeout(60))
 {
     // mock:echo replies with the messages array the mock parsed: non-ASCII text, quotes,
     // backslashes and newlines must survive both directions.
@@ -300,7 +300,7 @@ BOOST_AUTO_TEST_CASE(messages_reach_upstream_unchanged, *ut::timeout(60))
     BOOST_TEST(check_seqs(r, 0, false) == 2);
 }
 
-BOOST_AUTO_TEST_CASE(large_reply_arrives_whole, *ut::timeout(120))
+BOOST_AUTO_TEST_CASE(large_reply_arrives_whole, *scaled_timeout(120))
 {
     // 300000 bytes in tokens of 64 'x': 4688 tokens, whatever the relay joins (section 5).
     relay_fixture f;

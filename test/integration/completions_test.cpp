@@ -246,7 +246,7 @@ private:
     std::optional<http::response_parser<http::string_body>> parser_;
 };
 
-BOOST_AUTO_TEST_CASE(streams_exact_deltas_to_curl, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(streams_exact_deltas_to_curl, *scaled_timeout(60))
 {
     relay_fixture f;
     const auto out = run_curl(
@@ -294,7 +294,7 @@ BOOST_AUTO_TEST_CASE(streams_exact_deltas_to_curl, *ut::timeout(60))
     BOOST_TEST(string_of(stats, "last_authorization") == "Bearer " + std::string(test_api_key));
 }
 
-BOOST_AUTO_TEST_CASE(stream_without_include_usage_has_no_usage_chunk, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(stream_without_include_usage_has_no_usage_chunk, *scaled_timeout(60))
 {
     relay_fixture f;
     const auto out =
@@ -309,7 +309,7 @@ BOOST_AUTO_TEST_CASE(stream_without_include_usage_has_no_usage_chunk, *ut::timeo
     BOOST_TEST(data.back() == "[DONE]");
 }
 
-BOOST_AUTO_TEST_CASE(whole_body_with_usage_and_keep_alive, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(whole_body_with_usage_and_keep_alive, *scaled_timeout(60))
 {
     relay_fixture f;
     api_connection c(f.port());
@@ -344,7 +344,7 @@ BOOST_AUTO_TEST_CASE(whole_body_with_usage_and_keep_alive, *ut::timeout(60))
     BOOST_TEST(integer(f.mock_stats(), "requests") == 3);
 }
 
-BOOST_AUTO_TEST_CASE(reasoning_and_finish_reason_in_the_whole_body, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(reasoning_and_finish_reason_in_the_whole_body, *scaled_timeout(60))
 {
     relay_fixture f;
     const auto r = post(f.port(), body_for("mock:tokens=1 mock:reasoning=2 mock:finish=length"));
@@ -357,7 +357,7 @@ BOOST_AUTO_TEST_CASE(reasoning_and_finish_reason_in_the_whole_body, *ut::timeout
     );
 }
 
-BOOST_AUTO_TEST_CASE(invalid_requests_get_400_json, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(invalid_requests_get_400_json, *scaled_timeout(60))
 {
     relay_fixture f{{.flags = {"--allowed-models", "deepseek-v3.2,other"}}};
     struct bad
@@ -403,7 +403,7 @@ BOOST_AUTO_TEST_CASE(invalid_requests_get_400_json, *ut::timeout(60))
     BOOST_TEST(integer(f.mock_stats(), "requests") == 1);
 }
 
-BOOST_AUTO_TEST_CASE(client_token_is_required_when_configured, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(client_token_is_required_when_configured, *scaled_timeout(60))
 {
     relay_fixture f{{.flags = {"--client-token", "client-secret-1"}}};
     const auto body = body_for("mock:tokens=1");
@@ -432,7 +432,7 @@ BOOST_AUTO_TEST_CASE(client_token_is_required_when_configured, *ut::timeout(60))
     );
 }
 
-BOOST_AUTO_TEST_CASE(upstream_500_is_an_error_status_before_streaming, *ut::timeout(90))
+BOOST_AUTO_TEST_CASE(upstream_500_is_an_error_status_before_streaming, *scaled_timeout(90))
 {
     relay_fixture f;
     for (const bool stream : {false, true}) {
@@ -454,7 +454,7 @@ BOOST_AUTO_TEST_CASE(upstream_500_is_an_error_status_before_streaming, *ut::time
     }
 }
 
-BOOST_AUTO_TEST_CASE(upstream_error_text_has_the_key_redacted, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(upstream_error_text_has_the_key_redacted, *scaled_timeout(60))
 {
     relay_fixture f;
     const auto r = post(f.port(), body_for("mock:echo_auth_error", R"("stream":true)"));
@@ -464,7 +464,7 @@ BOOST_AUTO_TEST_CASE(upstream_error_text_has_the_key_redacted, *ut::timeout(60))
     BOOST_TEST(r.body.find(test_api_key) == std::string::npos, r.body);
 }
 
-BOOST_AUTO_TEST_CASE(error_mid_stream_is_an_error_event_without_done, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(error_mid_stream_is_an_error_event_without_done, *scaled_timeout(60))
 {
     relay_fixture f;
     const auto r = post(f.port(), body_for("mock:error_event", R"("stream":true)"));
@@ -478,7 +478,7 @@ BOOST_AUTO_TEST_CASE(error_mid_stream_is_an_error_event_without_done, *ut::timeo
     BOOST_TEST(r.body.find("[DONE]") == std::string::npos);
 }
 
-BOOST_AUTO_TEST_CASE(silent_upstream_is_504, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(silent_upstream_is_504, *scaled_timeout(60))
 {
     relay_fixture f{{.flags = {"--first-token-timeout", "1"}}};
     const auto r = post(f.port(), body_for("mock:never_answer", R"("stream":true)"));
@@ -488,7 +488,7 @@ BOOST_AUTO_TEST_CASE(silent_upstream_is_504, *ut::timeout(60))
     f.mock_wait("aborted", 1);
 }
 
-BOOST_AUTO_TEST_CASE(client_going_away_closes_the_upstream_request, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(client_going_away_closes_the_upstream_request, *scaled_timeout(60))
 {
     relay_fixture f;
     for (const bool stream : {true, false}) {
@@ -513,7 +513,7 @@ BOOST_AUTO_TEST_CASE(client_going_away_closes_the_upstream_request, *ut::timeout
     BOOST_TEST(r.status == 200u);
 }
 
-BOOST_AUTO_TEST_CASE(usage_and_cost_are_accounted_like_a_websocket_chat, *ut::timeout(90))
+BOOST_AUTO_TEST_CASE(usage_and_cost_are_accounted_like_a_websocket_chat, *scaled_timeout(90))
 {
     // Section 2 (stream_end.usage): the upstream's count or the relay's estimate, the cost
     // at the configured prices, in the answer, in /metrics and in generation_end.
@@ -610,7 +610,7 @@ BOOST_AUTO_TEST_CASE(usage_and_cost_are_accounted_like_a_websocket_chat, *ut::ti
     BOOST_TEST(!has(f.relay().stderr_text(), "stream upstream"));
 }
 
-BOOST_AUTO_TEST_CASE(upstream_failure_is_logged_and_counted_as_far_as_it_got, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(upstream_failure_is_logged_and_counted_as_far_as_it_got, *scaled_timeout(60))
 {
     relay_fixture f{{.flags = {"--log-content"}}};
     api_connection c(f.port());
@@ -635,7 +635,7 @@ BOOST_AUTO_TEST_CASE(upstream_failure_is_logged_and_counted_as_far_as_it_got, *u
     BOOST_TEST(has(lines[0], R"( reply="w0 ")"), lines[0]);
 }
 
-BOOST_AUTO_TEST_CASE(upstream_request_cap_answers_503_overloaded, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(upstream_request_cap_answers_503_overloaded, *scaled_timeout(60))
 {
     // Section 2: --max-upstream-requests caps both doors together; past it the request is
     // refused at once, not queued, and the upstream is not asked.
@@ -678,7 +678,7 @@ BOOST_AUTO_TEST_CASE(upstream_request_cap_answers_503_overloaded, *ut::timeout(6
     BOOST_TEST(m.at("tokenrelay_errors_total{code=\"overloaded\"}") == 3);
 }
 
-BOOST_AUTO_TEST_CASE(sigterm_lets_running_completions_finish, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(sigterm_lets_running_completions_finish, *scaled_timeout(60))
 {
     relay_fixture f;
     api_connection streamed(f.port());
@@ -721,7 +721,7 @@ BOOST_AUTO_TEST_CASE(sigterm_lets_running_completions_finish, *ut::timeout(60))
     BOOST_TEST(integer(f.mock_wait("completed", 2), "requests") == 2);
 }
 
-BOOST_AUTO_TEST_CASE(drain_timeout_ends_a_completion_still_running, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(drain_timeout_ends_a_completion_still_running, *scaled_timeout(60))
 {
     relay_fixture f{{.flags = {"--drain-timeout", "1"}}};
     api_connection c(f.port());
@@ -741,7 +741,8 @@ BOOST_AUTO_TEST_CASE(drain_timeout_ends_a_completion_still_running, *ut::timeout
     BOOST_TEST(*status == (exit_status{.exited = true, .code = 0}));
     const auto took = std::chrono::steady_clock::now() - t0;
     BOOST_TEST((took >= 900ms), "drained in " << took.count() << " ns");
-    BOOST_TEST((took < 6s), "drained in " << took.count() << " ns");
+    // Cut at the drain timeout, long before the reply's own end (50 s).
+    BOOST_TEST((took < 30s), "drained in " << took.count() << " ns");
     // Its upstream request was closed, and it was accounted as shut down.
     BOOST_TEST(integer(f.mock_wait("aborted", 1), "aborted") == 1);
     const auto lines = generation_end_lines(f);

@@ -35,7 +35,7 @@ void expect_error(ws_client& ws, std::string_view code)
     BOOST_TEST(!string_of(f, "message").empty());
 }
 
-BOOST_AUTO_TEST_CASE(bad_json_keeps_the_connection, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(bad_json_keeps_the_connection, *scaled_timeout(60))
 {
     relay_fixture f;
     auto s = f.open_session();
@@ -52,7 +52,7 @@ BOOST_AUTO_TEST_CASE(bad_json_keeps_the_connection, *ut::timeout(60))
     BOOST_TEST(integer(f.mock_stats(), "requests") == 0);
 }
 
-BOOST_AUTO_TEST_CASE(bad_requests_are_refused_before_upstream, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(bad_requests_are_refused_before_upstream, *scaled_timeout(60))
 {
     relay_fixture f;
     auto s = f.open_session();
@@ -121,7 +121,7 @@ BOOST_AUTO_TEST_CASE(bad_requests_are_refused_before_upstream, *ut::timeout(60))
     BOOST_TEST(number(f.mock_stats().at("last_body").as_object().at("temperature")) == 0.0);
 }
 
-BOOST_AUTO_TEST_CASE(unknown_types_are_refused, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(unknown_types_are_refused, *scaled_timeout(60))
 {
     relay_fixture f;
     auto s = f.open_session();
@@ -144,7 +144,7 @@ BOOST_AUTO_TEST_CASE(unknown_types_are_refused, *ut::timeout(60))
     BOOST_TEST(integer(f.mock_stats(), "requests") == 0);
 }
 
-BOOST_AUTO_TEST_CASE(busy_while_a_reply_streams, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(busy_while_a_reply_streams, *scaled_timeout(60))
 {
     relay_fixture f;
     auto s = f.open_session();
@@ -174,7 +174,7 @@ BOOST_AUTO_TEST_CASE(busy_while_a_reply_streams, *ut::timeout(60))
     BOOST_TEST(integer(f.mock_stats(), "requests") == 1);
 }
 
-BOOST_AUTO_TEST_CASE(upstream_request_cap_refuses_with_overloaded, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(upstream_request_cap_refuses_with_overloaded, *scaled_timeout(60))
 {
     // Section 2: at --max-upstream-requests a chat is refused with `overloaded` and a
     // retry_after_ms, without asking the upstream; a freed slot is usable again.
@@ -203,7 +203,7 @@ BOOST_AUTO_TEST_CASE(upstream_request_cap_refuses_with_overloaded, *ut::timeout(
     BOOST_TEST(integer(f.mock_stats(), "requests") == 2);
 }
 
-BOOST_AUTO_TEST_CASE(binary_frame_closes_with_1003, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(binary_frame_closes_with_1003, *scaled_timeout(60))
 {
     relay_fixture f;
     auto s = f.open_session();
@@ -211,7 +211,7 @@ BOOST_AUTO_TEST_CASE(binary_frame_closes_with_1003, *ut::timeout(60))
     s->expect_close(1003);
 }
 
-BOOST_AUTO_TEST_CASE(oversized_message_closes_with_1009, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(oversized_message_closes_with_1009, *scaled_timeout(60))
 {
     relay_fixture f{{.flags = {"--max-message-bytes", "1024"}}};
 
@@ -248,7 +248,7 @@ BOOST_AUTO_TEST_CASE(oversized_message_closes_with_1009, *ut::timeout(60))
     BOOST_TEST(integer(f.mock_stats(), "requests") == 1);
 }
 
-BOOST_AUTO_TEST_CASE(invalid_utf8_closes_with_1007, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(invalid_utf8_closes_with_1007, *scaled_timeout(60))
 {
     relay_fixture f;
     BOOST_TEST_CONTEXT("invalid byte in one frame")

@@ -27,7 +27,7 @@ reply ask(ws_client& ws, const json::object& frame)
     return r;
 }
 
-BOOST_AUTO_TEST_CASE(history_goes_upstream_without_context, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(history_goes_upstream_without_context, *scaled_timeout(60))
 {
     relay_fixture f;
     auto s = f.open_session();
@@ -46,7 +46,9 @@ BOOST_AUTO_TEST_CASE(history_goes_upstream_without_context, *ut::timeout(60))
     BOOST_TEST(stats.at("last_body").as_object().at("messages") == json::value(expected));
 }
 
-BOOST_AUTO_TEST_CASE(next_chat_on_stream_end_is_not_busy_while_upstream_lingers, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(
+    next_chat_on_stream_end_is_not_busy_while_upstream_lingers, *scaled_timeout(60)
+)
 {
     // Section 2: after stream_end the session takes the next chat at once. The mock holds
     // the HTTP response open for 3 s after [DONE]; the relay must not make the client wait
@@ -70,7 +72,7 @@ BOOST_AUTO_TEST_CASE(next_chat_on_stream_end_is_not_busy_while_upstream_lingers,
     BOOST_TEST(integer(stats, "completed") == 1);
 }
 
-BOOST_AUTO_TEST_CASE(context_is_used_exactly_and_both_join_history, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(context_is_used_exactly_and_both_join_history, *scaled_timeout(60))
 {
     relay_fixture f;
     auto s = f.open_session();
@@ -107,7 +109,7 @@ BOOST_AUTO_TEST_CASE(context_is_used_exactly_and_both_join_history, *ut::timeout
     BOOST_TEST(echoed_messages(r4) == json::value(expected4));
 }
 
-BOOST_AUTO_TEST_CASE(cancelled_reply_is_kept_as_far_as_it_got, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(cancelled_reply_is_kept_as_far_as_it_got, *scaled_timeout(60))
 {
     relay_fixture f;
     auto s = f.open_session();
@@ -134,7 +136,7 @@ BOOST_AUTO_TEST_CASE(cancelled_reply_is_kept_as_far_as_it_got, *ut::timeout(60))
     BOOST_TEST(echoed_messages(r) == json::value(expected));
 }
 
-BOOST_AUTO_TEST_CASE(history_survives_a_reconnect, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(history_survives_a_reconnect, *scaled_timeout(60))
 {
     relay_fixture f;
     auto s = f.open_session();
@@ -196,7 +198,7 @@ void expect_rate_limited(ws_client& ws, const std::string& id)
     BOOST_TEST(string_of(pong, "type") == "pong", "frame " << pong);
 }
 
-BOOST_AUTO_TEST_CASE(rate_limit_refuses_per_session_across_reconnects, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(rate_limit_refuses_per_session_across_reconnects, *scaled_timeout(60))
 {
     relay_fixture f({.flags = {"--rate-limit", "3"}});
     auto s = f.open_session();
@@ -223,7 +225,7 @@ BOOST_AUTO_TEST_CASE(rate_limit_refuses_per_session_across_reconnects, *ut::time
     BOOST_TEST(integer(f.mock_stats(), "requests") == 4);
 }
 
-BOOST_AUTO_TEST_CASE(rate_limit_recovers_after_retry_after, *ut::timeout(120))
+BOOST_AUTO_TEST_CASE(rate_limit_recovers_after_retry_after, *scaled_timeout(120))
 {
     // --rate-limit 60: a burst of 60, then one message per second.
     relay_fixture f({.flags = {"--rate-limit", "60"}});

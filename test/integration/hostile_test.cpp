@@ -135,7 +135,7 @@ std::uint16_t expect_raw_close(raw_ws& ws)
 constexpr auto dribble_interval = 300ms;
 constexpr std::string_view request_start = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n";
 
-BOOST_AUTO_TEST_CASE(slowloris_is_cut_off_at_the_header_deadline, *ut::timeout(120))
+BOOST_AUTO_TEST_CASE(slowloris_is_cut_off_at_the_header_deadline, *scaled_timeout(120))
 {
     relay_fixture f{{.flags = {"--header-timeout", "2"}}};
     const auto relay_pid = f.relay().pid();
@@ -253,7 +253,7 @@ std::optional<double> paused_and_still(std::uint16_t port, double pauses_before)
     return std::nullopt;
 }
 
-BOOST_AUTO_TEST_CASE(never_reading_client_is_held_in_bounded_memory, *ut::timeout(180))
+BOOST_AUTO_TEST_CASE(never_reading_client_is_held_in_bounded_memory, *scaled_timeout(180))
 {
     relay_fixture f{{.flags = {"--drain-timeout", "1"}}};
     const auto relay_pid = f.relay().pid();
@@ -447,7 +447,7 @@ awaitable<void> hit_and_run(std::uint16_t port, int kind, burst_tally& t)
     co_await net::async_read(s, net::dynamic_buffer(rest), use_tuple); // to the relay's EOF
 }
 
-BOOST_AUTO_TEST_CASE(connection_burst_leaves_nothing_behind, *ut::timeout(300))
+BOOST_AUTO_TEST_CASE(connection_burst_leaves_nothing_behind, *scaled_timeout(300))
 {
     raise_fd_limit();
     const int total = sanitized ? 6'000 : 20'000;
@@ -469,7 +469,7 @@ BOOST_AUTO_TEST_CASE(connection_burst_leaves_nothing_behind, *ut::timeout(300))
         const int before = t.done;
         for (int i = sent; i < sent + wave; ++i)
             net::co_spawn(ioc, hit_and_run(f.port(), i % 7, t), net::detached);
-        ioc.run_for(60s);
+        ioc.run_for(scaled(60s));
         BOOST_TEST_REQUIRE(
             t.done - before == wave,
             "wave from " << sent << ": " << t.done - before << " of " << wave << " finished"
@@ -564,7 +564,7 @@ std::string fragmented(std::string_view message, std::size_t size, bool pings)
     return out;
 }
 
-BOOST_AUTO_TEST_CASE(fragmented_messages_are_reassembled_exactly, *ut::timeout(120))
+BOOST_AUTO_TEST_CASE(fragmented_messages_are_reassembled_exactly, *scaled_timeout(120))
 {
     relay_fixture f;
     // Two-, three- and four-byte characters: one-byte fragments cut each of them.
@@ -601,7 +601,7 @@ BOOST_AUTO_TEST_CASE(fragmented_messages_are_reassembled_exactly, *ut::timeout(1
     }
 }
 
-BOOST_AUTO_TEST_CASE(bad_fragmentation_closes_the_connection, *ut::timeout(120))
+BOOST_AUTO_TEST_CASE(bad_fragmentation_closes_the_connection, *scaled_timeout(120))
 {
     relay_fixture f;
     const std::string head = R"({"type":"chat","content":")";
@@ -773,7 +773,7 @@ void check_flood_close(std::uint16_t code)
     BOOST_TEST((code == 1008 || code == 1013), "close code " << code);
 }
 
-BOOST_AUTO_TEST_CASE(ping_flood_is_answered_in_bounded_memory, *ut::timeout(300))
+BOOST_AUTO_TEST_CASE(ping_flood_is_answered_in_bounded_memory, *scaled_timeout(300))
 {
     // Each flood is several times what the kernel buffers on both ends took here before
     // pushing back (2 to 5 MB on loopback), so it can only end in pushback; the first
@@ -999,7 +999,7 @@ void try_guesses(relay_fixture& f, const std::string& real_id)
     }
 }
 
-BOOST_AUTO_TEST_CASE(guessed_session_ids_get_nothing, *ut::timeout(120))
+BOOST_AUTO_TEST_CASE(guessed_session_ids_get_nothing, *scaled_timeout(120))
 {
     relay_fixture f;
     auto owner = f.open_session();
@@ -1078,7 +1078,7 @@ http_result raw_get(std::uint16_t port, std::string_view target)
     );
 }
 
-BOOST_AUTO_TEST_CASE(static_path_tricks_never_leave_the_directory, *ut::timeout(120))
+BOOST_AUTO_TEST_CASE(static_path_tricks_never_leave_the_directory, *scaled_timeout(120))
 {
     hostile_site site;
     relay_fixture f{{.static_dir = site.dir.string()}};

@@ -55,7 +55,7 @@ struct http_fixture
     relay_fixture relay{{.static_dir = site.dir.string()}};
 };
 
-BOOST_AUTO_TEST_CASE(index_and_files_with_their_types, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(index_and_files_with_their_types, *scaled_timeout(60))
 {
     http_fixture f;
     for (const char* target : {"/", "/index.html"}) {
@@ -85,7 +85,7 @@ BOOST_AUTO_TEST_CASE(index_and_files_with_their_types, *ut::timeout(60))
     BOOST_TEST(r.body == index_html);
 }
 
-BOOST_AUTO_TEST_CASE(etag_and_if_none_match, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(etag_and_if_none_match, *scaled_timeout(60))
 {
     http_fixture f;
     const auto first = http_get(f.relay.port(), "/app.js");
@@ -108,7 +108,7 @@ BOOST_AUTO_TEST_CASE(etag_and_if_none_match, *ut::timeout(60))
     BOOST_TEST(css_with_js_tag.status == 200u);
 }
 
-BOOST_AUTO_TEST_CASE(nothing_outside_the_static_directory, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(nothing_outside_the_static_directory, *scaled_timeout(60))
 {
     http_fixture f;
     const auto abs = f.site.root.path().string(); // e.g. /tmp/tokenrelay-test-abc123
@@ -159,7 +159,7 @@ BOOST_AUTO_TEST_CASE(nothing_outside_the_static_directory, *ut::timeout(60))
     }
 }
 
-BOOST_AUTO_TEST_CASE(health_and_readiness, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(health_and_readiness, *scaled_timeout(60))
 {
     http_fixture f;
     const auto health = http_get(f.relay.port(), "/healthz");
@@ -169,7 +169,7 @@ BOOST_AUTO_TEST_CASE(health_and_readiness, *ut::timeout(60))
     BOOST_TEST(ready.status == 200u);
 }
 
-BOOST_AUTO_TEST_CASE(refusals, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(refusals, *scaled_timeout(60))
 {
     http_fixture f;
     BOOST_TEST_CONTEXT("unknown path")

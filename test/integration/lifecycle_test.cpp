@@ -22,11 +22,12 @@ json::object chat(std::string content)
     return {{"type", "chat"}, {"content", std::move(content)}};
 }
 
-BOOST_AUTO_TEST_CASE(sigterm_drains_a_running_reply, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(sigterm_drains_a_running_reply, *scaled_timeout(60))
 {
-    relay_fixture f{{.flags = {"--drain-timeout", "1"}}};
+    // A drain long enough to see the relay unready while it runs, on a slow machine too.
+    relay_fixture f{{.flags = {"--drain-timeout", "3"}}};
     auto s = f.open_session();
-    auto msg = chat("slow mock:tokens=200 mock:interval=50");
+    auto msg = chat("slow mock:tokens=2000 mock:interval=50");
     msg["id"] = "d-1";
     s->send(msg);
     const auto first = s->read_until("token");
@@ -34,7 +35,7 @@ BOOST_AUTO_TEST_CASE(sigterm_drains_a_running_reply, *ut::timeout(60))
     const auto t0 = std::chrono::steady_clock::now();
     f.relay().signal(SIGTERM);
     // Section 2: the port keeps answering HTTP while draining, and /readyz says 503.
-    BOOST_TEST(becomes_unready(f.port(), 900ms));
+    BOOST_TEST(becomes_unready(f.port(), 2500ms));
     const auto health = http_get(f.port(), "/healthz");
     BOOST_TEST(health.status == 200u);
     // No new sessions while draining.
@@ -43,7 +44,7 @@ BOOST_AUTO_TEST_CASE(sigterm_drains_a_running_reply, *ut::timeout(60))
     BOOST_TEST(refused.ec.failed());
     BOOST_TEST(refused.status == 503u);
 
-    // The reply cannot finish in 1 s (10 s of tokens): it ends with "shutdown", then the
+    // The reply cannot finish in 3 s (100 s of tokens): it ends with "shutdown", then the
     // connection closes with 1001 going away.
     const auto r = s->collect_reply(10s, {first});
     BOOST_TEST(r.errors.empty());
@@ -58,13 +59,14 @@ BOOST_AUTO_TEST_CASE(sigterm_drains_a_running_reply, *ut::timeout(60))
     BOOST_TEST_REQUIRE(status.has_value(), "relay still running after the drain");
     BOOST_TEST(*status == (exit_status{.exited = true, .code = 0}));
     const auto took = std::chrono::steady_clock::now() - t0;
-    BOOST_TEST((took >= 900ms), "drained in " << took.count() << " ns");
-    BOOST_TEST((took < 6s), "drained in " << took.count() << " ns");
+    BOOST_TEST((took >= 2900ms), "drained in " << took.count() << " ns");
+    // Cut at the drain timeout, long before the reply's own end.
+    BOOST_TEST((took < 30s), "drained in " << took.count() << " ns");
     // The upstream request of the cut reply is closed.
     BOOST_TEST(integer(f.mock_wait("aborted", 1), "aborted") == 1);
 }
 
-BOOST_AUTO_TEST_CASE(sigterm_with_nothing_running_exits_promptly, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(sigterm_with_nothing_running_exits_promptly, *scaled_timeout(60))
 {
     // Default drain timeout (30 s): with no generation there is nothing to wait for.
     relay_fixture f;
@@ -73,10 +75,11 @@ BOOST_AUTO_TEST_CASE(sigterm_with_nothing_running_exits_promptly, *ut::timeout(6
     const auto status = f.relay().wait_exit(5s);
     BOOST_TEST_REQUIRE(status.has_value(), "relay still running 5 s after SIGTERM");
     BOOST_TEST(*status == (exit_status{.exited = true, .code = 0}));
-    BOOST_TEST((std::chrono::steady_clock::now() - t0 < 3s));
+    // Not at the end of the 30 s drain timeout.
+    BOOST_TEST((std::chrono::steady_clock::now() - t0 < 20s));
 }
 
-BOOST_AUTO_TEST_CASE(sigterm_closes_idle_connections_with_1001, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(sigterm_closes_idle_connections_with_1001, *scaled_timeout(60))
 {
     relay_fixture f;
     auto s = f.open_session();
@@ -91,7 +94,7 @@ BOOST_AUTO_TEST_CASE(sigterm_closes_idle_connections_with_1001, *ut::timeout(60)
     BOOST_TEST(*status == (exit_status{.exited = true, .code = 0}));
 }
 
-BOOST_AUTO_TEST_CASE(sigint_drains_like_sigterm, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(sigint_drains_like_sigterm, *scaled_timeout(60))
 {
     relay_fixture f;
     f.relay().signal(SIGINT);
@@ -100,7 +103,7 @@ BOOST_AUTO_TEST_CASE(sigint_drains_like_sigterm, *ut::timeout(60))
     BOOST_TEST(*status == (exit_status{.exited = true, .code = 0}));
 }
 
-BOOST_AUTO_TEST_CASE(sigint_drains_when_started_with_it_blocked, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(sigint_drains_when_started_with_it_blocked, *scaled_timeout(60))
 {
     // Some supervisors and CI runners start children with SIGINT blocked; the mask is
     // inherited through fork and exec, and the relay must still drain on it.
@@ -128,7 +131,7 @@ BOOST_AUTO_TEST_CASE(sigint_drains_when_started_with_it_blocked, *ut::timeout(60
     BOOST_TEST(*status == (exit_status{.exited = true, .code = 0}));
 }
 
-BOOST_AUTO_TEST_CASE(bad_flag_value_exits_2_naming_the_flag, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(bad_flag_value_exits_2_naming_the_flag, *scaled_timeout(60))
 {
     struct bad
     {
@@ -160,7 +163,7 @@ BOOST_AUTO_TEST_CASE(bad_flag_value_exits_2_naming_the_flag, *ut::timeout(60))
     }
 }
 
-BOOST_AUTO_TEST_CASE(a_port_in_use_is_refused_not_shared, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(a_port_in_use_is_refused_not_shared, *scaled_timeout(60))
 {
     // Each loop listens with SO_REUSEPORT; a second relay on the same port must still fail
     // to start rather than silently take part of the first one's connections.
@@ -181,7 +184,7 @@ BOOST_AUTO_TEST_CASE(a_port_in_use_is_refused_not_shared, *ut::timeout(60))
     }
 }
 
-BOOST_AUTO_TEST_CASE(bad_environment_value_names_the_flag, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(bad_environment_value_names_the_flag, *scaled_timeout(60))
 {
     // Section 7: TOKENRELAY_<FLAG> is the flag; a bad value names the flag all the same.
     auto relay = start_relay(

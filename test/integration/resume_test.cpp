@@ -55,7 +55,7 @@ unsigned random_seed()
     return std::random_device{}();
 }
 
-BOOST_AUTO_TEST_CASE(drop_and_resume_by_query_string_gives_exact_text, *ut::timeout(120))
+BOOST_AUTO_TEST_CASE(drop_and_resume_by_query_string_gives_exact_text, *scaled_timeout(120))
 {
     relay_fixture f;
     const auto seed = random_seed();
@@ -106,7 +106,7 @@ BOOST_AUTO_TEST_CASE(drop_and_resume_by_query_string_gives_exact_text, *ut::time
     BOOST_TEST(integer(stats, "aborted") == 0);
 }
 
-BOOST_AUTO_TEST_CASE(drop_and_resume_by_resume_frame_gives_exact_text, *ut::timeout(120))
+BOOST_AUTO_TEST_CASE(drop_and_resume_by_resume_frame_gives_exact_text, *scaled_timeout(120))
 {
     relay_fixture f;
     const auto seed = random_seed();
@@ -145,7 +145,7 @@ BOOST_AUTO_TEST_CASE(drop_and_resume_by_resume_frame_gives_exact_text, *ut::time
     }
 }
 
-BOOST_AUTO_TEST_CASE(resume_from_an_older_seq_replays_from_there, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(resume_from_an_older_seq_replays_from_there, *scaled_timeout(60))
 {
     // "Nothing is repeated beyond what the client asked for" (section 3), and no less.
     relay_fixture f;
@@ -180,7 +180,7 @@ BOOST_AUTO_TEST_CASE(resume_from_an_older_seq_replays_from_there, *ut::timeout(6
     BOOST_TEST(again.end() == end);
 }
 
-BOOST_AUTO_TEST_CASE(resume_after_generation_ended_gets_tail_and_stream_end, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(resume_after_generation_ended_gets_tail_and_stream_end, *scaled_timeout(60))
 {
     relay_fixture f;
     auto s = f.open_session();
@@ -210,7 +210,7 @@ BOOST_AUTO_TEST_CASE(resume_after_generation_ended_gets_tail_and_stream_end, *ut
     expect_next_chat(b, 13, 2);
 }
 
-BOOST_AUTO_TEST_CASE(detached_session_keeps_reading_upstream, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(detached_session_keeps_reading_upstream, *scaled_timeout(60))
 {
     // Section 3: while no client is attached the relay keeps reading the upstream and
     // logging every token; the mock sees its response read to the end, not aborted.
@@ -235,7 +235,7 @@ BOOST_AUTO_TEST_CASE(detached_session_keeps_reading_upstream, *ut::timeout(60))
     BOOST_TEST(integer(f.mock_stats(), "requests") == 1);
 }
 
-BOOST_AUTO_TEST_CASE(resume_window_end_aborts_upstream_and_forgets_session, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(resume_window_end_aborts_upstream_and_forgets_session, *scaled_timeout(60))
 {
     relay_fixture f({.flags = {"--resume-window", "0.5"}});
     auto s = f.open_session();
@@ -292,7 +292,7 @@ BOOST_AUTO_TEST_CASE(resume_window_end_aborts_upstream_and_forgets_session, *ut:
     BOOST_TEST(integer(f.mock_stats(), "aborted") == 1);
 }
 
-BOOST_AUTO_TEST_CASE(takeover_closes_the_older_connection_with_4001, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(takeover_closes_the_older_connection_with_4001, *scaled_timeout(60))
 {
     relay_fixture f;
     auto a = f.open_session();
@@ -325,7 +325,7 @@ BOOST_AUTO_TEST_CASE(takeover_closes_the_older_connection_with_4001, *ut::timeou
     BOOST_TEST(integer(stats, "aborted") == 0);
 }
 
-BOOST_AUTO_TEST_CASE(resume_frame_that_is_not_first_is_bad_request, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(resume_frame_that_is_not_first_is_bad_request, *scaled_timeout(60))
 {
     relay_fixture f;
     auto a = f.open_session();
@@ -353,7 +353,7 @@ BOOST_AUTO_TEST_CASE(resume_frame_that_is_not_first_is_bad_request, *ut::timeout
     expect_next_chat(*a.ws, 0, 1);
 }
 
-BOOST_AUTO_TEST_CASE(resume_before_first_seq_replays_from_first_seq, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(resume_before_first_seq_replays_from_first_seq, *scaled_timeout(60))
 {
     // Section 3: the log holds at least the current and the previous message; on resume
     // `first_seq` says what it still holds, and an older last_seq replays from there.
@@ -422,7 +422,7 @@ BOOST_AUTO_TEST_CASE(resume_before_first_seq_replays_from_first_seq, *ut::timeou
     }
 }
 
-BOOST_AUTO_TEST_CASE(replay_log_over_its_byte_bound_drops_the_oldest_first, *ut::timeout(300))
+BOOST_AUTO_TEST_CASE(replay_log_over_its_byte_bound_drops_the_oldest_first, *scaled_timeout(300))
 {
     // Section 3: the log is bounded (16 MiB at most), oldest frames first. A 17 MiB reply
     // cannot fit, so message 1 and the start of message 2 are gone; a resume from 0
@@ -641,7 +641,7 @@ void ensure_fd_limit(rlim_t wanted)
     );
 }
 
-BOOST_AUTO_TEST_CASE(thousand_sessions_drop_and_resume_at_once, *ut::timeout(240))
+BOOST_AUTO_TEST_CASE(thousand_sessions_drop_and_resume_at_once, *scaled_timeout(240))
 {
     constexpr int clients = 1000;
     // The relay holds a client and an upstream socket per session, the mock one per
@@ -674,7 +674,7 @@ BOOST_AUTO_TEST_CASE(thousand_sessions_drop_and_resume_at_once, *ut::timeout(240
                 }
             );
         }
-        ioc.run_for(120s);
+        ioc.run_for(scaled(120s));
     }
     const auto took = elapsed_ms(started);
     BOOST_TEST_MESSAGE(clients << " clients dropped and resumed in " << took << " ms");
@@ -692,7 +692,10 @@ BOOST_AUTO_TEST_CASE(thousand_sessions_drop_and_resume_at_once, *ut::timeout(240
                 report << "\n  client " << i << " in phase " << st.phase << ": " << st.failure;
         }
     }
-    BOOST_TEST(unfinished == 0, unfinished << " clients did not finish in 120 s" << report.str());
+    BOOST_TEST(
+        unfinished == 0,
+        unfinished << " clients did not finish in " << scaled(120s).count() << " ms" << report.str()
+    );
     BOOST_TEST(failed == 0, failed << " clients got a wrong stream" << report.str());
 
     // One upstream request per session, each read to its end: resumes never re-ask.

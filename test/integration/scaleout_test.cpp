@@ -256,7 +256,7 @@ std::string sse_content(std::string_view body)
     return text;
 }
 
-BOOST_AUTO_TEST_CASE(chat_and_completions_pass_through_nginx, *ut::timeout(120))
+BOOST_AUTO_TEST_CASE(chat_and_completions_pass_through_nginx, *scaled_timeout(120))
 {
     cluster c;
     const auto before = c.created();
@@ -291,7 +291,7 @@ BOOST_AUTO_TEST_CASE(chat_and_completions_pass_through_nginx, *ut::timeout(120))
     BOOST_TEST(sse.body.find("data: [DONE]") != std::string::npos, sse.body);
 }
 
-BOOST_AUTO_TEST_CASE(resume_through_nginx_reaches_the_same_instance, *ut::timeout(120))
+BOOST_AUTO_TEST_CASE(resume_through_nginx_reaches_the_same_instance, *scaled_timeout(120))
 {
     cluster c;
     // Several clients, each pinned to an instance by its own cookie: with two instances a
@@ -345,7 +345,7 @@ BOOST_AUTO_TEST_CASE(resume_through_nginx_reaches_the_same_instance, *ut::timeou
     BOOST_TEST_MESSAGE("clients per instance: " << placed[0] << ", " << placed[1]);
 }
 
-BOOST_AUTO_TEST_CASE(new_sessions_spread_over_both_instances, *ut::timeout(120))
+BOOST_AUTO_TEST_CASE(new_sessions_spread_over_both_instances, *scaled_timeout(120))
 {
     cluster c;
     const auto before = c.created();
@@ -369,21 +369,21 @@ BOOST_AUTO_TEST_CASE(new_sessions_spread_over_both_instances, *ut::timeout(120))
         ws->close();
 }
 
-BOOST_AUTO_TEST_CASE(a_draining_instance_sends_new_sessions_to_the_other, *ut::timeout(120))
+BOOST_AUTO_TEST_CASE(a_draining_instance_sends_new_sessions_to_the_other, *scaled_timeout(120))
 {
-    cluster c({"--drain-timeout", "5"});
     // A long reply on instance 1 keeps it draining (alive, refusing new sessions) for the
-    // whole drain timeout.
+    // whole drain timeout, which leaves time for the sessions below on a slow machine too.
+    cluster c({"--drain-timeout", "15"});
     ws_client busy;
     busy.connect(c.relay_port(1));
-    busy.send(chat_frame("long mock:tokens=1000 mock:interval=20"));
+    busy.send(chat_frame("long mock:tokens=5000 mock:interval=20"));
     seq_follower follow;
     BOOST_TEST_REQUIRE(!follow.read_words(busy, 1));
 
     const auto before = c.created();
     c.relay(1).signal(SIGTERM);
     // Readiness is only observable by asking, and the signal is handled asynchronously.
-    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    const auto deadline = std::chrono::steady_clock::now() + scaled(5s);
     while (http_get(c.relay_port(1), "/readyz").status != 503u)
         BOOST_TEST_REQUIRE((std::chrono::steady_clock::now() < deadline), "instance 1 stays ready");
 
@@ -409,7 +409,7 @@ BOOST_AUTO_TEST_CASE(a_draining_instance_sends_new_sessions_to_the_other, *ut::t
     // Instance 1 cuts its reply at the drain timeout and exits cleanly (section 2).
     follow.read_to_end(busy);
     BOOST_TEST(string_of(follow.end(), "reason") == "shutdown");
-    const auto status = c.relay(1).wait_exit(10s);
+    const auto status = c.relay(1).wait_exit(30s);
     BOOST_TEST((status && *status == exit_status{.exited = true, .code = 0}));
 }
 

@@ -39,7 +39,7 @@ websocket::stream<tcp::socket> small_window_client(boost::asio::io_context& ioc,
     return ws;
 }
 
-BOOST_AUTO_TEST_CASE(a_client_that_sends_but_never_reads_is_disconnected, *ut::timeout(90))
+BOOST_AUTO_TEST_CASE(a_client_that_sends_but_never_reads_is_disconnected, *scaled_timeout(90))
 {
     relay_fixture f{{.flags = {"--idle-timeout", "2"}}};
     boost::asio::io_context ioc;
@@ -53,7 +53,7 @@ BOOST_AUTO_TEST_CASE(a_client_that_sends_but_never_reads_is_disconnected, *ut::t
     // 6455 section 5.5.3), so neither its idle timeout nor its control-queue bound ends
     // the connection: only the write deadline can.
     bool dropped = false;
-    const auto deadline = std::chrono::steady_clock::now() + 60s;
+    const auto deadline = std::chrono::steady_clock::now() + scaled(60s);
     while (std::chrono::steady_clock::now() < deadline) {
         if (f.relay().stderr_text().find(" ws_write_timeout ") != std::string::npos) {
             dropped = true;
@@ -78,7 +78,7 @@ BOOST_AUTO_TEST_CASE(a_client_that_sends_but_never_reads_is_disconnected, *ut::t
 // The relay writes a frame at once when the socket takes it, and waits only for the part
 // it did not take (issue 7). A client that stops reading until the relay is held back,
 // then reads on, makes those writes partial; it must still get every byte, in order.
-BOOST_AUTO_TEST_CASE(a_client_that_falls_behind_then_reads_gets_every_byte, *ut::timeout(120))
+BOOST_AUTO_TEST_CASE(a_client_that_falls_behind_then_reads_gets_every_byte, *scaled_timeout(120))
 {
     relay_fixture f;
     const auto pauses_before = scrape_metrics(f.port()).at("tokenrelay_backpressure_pauses_total");

@@ -60,6 +60,13 @@ void set_relay_quarantine()
 }
 
 constexpr int client_count = 48;
+
+/// The stall steps wait for it; on a slow build a reply's next token may come later than
+/// 2 s after the last without any stall, so it is scaled.
+std::string token_timeout_flag()
+{
+    return std::to_string(scaled(std::chrono::seconds(2)).count() / 1000.0);
+}
 constexpr int resume_window_s = 2;
 
 int soak_seconds()
@@ -82,7 +89,7 @@ std::uint32_t soak_seed()
 // stall 2 s), the quiet waits and the processes' start and stop.
 unsigned test_timeout()
 {
-    return static_cast<unsigned>(soak_seconds()) + 240;
+    return static_cast<unsigned>(soak_seconds()) + scaled_seconds(240);
 }
 
 double sample(const std::map<std::string, double>& m, const std::string& name)
@@ -161,7 +168,7 @@ template <class Make> client_run run_clients(std::chrono::seconds limit, Make ma
     net::io_context ioc;
     for (int i = 0; i < client_count; ++i)
         net::co_spawn(ioc, make(i, run.results[static_cast<std::size_t>(i)]), net::detached);
-    ioc.run_for(limit);
+    ioc.run_for(scaled(limit));
     run.took_ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - start).count();
     return run;
@@ -213,7 +220,7 @@ BOOST_AUTO_TEST_CASE(
         "--resume-window",
         std::to_string(resume_window_s),
         "--token-timeout",
-        "2",
+        token_timeout_flag(),
         "--rate-limit",
         "0",
         "--log-level",

@@ -41,7 +41,7 @@ void expect_failed_reply(const reply& r, std::string_view code, std::string_view
     BOOST_TEST(string_of(r.frames.back(), "type") == "stream_end");
 }
 
-BOOST_AUTO_TEST_CASE(http_500_is_upstream_error_after_retries, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(http_500_is_upstream_error_after_retries, *scaled_timeout(60))
 {
     relay_fixture f;
     auto s = f.open_session();
@@ -59,7 +59,7 @@ BOOST_AUTO_TEST_CASE(http_500_is_upstream_error_after_retries, *ut::timeout(60))
     BOOST_TEST(requests <= 5);
 }
 
-BOOST_AUTO_TEST_CASE(http_400_is_not_retried, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(http_400_is_not_retried, *scaled_timeout(60))
 {
     relay_fixture f;
     auto s = f.open_session();
@@ -77,7 +77,7 @@ BOOST_AUTO_TEST_CASE(http_400_is_not_retried, *ut::timeout(60))
     BOOST_TEST(check_seqs(ok, 1) == 3);
 }
 
-BOOST_AUTO_TEST_CASE(http_429_twice_then_success, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(http_429_twice_then_success, *scaled_timeout(60))
 {
     relay_fixture f;
     auto s = f.open_session();
@@ -94,7 +94,7 @@ BOOST_AUTO_TEST_CASE(http_429_twice_then_success, *ut::timeout(60))
     BOOST_TEST(integer(stats, "aborted") == 0);
 }
 
-BOOST_AUTO_TEST_CASE(retry_after_is_honoured, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(retry_after_is_honoured, *scaled_timeout(60))
 {
     relay_fixture f;
     auto s = f.open_session();
@@ -108,7 +108,7 @@ BOOST_AUTO_TEST_CASE(retry_after_is_honoured, *ut::timeout(60))
     BOOST_TEST(integer(r.end.at("timing").as_object(), "ttft_ms") >= 1000);
 }
 
-BOOST_AUTO_TEST_CASE(persistent_429_gives_up, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(persistent_429_gives_up, *scaled_timeout(60))
 {
     relay_fixture f;
     auto s = f.open_session();
@@ -122,7 +122,7 @@ BOOST_AUTO_TEST_CASE(persistent_429_gives_up, *ut::timeout(60))
     BOOST_TEST(requests <= 5);
 }
 
-BOOST_AUTO_TEST_CASE(disconnect_mid_stream_keeps_partial_text, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(disconnect_mid_stream_keeps_partial_text, *scaled_timeout(60))
 {
     relay_fixture f;
     auto s = f.open_session();
@@ -135,7 +135,7 @@ BOOST_AUTO_TEST_CASE(disconnect_mid_stream_keeps_partial_text, *ut::timeout(60))
     BOOST_TEST(integer(f.mock_stats(), "requests") == 1);
 }
 
-BOOST_AUTO_TEST_CASE(stall_after_tokens_times_out, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(stall_after_tokens_times_out, *scaled_timeout(60))
 {
     relay_fixture f{{.flags = {"--token-timeout", "1"}}};
     auto s = f.open_session();
@@ -151,7 +151,7 @@ BOOST_AUTO_TEST_CASE(stall_after_tokens_times_out, *ut::timeout(60))
     BOOST_TEST(integer(f.mock_wait("aborted", 1), "aborted") == 1);
 }
 
-BOOST_AUTO_TEST_CASE(no_first_token_times_out, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(no_first_token_times_out, *scaled_timeout(60))
 {
     relay_fixture f{{.flags = {"--first-token-timeout", "1"}}};
     for (const char* mode : {"mock:never_answer", "mock:stall"}) {
@@ -169,7 +169,7 @@ BOOST_AUTO_TEST_CASE(no_first_token_times_out, *ut::timeout(60))
     }
 }
 
-BOOST_AUTO_TEST_CASE(broken_streams_are_upstream_errors, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(broken_streams_are_upstream_errors, *scaled_timeout(60))
 {
     relay_fixture f;
     struct variant
@@ -199,7 +199,7 @@ BOOST_AUTO_TEST_CASE(broken_streams_are_upstream_errors, *ut::timeout(60))
     }
 }
 
-BOOST_AUTO_TEST_CASE(endless_line_is_upstream_error_and_relay_stays_healthy, *ut::timeout(90))
+BOOST_AUTO_TEST_CASE(endless_line_is_upstream_error_and_relay_stays_healthy, *scaled_timeout(90))
 {
     relay_fixture f;
     auto s = f.open_session();
@@ -215,7 +215,7 @@ BOOST_AUTO_TEST_CASE(endless_line_is_upstream_error_and_relay_stays_healthy, *ut
     BOOST_TEST(string_of(ok.end, "reason") == "stop");
 }
 
-BOOST_AUTO_TEST_CASE(echoed_key_is_redacted, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(echoed_key_is_redacted, *scaled_timeout(60))
 {
     // The mock answers 401 quoting the Authorization header it got: the relay must not pass
     // the key on (ws_client fails on any frame that contains it).
@@ -233,7 +233,7 @@ BOOST_AUTO_TEST_CASE(echoed_key_is_redacted, *ut::timeout(60))
     );
 }
 
-BOOST_AUTO_TEST_CASE(cancel_closes_the_upstream_request, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(cancel_closes_the_upstream_request, *scaled_timeout(60))
 {
     relay_fixture f;
     auto s = f.open_session();
@@ -270,7 +270,7 @@ BOOST_AUTO_TEST_CASE(cancel_closes_the_upstream_request, *ut::timeout(60))
     BOOST_TEST(full.starts_with(kept_text), kept_text);
 }
 
-BOOST_AUTO_TEST_CASE(client_disconnect_keeps_reading_upstream, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(client_disconnect_keeps_reading_upstream, *scaled_timeout(60))
 {
     // Section 3: a dropped connection leaves the session and its generation alive for the
     // resume window (60 s by default), so the upstream is read to its end, not aborted.
@@ -283,7 +283,7 @@ BOOST_AUTO_TEST_CASE(client_disconnect_keeps_reading_upstream, *ut::timeout(60))
     BOOST_TEST(integer(stats, "aborted") == 0);
 }
 
-BOOST_AUTO_TEST_CASE(resume_window_end_aborts_the_upstream, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(resume_window_end_aborts_the_upstream, *scaled_timeout(60))
 {
     relay_fixture f{{.flags = {"--resume-window", "0.5"}}};
     auto s = f.open_session();
@@ -302,7 +302,7 @@ struct tls_case
     test_certs certs = make_test_certs(dir.path());
 };
 
-BOOST_AUTO_TEST_CASE(https_upstream_with_test_ca, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(https_upstream_with_test_ca, *scaled_timeout(60))
 {
     tls_case t;
     for (const char* host : {"127.0.0.1", "localhost"}) {
@@ -324,7 +324,7 @@ BOOST_AUTO_TEST_CASE(https_upstream_with_test_ca, *ut::timeout(60))
     }
 }
 
-BOOST_AUTO_TEST_CASE(https_upstream_with_wrong_host_is_refused, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(https_upstream_with_wrong_host_is_refused, *scaled_timeout(60))
 {
     tls_case t;
     relay_fixture f{{
@@ -340,7 +340,7 @@ BOOST_AUTO_TEST_CASE(https_upstream_with_wrong_host_is_refused, *ut::timeout(60)
     BOOST_TEST(integer(f.mock_stats(), "requests") == 0);
 }
 
-BOOST_AUTO_TEST_CASE(https_upstream_with_untrusted_ca_is_refused, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(https_upstream_with_untrusted_ca_is_refused, *scaled_timeout(60))
 {
     tls_case t;
     relay_fixture f{{.tls = mock_tls{t.certs.server_cert, t.certs.server_key}}};
@@ -456,7 +456,7 @@ private:
     std::vector<tcp::socket> fillers_;
 };
 
-BOOST_AUTO_TEST_CASE(silent_upstreams_end_at_the_earlier_deadline, *ut::timeout(120))
+BOOST_AUTO_TEST_CASE(silent_upstreams_end_at_the_earlier_deadline, *scaled_timeout(120))
 {
     // Section 2: no first token within --first-token-timeout is `timeout`, whatever stage
     // the upstream hangs in; --upstream-connect-timeout bounds the TCP connect and the TLS
@@ -529,7 +529,9 @@ BOOST_AUTO_TEST_CASE(silent_upstreams_end_at_the_earlier_deadline, *ut::timeout(
             BOOST_TEST(string_of(r.errors[0], "message") == v.message, relay.log());
             BOOST_TEST(check_seqs(r, 0) == 1);
             BOOST_TEST((elapsed >= v.at_least), (elapsed / 1ms) << " ms");
-            BOOST_TEST((elapsed < v.at_least + 3s), (elapsed / 1ms) << " ms");
+            // Before the defaults these flags lower (a 10 s connect, a 30 s first token)
+            // would have ended it, with room for a slow machine.
+            BOOST_TEST((elapsed < 8s), (elapsed / 1ms) << " ms");
             if (v.syns_unanswered)
                 continue;
             // The relay closed the connection it gave up on (not pooled, not leaked), and
@@ -547,7 +549,7 @@ BOOST_AUTO_TEST_CASE(silent_upstreams_end_at_the_earlier_deadline, *ut::timeout(
     }
 }
 
-BOOST_AUTO_TEST_CASE(plain_http_on_an_https_url_is_a_tls_handshake_failure, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(plain_http_on_an_https_url_is_a_tls_handshake_failure, *scaled_timeout(60))
 {
     child_process mock(required_env("MOCK_UPSTREAM_BIN"), {"--listen", "127.0.0.1:0"});
     const auto mock_port = mock.wait_for_listening(10s);
@@ -572,7 +574,7 @@ BOOST_AUTO_TEST_CASE(plain_http_on_an_https_url_is_a_tls_handshake_failure, *ut:
     BOOST_TEST((mock.wait_exit(5s) == exit_status{.exited = true, .code = 0}));
 }
 
-BOOST_AUTO_TEST_CASE(disconnect_before_the_first_token_is_retried, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(disconnect_before_the_first_token_is_retried, *scaled_timeout(60))
 {
     // Section 6: a connection lost before the first token is retried, up to 4 times.
     relay_fixture f;
@@ -590,7 +592,7 @@ BOOST_AUTO_TEST_CASE(disconnect_before_the_first_token_is_retried, *ut::timeout(
 // ---------------------------------------------------------------------------------------
 // The client side: requests and WebSockets that stall (PROTOCOL.md sections 1 and 5).
 
-BOOST_AUTO_TEST_CASE(stalled_http_requests_are_closed_at_the_header_deadline, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(stalled_http_requests_are_closed_at_the_header_deadline, *scaled_timeout(60))
 {
     // --header-timeout bounds the whole request (headers and body), counted from the
     // connect for the first one, and the wait for the next request on a kept-alive
@@ -629,7 +631,8 @@ BOOST_AUTO_TEST_CASE(stalled_http_requests_are_closed_at_the_header_deadline, *u
             const auto elapsed = clock::now() - t0;
             BOOST_TEST_REQUIRE(closed, "still open after 10 s");
             BOOST_TEST((elapsed >= 1s), (elapsed / 1ms) << " ms");
-            BOOST_TEST((elapsed < 4s), (elapsed / 1ms) << " ms");
+            // Before the default --header-timeout (10 s), with room for a slow machine.
+            BOOST_TEST((elapsed < 8s), (elapsed / 1ms) << " ms");
             if (v.answer_starts.empty()) {
                 BOOST_TEST(answer.empty(), answer);
             } else {
@@ -643,7 +646,7 @@ BOOST_AUTO_TEST_CASE(stalled_http_requests_are_closed_at_the_header_deadline, *u
 }
 
 BOOST_AUTO_TEST_CASE(
-    websocket_that_answers_nothing_is_dropped_at_the_idle_timeout, *ut::timeout(60)
+    websocket_that_answers_nothing_is_dropped_at_the_idle_timeout, *scaled_timeout(60)
 )
 {
     relay_fixture f{{.flags = {"--idle-timeout", "1"}}};
@@ -659,7 +662,8 @@ BOOST_AUTO_TEST_CASE(
         before_close.push_back(frame->opcode);
     const auto elapsed = clock::now() - t0;
     BOOST_TEST((elapsed >= 1s), (elapsed / 1ms) << " ms");
-    BOOST_TEST((elapsed < 4s), (elapsed / 1ms) << " ms");
+    // Long before the default --idle-timeout (300 s), with room for a slow machine.
+    BOOST_TEST((elapsed < 20s), (elapsed / 1ms) << " ms");
     for (const auto op : before_close)
         BOOST_TEST((op == ws_opcode::ping || op == ws_opcode::close), static_cast<int>(op));
 
@@ -681,7 +685,7 @@ void count_pings(relay_fixture::session& s, int& pings)
     });
 }
 
-BOOST_AUTO_TEST_CASE(quiet_websocket_is_pinged_every_ping_interval, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(quiet_websocket_is_pinged_every_ping_interval, *scaled_timeout(60))
 {
     // Section 5: proxies cut WebSockets idle for 60 s, so a quiet one is pinged.
     relay_fixture f{{.flags = {"--ping-interval", "0.3"}}};
@@ -695,7 +699,7 @@ BOOST_AUTO_TEST_CASE(quiet_websocket_is_pinged_every_ping_interval, *ut::timeout
     BOOST_TEST(pings <= 6);
 }
 
-BOOST_AUTO_TEST_CASE(reply_that_goes_quiet_is_pinged_and_completes, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(reply_that_goes_quiet_is_pinged_and_completes, *scaled_timeout(60))
 {
     // An idle connection's writer ends and a timer holds its ping (issue 7); during a
     // reply the writer stays, waiting for tokens, and pings from there when they pause.
@@ -713,7 +717,7 @@ BOOST_AUTO_TEST_CASE(reply_that_goes_quiet_is_pinged_and_completes, *ut::timeout
     BOOST_TEST(pings <= 8);
 }
 
-BOOST_AUTO_TEST_CASE(client_reading_a_long_reply_is_pinged_and_kept, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(client_reading_a_long_reply_is_pinged_and_kept, *scaled_timeout(60))
 {
     // A reply longer than the idle timeout, its tokens 100 ms apart: the client reads and
     // sends nothing, so the relay pings it mid-reply (at half the idle timeout without a
@@ -733,7 +737,7 @@ BOOST_AUTO_TEST_CASE(client_reading_a_long_reply_is_pinged_and_kept, *ut::timeou
     BOOST_TEST(string_of(again.end, "reason") == "stop");
 }
 
-BOOST_AUTO_TEST_CASE(websocket_that_answers_pings_outlives_the_idle_timeout, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(websocket_that_answers_pings_outlives_the_idle_timeout, *scaled_timeout(60))
 {
     // --idle-timeout drops a connection that sends nothing and answers no ping; one that
     // answers stays, however long it has nothing to say.

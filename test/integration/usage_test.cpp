@@ -38,7 +38,7 @@ double micro_usd(std::int64_t micro)
 /// own thread: wait (bounded) until `count` such lines are there, and return the last.
 std::string generation_end_line(relay_fixture& relay, std::size_t count = 1)
 {
-    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    const auto deadline = std::chrono::steady_clock::now() + scaled(10s);
     for (;;) {
         const auto text = relay.relay().stderr_text();
         std::vector<std::string> lines;
@@ -65,7 +65,9 @@ bool has(const std::string& text, const std::string& part)
 
 BOOST_AUTO_TEST_SUITE(usage)
 
-BOOST_AUTO_TEST_CASE(upstream_usage_and_exact_cost_in_stream_end_metrics_and_log, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(
+    upstream_usage_and_exact_cost_in_stream_end_metrics_and_log, *scaled_timeout(60)
+)
 {
     relay_fixture relay({.flags = {"--price-input", "1", "--price-output", "2"}});
     auto s = relay.open_session();
@@ -109,7 +111,7 @@ BOOST_AUTO_TEST_CASE(upstream_usage_and_exact_cost_in_stream_end_metrics_and_log
     BOOST_TEST(!has(relay.relay().stderr_text(), "w0 w1"));
 }
 
-BOOST_AUTO_TEST_CASE(without_upstream_usage_the_relay_counts_and_says_so, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(without_upstream_usage_the_relay_counts_and_says_so, *scaled_timeout(60))
 {
     relay_fixture relay({.flags = {"--price-input", "1", "--price-output", "2"}});
     auto s = relay.open_session();
@@ -138,7 +140,7 @@ BOOST_AUTO_TEST_CASE(without_upstream_usage_the_relay_counts_and_says_so, *ut::t
     BOOST_TEST(has(line, " completion_tokens=7 "), line);
 }
 
-BOOST_AUTO_TEST_CASE(without_prices_usage_has_no_cost, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(without_prices_usage_has_no_cost, *scaled_timeout(60))
 {
     relay_fixture relay;
     auto s = relay.open_session();
@@ -153,7 +155,7 @@ BOOST_AUTO_TEST_CASE(without_prices_usage_has_no_cost, *ut::timeout(60))
     BOOST_TEST(!has(line, "cost_usd"), line);
 }
 
-BOOST_AUTO_TEST_CASE(a_spent_token_budget_refuses_the_next_chat, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(a_spent_token_budget_refuses_the_next_chat, *scaled_timeout(60))
 {
     relay_fixture relay({.flags = {"--session-token-budget", "20", "--resume-window", "30"}});
     auto s = relay.open_session();
@@ -185,7 +187,7 @@ BOOST_AUTO_TEST_CASE(a_spent_token_budget_refuses_the_next_chat, *ut::timeout(60
     BOOST_TEST(other->collect_reply().text == "w0 ");
 }
 
-BOOST_AUTO_TEST_CASE(log_content_adds_the_message_and_the_reply, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(log_content_adds_the_message_and_the_reply, *scaled_timeout(60))
 {
     relay_fixture relay({.flags = {"--log-content"}});
     auto s = relay.open_session();

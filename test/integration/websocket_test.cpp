@@ -24,7 +24,7 @@ std::string upgrade_request(std::string_view extra_headers)
     return r;
 }
 
-BOOST_AUTO_TEST_CASE(handshake_answers, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(handshake_answers, *scaled_timeout(60))
 {
     relay_fixture f;
     BOOST_TEST_CONTEXT("a good request: 101 with the RFC 6455 accept value")
@@ -68,7 +68,7 @@ BOOST_AUTO_TEST_CASE(handshake_answers, *ut::timeout(60))
     BOOST_TEST(s->collect_reply().text == "w0 w1 ");
 }
 
-BOOST_AUTO_TEST_CASE(frames_sent_behind_the_upgrade_request_are_read, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(frames_sent_behind_the_upgrade_request_are_read, *scaled_timeout(60))
 {
     // A client may send its first frames without waiting for the 101: they arrive with
     // the request and are read with it.
@@ -79,7 +79,7 @@ BOOST_AUTO_TEST_CASE(frames_sent_behind_the_upgrade_request_are_read, *ut::timeo
     out += ws_client_frame(ws_opcode::ping, "right behind");
     BOOST_TEST_REQUIRE(socket.write(out, 5s) == out.size());
     std::string in;
-    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    const auto deadline = std::chrono::steady_clock::now() + scaled(10s);
     while ((in.find(R"("client_timestamp":31337)") == std::string::npos ||
             in.find("right behind") == std::string::npos) &&
            std::chrono::steady_clock::now() < deadline) {
@@ -131,7 +131,7 @@ deflate_run chat_offering_deflate(std::uint16_t port)
     return run;
 }
 
-BOOST_AUTO_TEST_CASE(deflate_only_with_the_compression_flag, *ut::timeout(60))
+BOOST_AUTO_TEST_CASE(deflate_only_with_the_compression_flag, *scaled_timeout(60))
 {
     {
         relay_fixture f{{.flags = {"--compression"}}};

@@ -1,5 +1,7 @@
 #include "support/child_process.hpp"
 
+#include "support/time_scale.hpp"
+
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -164,7 +166,7 @@ void child_process::signal(int sig)
 
 std::optional<exit_status> child_process::wait_exit(std::chrono::milliseconds timeout)
 {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    const auto deadline = std::chrono::steady_clock::now() + scaled(timeout);
     while (!reap(false)) {
         if (std::chrono::steady_clock::now() >= deadline)
             return std::nullopt;
@@ -175,7 +177,7 @@ std::optional<exit_status> child_process::wait_exit(std::chrono::milliseconds ti
 
 std::uint16_t child_process::wait_for_listening(std::chrono::milliseconds timeout)
 {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    const auto deadline = std::chrono::steady_clock::now() + scaled(timeout);
     for (;;) {
         const auto out = stdout_text();
         const auto at = out.find("listening on");

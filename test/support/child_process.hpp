@@ -46,6 +46,7 @@ public:
 
     /// Waits for a stdout line containing "listening on" and returns the port after its
     /// last ':'. Throws when the child exits first or the time runs out (with its stderr).
+    /// Both waits here are scaled for the build (time_scale.hpp).
     std::uint16_t wait_for_listening(std::chrono::milliseconds timeout);
 
     void signal(int sig);

@@ -7,7 +7,8 @@
 
 namespace tokenrelay::test {
 
-/// Polls `done` every 20 ms until it holds (true) or `timeout` passes (false).
+/// Polls `done` every 20 ms until it holds (true) or `timeout`, scaled for the build
+/// (time_scale.hpp), passes (false).
 bool eventually(const std::function<bool()>& done, std::chrono::steady_clock::duration timeout);
 
 } // namespace tokenrelay::test

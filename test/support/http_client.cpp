@@ -1,6 +1,7 @@
 #include "support/http_client.hpp"
 
 #include "support/run_coro.hpp"
+#include "support/time_scale.hpp"
 
 #include <boost/test/unit_test.hpp>
 
@@ -102,18 +103,18 @@ http_result http_request(
         req.prepare_payload();
     }
     net::io_context ioc;
-    return run_coro(ioc, do_request(port, std::move(req), options.tls), options.timeout);
+    return run_coro(ioc, do_request(port, std::move(req), options.tls), scaled(options.timeout));
 }
 
 http_result http_raw(std::uint16_t port, std::string raw, std::chrono::milliseconds timeout)
 {
     net::io_context ioc;
-    return run_coro(ioc, do_raw(port, std::move(raw)), timeout);
+    return run_coro(ioc, do_raw(port, std::move(raw)), scaled(timeout));
 }
 
 bool becomes_unready(std::uint16_t port, std::chrono::milliseconds within)
 {
-    const auto deadline = std::chrono::steady_clock::now() + within;
+    const auto deadline = std::chrono::steady_clock::now() + scaled(within);
     do {
         const auto r = http_get(port, "/readyz", {}, {.timeout = std::chrono::milliseconds(1000)});
         if (r.status == 503u)

@@ -29,7 +29,7 @@ struct http_options
 {
     /// HTTPS when set (the context decides verification).
     ssl::context* tls = nullptr;
-    std::chrono::milliseconds timeout{10000};
+    std::chrono::milliseconds timeout{10000}; // scaled for the build (time_scale.hpp)
 };
 
 http_result http_request(
@@ -52,14 +52,16 @@ inline http_result http_get(
 }
 
 /// Writes `raw` verbatim (for malformed requests) while reading the response, so a server
-/// that answers before taking the whole request (400, 413) is still heard.
+/// that answers before taking the whole request (400, 413) is still heard. The timeout is
+/// scaled for the build (time_scale.hpp).
 http_result http_raw(
     std::uint16_t port,
     std::string raw,
     std::chrono::milliseconds timeout = std::chrono::milliseconds(10000)
 );
 
-/// Polls /readyz until it answers 503; false when it still says 200 at the deadline.
+/// Polls /readyz until it answers 503; false when it still says 200 at the deadline
+/// (`within`, scaled for the build).
 /// (Readiness is only observable by asking, and a drain signal is handled asynchronously.)
 bool becomes_unready(std::uint16_t port, std::chrono::milliseconds within);
 

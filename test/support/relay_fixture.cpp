@@ -1,6 +1,7 @@
 #include "support/relay_fixture.hpp"
 
 #include "support/test_env.hpp"
+#include "support/time_scale.hpp"
 
 #include <boost/test/results_collector.hpp>
 #include <boost/test/unit_test.hpp>
@@ -126,7 +127,7 @@ relay_fixture::mock_wait(std::string_view field, std::int64_t atleast, int timeo
 {
     const auto r = mock_get(
         "/_mock/wait?field=" + std::string(field) + "&atleast=" + std::to_string(atleast) +
-            "&timeout_ms=" + std::to_string(timeout_ms),
+            "&timeout_ms=" + std::to_string(scaled(std::chrono::milliseconds(timeout_ms)).count()),
         std::chrono::milliseconds(timeout_ms) + 10s
     );
     auto stats = boost::json::parse(r.body).as_object();

@@ -5,6 +5,7 @@
 #include "support/child_process.hpp"
 #include "support/http_client.hpp"
 #include "support/test_key.hpp"
+#include "support/time_scale.hpp"
 #include "support/ws_client.hpp"
 
 #include <boost/json.hpp>

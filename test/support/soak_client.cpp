@@ -1,6 +1,7 @@
 #include "support/soak_client.hpp"
 
 #include "support/test_key.hpp"
+#include "support/time_scale.hpp"
 
 namespace tokenrelay::test {
 
@@ -9,7 +10,7 @@ namespace json = boost::json;
 soak_connection::soak_connection(
     net::any_io_executor executor, std::uint16_t port, std::chrono::milliseconds timeout
 )
-    : port_(port), timeout_(timeout), ws_(std::move(executor))
+    : port_(port), timeout_(scaled(timeout)), ws_(std::move(executor))
 {
     ws_.read_message_max(16 * 1024 * 1024);
 }

@@ -22,7 +22,8 @@ struct soak_failure : std::runtime_error
     using std::runtime_error::runtime_error;
 };
 
-/// One WebSocket to the relay. Every operation has the deadline given at construction.
+/// One WebSocket to the relay. Every operation has the deadline given at construction,
+/// scaled for the build (time_scale.hpp).
 class soak_connection
 {
 public:

@@ -1,6 +1,7 @@
 #include "support/ws_client.hpp"
 
 #include "support/test_key.hpp"
+#include "support/time_scale.hpp"
 
 #include <boost/test/unit_test.hpp>
 
@@ -22,7 +23,7 @@ std::chrono::milliseconds remaining(clock::time_point deadline)
 
 } // namespace
 
-ws_client::ws_client(std::chrono::milliseconds timeout) : timeout_(timeout)
+ws_client::ws_client(std::chrono::milliseconds timeout) : timeout_(scaled(timeout))
 {}
 
 // Pending handlers are destroyed with the io_context, never run: after a failed
@@ -214,10 +215,15 @@ std::optional<json::object> ws_client::try_read(std::chrono::milliseconds timeou
 
 json::object ws_client::read()
 {
-    return read(timeout_);
+    return read_within(timeout_);
 }
 
 json::object ws_client::read(std::chrono::milliseconds timeout)
+{
+    return read_within(scaled(timeout));
+}
+
+json::object ws_client::read_within(std::chrono::milliseconds timeout)
 {
     auto f = try_read(timeout);
     if (!f)
@@ -262,6 +268,7 @@ reply ws_client::collect_reply(
     std::chrono::milliseconds timeout, const std::vector<json::object>& so_far
 )
 {
+    timeout = scaled(timeout);
     const auto deadline = clock::now() + timeout;
     reply r;
     for (const auto& f : so_far) {
@@ -283,6 +290,7 @@ reply ws_client::collect_reply(
 std::vector<json::object>
 ws_client::expect_close(std::uint16_t code, std::chrono::milliseconds timeout)
 {
+    timeout = scaled(timeout);
     const auto deadline = clock::now() + timeout;
     std::vector<json::object> before;
     for (;;) {

@@ -58,7 +58,8 @@ public:
     void send_fragments(const std::vector<std::string>& parts);
 
     /// The next frame as a JSON object; fails the test on timeout, close, a binary frame,
-    /// bad JSON or a frame that contains the upstream key.
+    /// bad JSON or a frame that contains the upstream key. Waits for a frame, for the
+    /// relay's close and the timeout given at construction are scaled (time_scale.hpp).
     json::object read();
     json::object read(std::chrono::milliseconds timeout);
     /// Like read(), but nothing after `timeout` (the read stays pending for the next call).
@@ -92,6 +93,7 @@ private:
     enum class outcome { frame, timeout, failed };
     outcome next_frame(std::chrono::milliseconds timeout, std::string& text, error_code& ec);
     json::object parse_frame(const std::string& text);
+    json::object read_within(std::chrono::milliseconds timeout);
     void write(std::string_view data, bool text);
 
     std::chrono::milliseconds timeout_;

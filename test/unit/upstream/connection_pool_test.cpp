@@ -19,6 +19,11 @@ using namespace test;
 using namespace std::chrono_literals;
 using clock = std::chrono::steady_clock;
 
+// What "at once" and "at the 300 ms timeout" are checked against: far below the 10 s
+// connect timeouts and deadlines that would end the attempts otherwise, and far above
+// what a slow or busy machine adds.
+constexpr auto slow_machine_bound = 5s;
+
 endpoint loopback(std::uint16_t port, bool tls)
 {
     endpoint ep;
@@ -96,7 +101,7 @@ BOOST_AUTO_TEST_CASE(tcp_connect_that_gets_no_answer_times_out_at_the_connect_ti
     BOOST_TEST((o.result.ec == beast::error::timeout), o.result.ec.message());
     BOOST_TEST((o.result.stage == connect_stage::connect));
     BOOST_TEST((o.took >= 300ms), (o.took / 1ms) << " ms");
-    BOOST_TEST((o.took < 2s), (o.took / 1ms) << " ms");
+    BOOST_TEST((o.took < slow_machine_bound), (o.took / 1ms) << " ms");
 }
 
 BOOST_AUTO_TEST_CASE(
@@ -117,7 +122,7 @@ BOOST_AUTO_TEST_CASE(
     BOOST_TEST((o.result.ec == beast::error::timeout), o.result.ec.message());
     BOOST_TEST((o.result.stage == connect_stage::tls_handshake));
     BOOST_TEST((o.took >= 300ms), (o.took / 1ms) << " ms");
-    BOOST_TEST((o.took < 2s), (o.took / 1ms) << " ms");
+    BOOST_TEST((o.took < slow_machine_bound), (o.took / 1ms) << " ms");
 
     // The half-made connection was closed: the listener's queue holds it, at EOF.
     tcp::socket held(ioc);
@@ -147,7 +152,7 @@ BOOST_AUTO_TEST_CASE(an_earlier_first_token_deadline_cuts_the_handshake_short)
     BOOST_TEST((o.result.ec == beast::error::timeout), o.result.ec.message());
     BOOST_TEST((o.result.stage == connect_stage::tls_handshake));
     BOOST_TEST((o.took >= 250ms), (o.took / 1ms) << " ms");
-    BOOST_TEST((o.took < 2s), (o.took / 1ms) << " ms");
+    BOOST_TEST((o.took < slow_machine_bound), (o.took / 1ms) << " ms");
 }
 
 BOOST_AUTO_TEST_CASE(a_peer_that_hangs_up_during_the_handshake_fails_at_once)
@@ -178,7 +183,7 @@ BOOST_AUTO_TEST_CASE(a_peer_that_hangs_up_during_the_handshake_fails_at_once)
     BOOST_TEST(!!o.result.ec);
     BOOST_TEST((o.result.ec != beast::error::timeout), o.result.ec.message());
     BOOST_TEST((o.result.stage == connect_stage::tls_handshake));
-    BOOST_TEST((o.took < 2s), (o.took / 1ms) << " ms");
+    BOOST_TEST((o.took < slow_machine_bound), (o.took / 1ms) << " ms");
 }
 
 BOOST_AUTO_TEST_CASE(a_plain_http_answer_to_the_client_hello_fails_the_handshake)
@@ -213,7 +218,7 @@ BOOST_AUTO_TEST_CASE(a_plain_http_answer_to_the_client_hello_fails_the_handshake
     BOOST_TEST(!o.result.conn);
     BOOST_TEST((o.result.ec.category() == net::error::get_ssl_category()), o.result.ec.message());
     BOOST_TEST((o.result.stage == connect_stage::tls_handshake));
-    BOOST_TEST((o.took < 2s), (o.took / 1ms) << " ms");
+    BOOST_TEST((o.took < slow_machine_bound), (o.took / 1ms) << " ms");
 }
 
 BOOST_AUTO_TEST_CASE(cancellation_ends_a_stalled_handshake_at_once)
@@ -239,7 +244,7 @@ BOOST_AUTO_TEST_CASE(cancellation_ends_a_stalled_handshake_at_once)
         winner = r.index();
     });
     BOOST_TEST(winner == 1u);
-    BOOST_TEST((took < 1s), (took / 1ms) << " ms");
+    BOOST_TEST((took < slow_machine_bound), (took / 1ms) << " ms");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
