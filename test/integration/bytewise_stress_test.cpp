@@ -97,17 +97,18 @@ BOOST_AUTO_TEST_CASE(bytewise_replies_never_stall, *scaled_timeout(3600))
 {
     const auto timeout_s = std::to_string(token_timeout / 1s);
     relay_fixture f{
-        {.flags = {
-             "--threads",
-             "2",
-             "--token-timeout",
-             timeout_s,
-             "--first-token-timeout",
-             timeout_s,
-             "--rate-limit",
-             "0",
-             "--log-level",
-             "warn"}}};
+        {.flags = one_address_load(
+             {"--threads",
+              "2",
+              "--token-timeout",
+              timeout_s,
+              "--first-token-timeout",
+              timeout_s,
+              "--rate-limit",
+              "0",
+              "--log-level",
+              "warn"}
+         )}};
     const int total = reply_count();
     std::vector<client_tally> tallies(client_count);
     const auto start = steady::now();

@@ -97,7 +97,7 @@ BOOST_AUTO_TEST_SUITE(loadgen_smoke)
 
 BOOST_AUTO_TEST_CASE(hundred_chat_sessions_get_exact_replies)
 {
-    relay_fixture relay;
+    relay_fixture relay{{.flags = one_address_load()}};
     const auto r = run_loadgen(
         relay,
         {"--sessions",
@@ -142,7 +142,7 @@ BOOST_AUTO_TEST_CASE(hundred_chat_sessions_get_exact_replies)
 // would fall after it: the idle-capacity benchmark measures memory per *open* session.
 BOOST_AUTO_TEST_CASE(idle_sessions_stay_open_until_the_end)
 {
-    relay_fixture relay;
+    relay_fixture relay{{.flags = one_address_load()}};
     constexpr int sessions = 40;
     loadgen_run run(
         relay,
@@ -173,7 +173,7 @@ BOOST_AUTO_TEST_CASE(idle_sessions_stay_open_until_the_end)
 
 BOOST_AUTO_TEST_CASE(dropped_sessions_resume_with_exact_replies)
 {
-    relay_fixture relay;
+    relay_fixture relay{{.flags = one_address_load()}};
     const auto r = run_loadgen(
         relay,
         {"--mode",

@@ -650,7 +650,7 @@ BOOST_AUTO_TEST_CASE(thousand_sessions_drop_and_resume_at_once, *scaled_timeout(
     // Every client reconnects while the relay may not yet have seen its old socket close,
     // so more than 1000 connections from 127.0.0.1 can be open for a moment; the default
     // per-address limit (1000) is not what this test is about.
-    relay_fixture f({.flags = {"--max-connections-per-ip", "4000"}});
+    relay_fixture f({.flags = one_address_load({"--max-connections-per-ip", "4000"})});
 
     std::vector<load_client_state> states(clients);
     const auto started = steady::now();

@@ -214,17 +214,18 @@ BOOST_AUTO_TEST_CASE(
     // --rate-limit 0: clients chat back to back, and the per-session limit is not what
     // this is about. --log-level warn: info lines for thousands of sessions would bury
     // what the fixture prints when the test fails.
-    const std::vector<std::string> flags{
-        "--threads",
-        "2",
-        "--resume-window",
-        std::to_string(resume_window_s),
-        "--token-timeout",
-        token_timeout_flag(),
-        "--rate-limit",
-        "0",
-        "--log-level",
-        "warn"};
+    const auto flags = one_address_load(
+        {"--threads",
+         "2",
+         "--resume-window",
+         std::to_string(resume_window_s),
+         "--token-timeout",
+         token_timeout_flag(),
+         "--rate-limit",
+         "0",
+         "--log-level",
+         "warn"}
+    );
     set_relay_quarantine();
     relay_fixture f({.flags = flags});
     const auto pid = f.relay().pid();

@@ -162,6 +162,21 @@ std::unique_ptr<child_process> start_relay(std::vector<std::string> args, env_li
     );
 }
 
+std::vector<std::string> one_address_load(std::vector<std::string> flags)
+{
+    for (const char* f :
+         {"--max-sessions-per-ip",
+          "10000000",
+          "--max-generations-per-ip",
+          "10000000",
+          "--max-detached-sessions",
+          "10000000",
+          "--rate-limit-per-ip",
+          "0"})
+        flags.emplace_back(f);
+    return flags;
+}
+
 std::int64_t mock_prompt_tokens(const boost::json::object& last_body)
 {
     std::int64_t chars = 0;

@@ -80,6 +80,11 @@ private:
     std::uint16_t relay_port_ = 0;
 };
 
+/// `flags` plus flags that lift the per-client bounds (PROTOCOL.md section 7): every test
+/// client connects from 127.0.0.1, so a load test is one client to the relay, and these
+/// bounds are not what load tests are about.
+std::vector<std::string> one_address_load(std::vector<std::string> flags = {});
+
 /// Starts tokenrelay alone (no mock) with exactly `args`, for start-up and flag tests.
 std::unique_ptr<child_process> start_relay(
     std::vector<std::string> args,

@@ -37,6 +37,9 @@ struct relay_config
     unsigned threads = 0;                    // 0: number of cores
     std::size_t max_connections = 100000;
     std::size_t max_connections_per_ip = 1000;
+    std::size_t max_sessions_per_ip = 100;     // attached or detached
+    std::size_t max_generations_per_ip = 20;   // replies running at once, both doors
+    std::size_t max_detached_sessions = 20000; // all clients
     std::size_t max_upstream_requests = 10000; // concurrent upstream requests, all clients
     std::size_t max_message_bytes = 65536;
     milliseconds resume_window{60000};
@@ -47,6 +50,7 @@ struct relay_config
     bool compression = false;
     milliseconds drain_timeout{30000};
     unsigned rate_limit = 30;                 // chat messages per minute per session; 0 disables
+    unsigned rate_limit_per_ip = 300;         // chats and completions per minute per IP
     double price_input_usd = 0;               // USD per million prompt tokens
     double price_output_usd = 0;              // USD per million completion tokens
     std::uint64_t session_token_budget = 0;   // prompt + completion tokens per session; 0: none

@@ -208,6 +208,34 @@ const std::array table{
             return set_integer(v, 1, max_connection_limit, c.max_connections_per_ip);
         }},
     flag_spec{
+        "max-sessions-per-ip",
+        "N",
+        "100",
+        "sessions one client IP may hold, attached or detached; past it its oldest detached "
+        "session ends",
+        false,
+        [](relay_config& c, std::string_view v) {
+            return set_integer(v, 1, max_connection_limit, c.max_sessions_per_ip);
+        }},
+    flag_spec{
+        "max-generations-per-ip",
+        "N",
+        "20",
+        "replies running at once for one client IP, WebSocket and HTTP",
+        false,
+        [](relay_config& c, std::string_view v) {
+            return set_integer(v, 1, max_connection_limit, c.max_generations_per_ip);
+        }},
+    flag_spec{
+        "max-detached-sessions",
+        "N",
+        "20000",
+        "sessions without a connection, all clients; past it the oldest ends",
+        false,
+        [](relay_config& c, std::string_view v) {
+            return set_integer(v, 1, max_connection_limit, c.max_detached_sessions);
+        }},
+    flag_spec{
         "max-upstream-requests",
         "N",
         "10000",
@@ -299,6 +327,15 @@ const std::array table{
         false,
         [](relay_config& c, std::string_view v) {
             return set_integer(v, 0, 1'000'000, c.rate_limit);
+        }},
+    flag_spec{
+        "rate-limit-per-ip",
+        "N",
+        "300",
+        "chat messages and completion requests per minute per client IP (0: no limit)",
+        false,
+        [](relay_config& c, std::string_view v) {
+            return set_integer(v, 0, 1'000'000, c.rate_limit_per_ip);
         }},
     flag_spec{
         "session-token-budget",

@@ -10,6 +10,7 @@
 #include <tokenrelay/upstream/request_slots.hpp>
 #include <tokenrelay/upstream/stream_guarded.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <exception>
@@ -160,7 +161,7 @@ awaitable<bool> write_json(
         res.set(http::field::allow, "POST");
     if (status == http::status::unauthorized)
         res.set(http::field::www_authenticate, "Bearer");
-    if (status == http::status::service_unavailable)
+    if (status == http::status::service_unavailable || status == http::status::too_many_requests)
         res.set(http::field::retry_after, retry_after);
     stream.expires_after(timeout);
     auto [ec, n] = co_await http::async_write(stream, res, use_tuple);
@@ -574,12 +575,33 @@ awaitable<bool> serve_completion(
     }
     slot_guard connection_slot{state.connections, ip};
 
+    // Section 7: the client's rate and its bound on running replies, shared with its
+    // WebSocket chats; past the bound its oldest reply in a detached session makes room.
+    auto admitted = state.sessions.clients.admit_generation(ip, now_ms(), nullptr);
+    if (!admitted.ticket) {
+        const auto seconds = (admitted.retry_after_ms + 999) / 1000;
+        co_return co_await write_error(
+            stream,
+            request,
+            http::status::too_many_requests,
+            admitted.refusal,
+            std::move(admitted.message),
+            timeout,
+            {},
+            std::to_string(std::max<std::int64_t>(1, seconds))
+        );
+    }
+    if (admitted.to_cancel)
+        std::static_pointer_cast<session::session>(admitted.to_cancel)
+            ->stop(session::stop_reason::cancelled);
+
     exchange x(stream, buffer);
     // The same cap on upstream requests as a WebSocket chat (section 2, `overloaded`):
     // refused rather than queued, with the same one-second hint (Retry-After, RFC 9110
     // section 10.2.3) as its retry_after_ms.
     x.slot = upstream::request_slot(state.upstream_slots);
     if (!x.slot) {
+        admitted.ticket.give_back();
         co_return co_await write_error(
             stream,
             request,

@@ -71,6 +71,7 @@ std::string metrics_text(const ws::relay_state& state)
     g.sessions_resumed = c.resumed.load();
     g.sessions_taken_over = c.taken_over.load();
     g.sessions_expired = c.expired.load();
+    g.sessions_evicted = c.evicted.load();
     g.draining = state.draining.load();
     return metrics::render(g);
 }
@@ -101,7 +102,7 @@ awaitable<void> refuse_upgrade(
 {
     metrics::global().upgrades_refused.fetch_add(1, std::memory_order_relaxed);
     auto res = text_response(status, why, version, false);
-    if (status == http::status::service_unavailable)
+    if (status == http::status::service_unavailable || status == http::status::too_many_requests)
         res.set(http::field::retry_after, "5");
     // RFC 6455 section 4.4: a refusal of the client's protocol version names ours.
     if (status == http::status::upgrade_required)
@@ -194,6 +195,18 @@ awaitable<void> run_http_session(
                 co_return;
             }
             auto resume = resume_from_query(request.target());
+            // Section 7: a client at its bound of sessions, all of them with a connection,
+            // gets no new one (a detached one would be ended to make room instead).
+            if (!resume && !state.sessions.clients.may_add_session(ip)) {
+                co_await refuse_upgrade(
+                    stream,
+                    http::status::too_many_requests,
+                    "too many sessions from this address",
+                    version
+                );
+                state.connections.release(ip);
+                co_return;
+            }
             // Beast's stream answers the upgrade with --compression: it negotiates
             // permessage-deflate. Otherwise the handshake is answered here.
             if (!cfg.compression) {
@@ -225,7 +238,7 @@ awaitable<void> run_http_session(
                 }
                 // Frames a client sent right behind its request may have been read with it.
                 const auto rest = buffer.cdata();
-                c.open(resume, {static_cast<const char*>(rest.data()), rest.size()});
+                c.open(resume, ip, {static_cast<const char*>(rest.data()), rest.size()});
                 return c.serve(std::move(conn), ip);
             }();
             net::co_spawn(

@@ -200,6 +200,14 @@ std::string render(const gauges& g)
     );
     simple(
         out,
+        "tokenrelay_sessions_evicted_total",
+        "Detached sessions ended early: their client's bound on sessions, or the bound on "
+        "detached sessions of all clients.",
+        "counter",
+        static_cast<double>(g.sessions_evicted)
+    );
+    simple(
+        out,
         "tokenrelay_generations_total",
         "Generations started.",
         "counter",

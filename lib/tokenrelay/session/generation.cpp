@@ -92,7 +92,7 @@ awaitable<void> session::pump(upstream::event_channel& events, std::string messa
                 m.tokens_relayed.fetch_add(1, std::memory_order_relaxed);
                 m.token_bytes_relayed.fetch_add(ev.text.size(), std::memory_order_relaxed);
                 if (ev.type == kind::token)
-                    reply_->text += ev.text;
+                    append_within(reply_->text, ev.text, settings_.history_max_bytes);
                 log_.append_text(
                     ev.type == kind::token ? entry_kind::token : entry_kind::reasoning,
                     message_id,
@@ -211,6 +211,7 @@ session::generation_end session::end_generation_locked(protocol::stream_end_fiel
     reply_->text.clear();
     running_ = false;
     slot_.reset();
+    ticket_.reset();
     pump_waiting_ = false;
     done.writer = attached_;
     return done;

@@ -12,4 +12,19 @@ void history::add(chat_turn turn)
     }
 }
 
+void append_within(std::string& text, std::string_view more, std::size_t limit)
+{
+    if (text.size() >= limit)
+        return;
+    if (more.size() > limit - text.size()) {
+        auto n = limit - text.size();
+        // Back off to the start of the character that would be cut (continuation bytes
+        // are 10xxxxxx).
+        while (n > 0 && (static_cast<unsigned char>(more[n]) & 0xC0) == 0x80)
+            --n;
+        more = more.substr(0, n);
+    }
+    text.append(more);
+}
+
 } // namespace tokenrelay::session

@@ -6,6 +6,8 @@
 #include <tokenrelay/session/front_queue.hpp>
 
 #include <cstddef>
+#include <string>
+#include <string_view>
 #include <vector>
 
 namespace tokenrelay::session {
@@ -28,5 +30,10 @@ private:
     std::size_t max_turns_;
     std::size_t max_bytes_;
 };
+
+/// Appends as much of `more` to `text` as keeps it within `limit` bytes, cut at a UTF-8
+/// character boundary. A running reply is kept so: the history could hold no more of it,
+/// and its whole text would otherwise grow with the reply (the log beside it is bounded).
+void append_within(std::string& text, std::string_view more, std::size_t limit);
 
 } // namespace tokenrelay::session

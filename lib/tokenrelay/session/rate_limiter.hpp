@@ -16,6 +16,10 @@ public:
     /// Takes one message at `now_ms`. Returns nullopt when allowed, otherwise the
     /// milliseconds until one message will be allowed.
     std::optional<std::int64_t> try_take(std::int64_t now_ms);
+    /// Gives back a message taken for a chat that was refused after all.
+    void give_back() noexcept;
+    /// Whether the bucket is full again at `now_ms`, as if nothing had been taken.
+    bool full_at(std::int64_t now_ms) const noexcept;
 
 private:
     unsigned per_minute_;

@@ -1,3 +1,4 @@
+#include <tokenrelay/core/clock.hpp>
 #include <tokenrelay/core/session_id.hpp>
 #include <tokenrelay/session/registry.hpp>
 
@@ -14,10 +15,15 @@ std::size_t id_hash(std::string_view id)
 } // namespace
 
 std::shared_ptr<session> registry::create(
-    loop_executor home, upstream::model_source& source, const session_settings& settings
+    loop_executor home,
+    upstream::model_source& source,
+    const session_settings& settings,
+    std::string client
 )
 {
-    auto s = std::make_shared<session>(make_session_id(), std::move(home), source, settings, *this);
+    auto s = std::make_shared<session>(
+        make_session_id(), std::move(home), source, settings, *this, std::move(client)
+    );
     const auto h = id_hash(s->id());
     auto& sh = shard_for(h);
     {
@@ -25,7 +31,16 @@ std::shared_ptr<session> registry::create(
         sh.sessions.emplace(h, s);
     }
     counters.created.fetch_add(1, std::memory_order_relaxed);
+    if (auto victim = clients.add_session(s, s->client(), now_ms()))
+        end(std::static_pointer_cast<session>(victim));
     return s;
+}
+
+void registry::end(const std::shared_ptr<session>& s)
+{
+    s->end_now();
+    forget(*s);
+    counters.evicted.fetch_add(1, std::memory_order_relaxed);
 }
 
 std::shared_ptr<session> registry::find(std::string_view id) const
@@ -42,6 +57,7 @@ std::shared_ptr<session> registry::find(std::string_view id) const
 
 void registry::forget(const session& s)
 {
+    clients.remove_session(&s);
     const auto h = id_hash(s.id());
     auto& sh = shard_for(h);
     std::lock_guard lock(sh.mutex);
@@ -49,6 +65,7 @@ void registry::forget(const session& s)
     for (auto it = first; it != last; ++it)
         if (it->second.get() == &s) {
             sh.sessions.erase(it);
+            counters.forgotten.fetch_add(1, std::memory_order_relaxed);
             return;
         }
 }

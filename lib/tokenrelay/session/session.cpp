@@ -22,10 +22,11 @@ session::session(
     loop_executor home,
     upstream::model_source& source,
     const session_settings& settings,
-    registry& owner
+    registry& owner,
+    std::string client
 )
-    : id_(std::move(id)), home_(std::move(home)), source_(source), settings_(settings),
-      owner_(owner), log_(settings.replay_log_bytes),
+    : id_(std::move(id)), client_(std::move(client)), home_(std::move(home)), source_(source),
+      settings_(settings), owner_(owner), log_(settings.replay_log_bytes),
       history_(settings.history_max_turns, settings.history_max_bytes),
       limiter_(settings.rate_limit)
 {}
@@ -45,6 +46,7 @@ session::attach(std::shared_ptr<subscriber> s, std::optional<std::uint64_t> last
         cursor_ = std::min(last_seq.value_or(log_.last_seq()), log_.last_seq());
         result = {log_.first_seq(), log_.last_seq()};
     }
+    owner_.clients.session_attached(this);
     if (previous && previous != s) {
         owner_.counters.taken_over.fetch_add(1, std::memory_order_relaxed);
         previous->close_taken_over();
@@ -66,6 +68,9 @@ void session::detach(const subscriber* s)
         epoch = ++attach_epoch_;
         wake_pump = std::exchange(pump_waiting_, false);
     }
+    // Past the bound on detached sessions of all clients, the oldest of them ends.
+    if (auto victim = owner_.clients.session_detached(shared_from_this()))
+        owner_.end(std::static_pointer_cast<session>(victim));
     net::post(home_, [self = shared_from_this(), epoch, wake_pump] {
         if (wake_pump)
             self->pump_timer_.cancel();
@@ -102,31 +107,68 @@ awaitable<void> session::expire_after_window(std::uint64_t epoch)
     log::debug("session_expired", {{"session", short_session_id(id_)}});
 }
 
+session::chat_outcome
+session::refuse(errc code, std::string message, std::int64_t retry_after_ms, std::string id)
+{
+    chat_outcome outcome;
+    outcome.refused = code;
+    outcome.message = std::move(message);
+    outcome.retry_after_ms = retry_after_ms;
+    outcome.id = std::move(id);
+    return outcome;
+}
+
+void session::end_now()
+{
+    {
+        std::lock_guard lock(mutex_);
+        // The resume window's pending wait then finds a newer epoch and leaves it be.
+        ++attach_epoch_;
+    }
+    stop(stop_reason::expired);
+    net::post(home_, [self = shared_from_this()] { self->expiry_timer_.cancel(); });
+}
+
 session::chat_outcome session::start_chat(protocol::chat_frame chat)
 {
+    const auto busy_message = "a reply is still streaming in this session; cancel it or wait";
+    {
+        std::lock_guard lock(mutex_);
+        if (running_)
+            return refuse(errc::busy, busy_message, 0, chat.id);
+        // Checked before the rate limiters so a refused chat does not use up a message
+        // slot. A session's totals never shrink; the wait offered is the resume window,
+        // after which a detached session is forgotten (section 3).
+        if (settings_.token_budget > 0 &&
+            static_cast<std::uint64_t>(totals_.prompt_tokens + totals_.completion_tokens) >=
+                settings_.token_budget) {
+            return refuse(
+                errc::rate_limited,
+                "this session's token budget is spent; start a new session",
+                settings_.resume_window.count() > 0 ? settings_.resume_window.count() : 60000,
+                chat.id
+            );
+        }
+    }
+    // Section 7: the client's rate and running replies, which a new session does not
+    // reset. Past its bound of replies, its oldest one in a detached session is cancelled
+    // to make room (never another client's).
+    auto admitted = owner_.clients.admit_generation(client_, now_ms(), this);
+    if (!admitted.ticket)
+        return refuse(
+            admitted.refusal, std::move(admitted.message), admitted.retry_after_ms, chat.id
+        );
+    if (admitted.to_cancel)
+        std::static_pointer_cast<session>(admitted.to_cancel)->stop(stop_reason::cancelled);
+
     chat_outcome outcome;
     chat_request request;
     std::uint64_t generation = 0;
     {
         std::lock_guard lock(mutex_);
         if (running_) {
-            outcome.refused = errc::busy;
-            outcome.message = "a reply is still streaming in this session; cancel it or wait";
-            outcome.id = chat.id;
-            return outcome;
-        }
-        // Checked before the rate limiter so a refused chat does not use up a message slot.
-        // A session's totals never shrink; the wait offered is the resume window, after
-        // which a detached session is forgotten (section 3).
-        if (settings_.token_budget > 0 &&
-            static_cast<std::uint64_t>(totals_.prompt_tokens + totals_.completion_tokens) >=
-                settings_.token_budget) {
-            outcome.refused = errc::rate_limited;
-            outcome.message = "this session's token budget is spent; start a new session";
-            outcome.retry_after_ms =
-                settings_.resume_window.count() > 0 ? settings_.resume_window.count() : 60000;
-            outcome.id = chat.id;
-            return outcome;
+            admitted.ticket.give_back();
+            return refuse(errc::busy, busy_message, 0, chat.id);
         }
         // Taken before the rate limiter, and given back if it refuses, so neither refusal
         // uses up the other's allowance.
@@ -134,19 +176,23 @@ session::chat_outcome session::start_chat(protocol::chat_frame chat)
         if (settings_.upstream_slots) {
             slot = upstream::request_slot(*settings_.upstream_slots);
             if (!slot) {
-                outcome.refused = errc::overloaded;
-                outcome.message = "the relay is at its limit of upstream requests; try again soon";
-                outcome.retry_after_ms = overloaded_retry_after_ms;
-                outcome.id = chat.id;
-                return outcome;
+                admitted.ticket.give_back();
+                return refuse(
+                    errc::overloaded,
+                    "the relay is at its limit of upstream requests; try again soon",
+                    overloaded_retry_after_ms,
+                    chat.id
+                );
             }
         }
         if (auto wait = limiter_.try_take(now_ms())) {
-            outcome.refused = errc::rate_limited;
-            outcome.message = "too many messages in this session; try again later";
-            outcome.retry_after_ms = *wait;
-            outcome.id = chat.id;
-            return outcome;
+            admitted.ticket.give_back();
+            return refuse(
+                errc::rate_limited,
+                "too many messages in this session; try again later",
+                *wait,
+                chat.id
+            );
         }
         outcome.id =
             chat.id.empty() ? "m" + std::to_string(next_message_number_++) : std::move(chat.id);
@@ -168,6 +214,7 @@ session::chat_outcome session::start_chat(protocol::chat_frame chat)
         reply_->message_id = outcome.id;
         generation = ++generation_;
         slot_ = std::move(slot);
+        ticket_ = std::move(admitted.ticket);
         running_ = true;
         stop_reason_.reset();
         reply_->text.clear();

@@ -13,6 +13,7 @@
 #include <tokenrelay/core/lazy_timer.hpp>
 #include <tokenrelay/core/net.hpp>
 #include <tokenrelay/protocol/client_frame.hpp>
+#include <tokenrelay/session/client_table.hpp>
 #include <tokenrelay/session/generation_log.hpp>
 #include <tokenrelay/session/history.hpp>
 #include <tokenrelay/session/rate_limiter.hpp>
@@ -80,11 +81,14 @@ public:
         loop_executor home,
         upstream::model_source& source,
         const session_settings& settings,
-        registry& owner
+        registry& owner,
+        std::string client
     );
     ~session();
 
     const std::string& id() const noexcept { return id_; }
+    /// The client it belongs to (its IP address), for the per-client bounds.
+    const std::string& client() const noexcept { return client_; }
 
     struct attach_result
     {
@@ -108,6 +112,9 @@ public:
 
     /// Stops the running generation, if any; its stream_end carries the reason.
     void stop(stop_reason why);
+    /// Ends a detached session now rather than at the end of its resume window (the
+    /// registry forgets it): its reply is stopped as the window's end would.
+    void end_now();
 
     /// For the attached writer: frames after its cursor, up to about `max_bytes`. Returns
     /// whether more are to come: a generation runs and `s` is still the attached writer.
@@ -162,7 +169,13 @@ private:
     end_fields_locked(std::string reason, const std::optional<token_usage>& upstream_usage);
     awaitable<void> expire_after_window(std::uint64_t epoch);
 
+    /// The per-client checks of a chat; refused, or a ticket for its reply.
+    client_table::admission admit(const protocol::chat_frame& chat);
+    chat_outcome
+    refuse(errc code, std::string message, std::int64_t retry_after_ms, std::string id);
+
     const std::string id_;
+    const std::string client_;
     const loop_executor home_;
     upstream::model_source& source_;
     const session_settings& settings_;
@@ -182,6 +195,7 @@ private:
     std::uint64_t cursor_ = 0;
     std::uint64_t attach_epoch_ = 0;
     upstream::request_slot slot_;  // held while a generation runs
+    generation_ticket ticket_;     // the client's count of running replies, likewise
     bool running_ = false;         // a generation has started and not logged its end
     std::uint64_t generation_ = 0; // numbers generations, so a late finish is ignored
     bool pump_waiting_ = false;    // the pump waits for the writer (backpressure)

@@ -97,9 +97,12 @@ struct reservation
 } // namespace
 
 void connection::open(
-    const std::optional<resume_request>& resume_from, std::string_view already_read
+    const std::optional<resume_request>& resume_from,
+    std::string client_ip,
+    std::string_view already_read
 )
 {
+    client_ip_ = std::move(client_ip);
     unread_.assign(already_read);
     last_read_ = write_started_ = std::chrono::steady_clock::now();
     state_.connections.add(shared_from_this());
@@ -169,7 +172,7 @@ awaitable<void> connection::serve_compressed(
     reservation held{state_.connections, ip};
     if (!co_await accept_compressed(request))
         co_return;
-    open(resume_from);
+    open(resume_from, ip);
     co_await read_loop_compressed();
     co_await finish(std::move(self));
 }
@@ -223,7 +226,8 @@ awaitable<bool> connection::accept_compressed(http::request<http::string_body>& 
 
 void connection::start_fresh_session()
 {
-    session_ = state_.sessions.create(loop_.executor, loop_.source, state_.session_settings);
+    session_ =
+        state_.sessions.create(loop_.executor, loop_.source, state_.session_settings, client_ip_);
     const auto r = session_->attach(shared_from_this(), std::nullopt);
     std::string frame;
     protocol::append_session_frame(frame, session_->id(), false, r.last_seq, r.first_seq);

@@ -45,8 +45,13 @@ public:
 
     /// Starts a connection whose upgrade request has been answered (switching_protocols):
     /// resumes or makes its session and queues the session frame. `already_read`: bytes
-    /// that came after the request, read with it (a client's first frames).
-    void open(const std::optional<resume_request>& resume, std::string_view already_read = {});
+    /// that came after the request, read with it (a client's first frames). `client_ip`:
+    /// whose sessions it makes (the per-client bounds).
+    void open(
+        const std::optional<resume_request>& resume,
+        std::string client_ip,
+        std::string_view already_read = {}
+    );
     /// Reads client frames until the connection ends, then detaches from the session.
     /// `self` keeps the connection alive meanwhile; the connection slot reserved for `ip`
     /// (connection_set::try_reserve) is released when this ends, however it ends.
@@ -142,6 +147,7 @@ private:
     frame_reader frames_in_;
     std::string unread_; // read but not yet parsed while the reader waits for room
     std::shared_ptr<session::session> session_;
+    std::string client_ip_;
     // Set once the connection is to close. Held apart: close_reason carries a 123-byte
     // reason buffer that an open connection does not need (issue 7, memory per session).
     std::unique_ptr<websocket::close_reason> close_;

@@ -21,6 +21,16 @@ session_settings_from(const config::relay_config& c, upstream::request_slots& sl
     return s;
 }
 
+session::client_limits client_limits_from(const config::relay_config& c)
+{
+    session::client_limits l;
+    l.sessions_per_client = c.max_sessions_per_ip;
+    l.generations_per_client = c.max_generations_per_ip;
+    l.detached_sessions = c.max_detached_sessions;
+    l.chats_per_minute = c.rate_limit_per_ip;
+    return l;
+}
+
 protocol::frame_limits frame_limits_from(const config::relay_config& c)
 {
     protocol::frame_limits l;
@@ -39,7 +49,7 @@ protocol::frame_limits frame_limits_from(const config::relay_config& c)
 relay_state::relay_state(config::relay_config cfg)
     : config(std::move(cfg)), upstream_slots(config.max_upstream_requests),
       session_settings(session_settings_from(config, upstream_slots)),
-      frame_limits(frame_limits_from(config))
+      frame_limits(frame_limits_from(config)), sessions(client_limits_from(config))
 {}
 
 } // namespace tokenrelay::ws

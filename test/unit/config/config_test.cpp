@@ -126,6 +126,10 @@ std::vector<good_case> good_cases()
         {"threads", "8", [](cfg c) { BOOST_TEST(c.threads == 8u); }},
         {"max-connections", "500", [](cfg c) { BOOST_TEST(c.max_connections == 500u); }},
         {"max-connections-per-ip", "7", [](cfg c) { BOOST_TEST(c.max_connections_per_ip == 7u); }},
+        {"max-sessions-per-ip", "3", [](cfg c) { BOOST_TEST(c.max_sessions_per_ip == 3u); }},
+        {"max-generations-per-ip", "4", [](cfg c) { BOOST_TEST(c.max_generations_per_ip == 4u); }},
+        {"max-detached-sessions", "9", [](cfg c) { BOOST_TEST(c.max_detached_sessions == 9u); }},
+        {"rate-limit-per-ip", "0", [](cfg c) { BOOST_TEST(c.rate_limit_per_ip == 0u); }},
         {"max-upstream-requests", "5", [](cfg c) { BOOST_TEST(c.max_upstream_requests == 5u); }},
         {"max-message-bytes", "64", [](cfg c) { BOOST_TEST(c.max_message_bytes == 64u); }},
         {"resume-window", "0", [](cfg c) { BOOST_TEST(c.resume_window.count() == 0); }},
@@ -205,6 +209,10 @@ BOOST_FIXTURE_TEST_CASE(no_flags_gives_the_protocol_defaults, fixture)
     BOOST_TEST(c.threads == 0u);
     BOOST_TEST(c.max_connections == 100000u);
     BOOST_TEST(c.max_connections_per_ip == 1000u);
+    BOOST_TEST(c.max_sessions_per_ip == 100u);
+    BOOST_TEST(c.max_generations_per_ip == 20u);
+    BOOST_TEST(c.max_detached_sessions == 20000u);
+    BOOST_TEST(c.rate_limit_per_ip == 300u);
     BOOST_TEST(c.max_message_bytes == 65536u);
     BOOST_TEST(c.resume_window.count() == 60000);
     BOOST_TEST(c.first_token_timeout.count() == 30000);
@@ -554,6 +562,10 @@ BOOST_FIXTURE_TEST_CASE(every_bad_value_names_its_flag_on_one_line, fixture)
         {{"--max-connections", "0"}, "--max-connections"},
         {{"--max-connections", "10000001"}, "--max-connections"},
         {{"--max-connections-per-ip", "x"}, "--max-connections-per-ip"},
+        {{"--max-sessions-per-ip", "0"}, "--max-sessions-per-ip"},
+        {{"--max-generations-per-ip", "0"}, "--max-generations-per-ip"},
+        {{"--max-detached-sessions", "-1"}, "--max-detached-sessions"},
+        {{"--rate-limit-per-ip", "x"}, "--rate-limit-per-ip"},
         {{"--max-upstream-requests", "0"}, "--max-upstream-requests"},
         {{"--max-message-bytes", "63"}, "--max-message-bytes"},
         {{"--max-message-bytes", "16777217"}, "--max-message-bytes"},
