@@ -22,7 +22,7 @@ std::string stop_reason_of(std::string_view finish)
 anthropic_writer::anthropic_writer(plan p, chat_input in, std::uint64_t id)
     : plan_(std::move(p)), in_(std::move(in)), id_(id), line_end_(line_end_text(plan_.lineend))
 {
-    total_ = planned_token_count(plan_);
+    total_ = planned_token_count(plan_, in_);
 
     if (plan_.stall) {
         phase_ = phase::over;

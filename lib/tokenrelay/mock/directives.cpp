@@ -123,6 +123,8 @@ bool apply(std::string_view word, plan& p)
         p.reasoning = *n;
     else if (name == "huge")
         p.huge = *n;
+    else if (name == "echo_key" && *n > 0)
+        p.echo_key = *n;
     else if (name == "nonewline")
         p.nonewline = *n;
     else

@@ -39,6 +39,9 @@ struct plan
     std::string finish = "stop";
     bool echo = false;
     std::optional<std::size_t> huge;
+    /// `mock:echo_key=N`: the reply echoes the request's bearer token in a 200 stream,
+    /// as "key <token> end " cut into content tokens of N bytes.
+    std::optional<std::size_t> echo_key;
     std::optional<std::size_t> nonewline;
     bool empty_deltas = false;
     bool comments = false;
@@ -67,6 +70,8 @@ struct chat_input
     std::string last_content;
     /// Characters (Unicode code points) of all message contents, for `prompt_tokens`.
     std::size_t prompt_chars = 0;
+    /// The bearer token of the request's Authorization header (`mock:echo_key`).
+    std::string bearer_token;
 };
 
 /// Reads a parsed chat-completions body; nullopt when it is not an object with a

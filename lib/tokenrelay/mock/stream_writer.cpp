@@ -39,7 +39,7 @@ stream_writer::stream_writer(plan p, chat_input in, std::uint64_t id, std::int64
     content_head_ = empty_event.substr(0, quotes);
     content_tail_ = empty_event.substr(quotes);
 
-    total_ = planned_token_count(plan_);
+    total_ = planned_token_count(plan_, in_);
 
     if (plan_.stall) {
         phase_ = phase::over;
@@ -78,11 +78,22 @@ std::string stream_writer::token_text(std::size_t i) const
     return plain_token_text(plan_, in_, i);
 }
 
-std::size_t planned_token_count(const plan& p)
+namespace {
+
+std::string echoed_key_text(const chat_input& in)
+{
+    return "key " + in.bearer_token + " end ";
+}
+
+} // namespace
+
+std::size_t planned_token_count(const plan& p, const chat_input& in)
 {
     std::size_t total = p.tokens;
     if (p.echo)
         total = 1;
+    else if (p.echo_key)
+        total = (echoed_key_text(in).size() + *p.echo_key - 1) / *p.echo_key;
     else if (p.huge)
         total = (*p.huge + huge_token_size - 1) / huge_token_size;
     std::optional<std::size_t> cut;
@@ -91,7 +102,7 @@ std::size_t planned_token_count(const plan& p)
     if (p.disconnect_after && (!cut || *p.disconnect_after < *cut))
         cut = p.disconnect_after;
     if (cut)
-        total = (p.echo || p.huge) ? std::min(total, *cut) : *cut;
+        total = (p.echo || p.huge || p.echo_key) ? std::min(total, *cut) : *cut;
     return total;
 }
 
@@ -99,6 +110,8 @@ std::string plain_token_text(const plan& p, const chat_input& in, std::size_t i)
 {
     if (p.echo)
         return in.messages_json;
+    if (p.echo_key)
+        return echoed_key_text(in).substr(i * *p.echo_key, *p.echo_key);
     if (p.huge) {
         const auto left = *p.huge - i * huge_token_size;
         return std::string(std::min(left, huge_token_size), 'x');

@@ -90,12 +90,13 @@ inline constexpr std::string_view last_http_chunk = "0\r\n\r\n";
 inline constexpr std::size_t huge_token_size = 64;
 
 /// How many content tokens `p` asks for, in either wire format: the echo is one token,
-/// `mock:huge` its bytes in huge_token_size pieces, else `mock:tokens`. A K of
-/// stall_after / disconnect_after ("K tokens, then ...") wins over that count, but cannot
-/// invent echo or huge content that does not exist.
-std::size_t planned_token_count(const plan& p);
+/// `mock:huge` its bytes in huge_token_size pieces, `mock:echo_key` its text in pieces of
+/// the size given, else `mock:tokens`. A K of stall_after / disconnect_after ("K tokens,
+/// then ...") wins over that count, but cannot invent content that does not exist.
+std::size_t planned_token_count(const plan& p, const chat_input& in);
 
-/// Content token `i` without a `mock:stamp`: the echo, a piece of `mock:huge`, or `w<i> `.
+/// Content token `i` without a `mock:stamp`: the echo, a piece of `mock:huge` or of
+/// `mock:echo_key`'s text, or `w<i> `.
 std::string plain_token_text(const plan& p, const chat_input& in, std::size_t i);
 
 /// `s` as a quoted JSON string.

@@ -5,6 +5,7 @@
 #include <tokenrelay/core/log.hpp>
 #include <tokenrelay/core/op_memory.hpp>
 #include <tokenrelay/core/redact.hpp>
+#include <tokenrelay/core/stream_redactor.hpp>
 #include <tokenrelay/metrics/metrics.hpp>
 #include <tokenrelay/sse/anthropic_decoder.hpp>
 #include <tokenrelay/sse/openai_decoder.hpp>
@@ -146,6 +147,30 @@ stream_event text_event(call_state& c, stream_event::kind kind, std::string_view
     ev.type = kind;
     ev.text = text;
     return ev;
+}
+
+/// A reply's text as it goes out: a kind of delta, where the chunk decoder puts it, and
+/// what keeps the upstream key out of it (stream_redactor.hpp: an upstream that echoes
+/// the key in a successful reply must not reach the client with it).
+struct text_delta
+{
+    stream_event::kind kind;
+    const std::string* text;
+    stream_redactor* redactor;
+};
+
+/// Sends what the redactors still hold back, before the reply's end.
+template <std::size_t N>
+awaitable<void> send_held_text(call_state& c, const std::array<text_delta, N>& deltas)
+{
+    for (const auto& d : deltas) {
+        const auto rest = d.redactor->flush();
+        if (rest.empty())
+            continue;
+        // Named: GCC 12 mishandles class-type temporaries in co_await operands.
+        auto ev = text_event(c, d.kind, rest);
+        co_await send_event(c, std::move(ev));
+    }
 }
 
 // The silence timer restarts only after the send: a slow consumer holding the bounded
@@ -315,9 +340,11 @@ read_event_stream(Stream& stream, connection& conn, response_parser& parser, cal
     sse::openai_chunk chunk;
     // A chunk's deltas in the order they go out. A named array, not an initializer list:
     // the loop over it spans co_awaits, and GCC 12 mishandles temporaries that do.
+    stream_redactor reasoning_redactor(c.options.api_key);
+    stream_redactor content_redactor(c.options.api_key);
     const std::array deltas{
-        std::pair{stream_event::kind::reasoning, &chunk.reasoning},
-        std::pair{stream_event::kind::token, &chunk.content}};
+        text_delta{stream_event::kind::reasoning, &chunk.reasoning, &reasoning_redactor},
+        text_delta{stream_event::kind::token, &chunk.content, &content_redactor}};
     std::string finish_reason;
     std::optional<token_usage> usage;
     std::array<char, 4096> buf;
@@ -352,6 +379,7 @@ read_event_stream(Stream& stream, connection& conn, response_parser& parser, cal
                     c
                 );
             if (chunk.done) {
+                co_await send_held_text(c, deltas);
                 // Named, not a temporary in the co_await: GCC 12 mishandles class-type
                 // temporaries (here a conditional's std::string) inside co_await operands.
                 auto fin = stream_event::finished(
@@ -379,10 +407,13 @@ read_event_stream(Stream& stream, connection& conn, response_parser& parser, cal
             // channel is full: this runs for every token, and each nested coroutine is one
             // more frame. The events are named: GCC 12 mishandles class-type temporaries in
             // co_await operands.
-            for (const auto& [kind, text] : deltas) {
-                if (text->empty())
+            for (const auto& d : deltas) {
+                if (d.text->empty())
                     continue;
-                auto ev = text_event(c, kind, *text);
+                const auto visible = d.redactor->push(*d.text);
+                if (visible.empty())
+                    continue;
+                auto ev = text_event(c, d.kind, visible);
                 const auto state = co_await net::this_coro::cancellation_state;
                 if (!hand_over(c, ev, state))
                     co_await send_event(c, std::move(ev));
@@ -399,6 +430,7 @@ read_event_stream(Stream& stream, connection& conn, response_parser& parser, cal
             // either the reply is cut short, never a clean stop (PROTOCOL.md section 6).
             // Anthropic always ends with message_stop, so its absence is a cut.
             if (!finish_reason.empty() && !anthropic) {
+                co_await send_held_text(c, deltas);
                 auto fin = stream_event::finished(finish_reason, usage);
                 co_await send_event(c, std::move(fin));
                 attempt_result r;

@@ -120,6 +120,9 @@ respond_chat(Stream& s, beast::flat_buffer& buf, const request& req, server_stat
 
     const auto created = now_ms() / 1000;
     const body_pacing pacing{p.bytewise, p.linger};
+    if (const auto auth = std::string_view(req[http::field::authorization]);
+        auth.starts_with("Bearer "))
+        input->bearer_token = std::string(auth.substr(7));
     stream_writer writer(std::move(p), std::move(*input), id, created);
     co_return co_await stream_response(s, buf, writer, keep_alive, pacing, open, next);
 }
