@@ -13,6 +13,9 @@
 #include <filesystem>
 #include <initializer_list>
 #include <iostream>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <memory>
 #include <pthread.h>
 #include <stdexcept>
@@ -73,6 +76,32 @@ template <class Done> awaitable<void> wait_until(Done done, clock::time_point de
 /// generations and completions finish within the drain timeout, end the rest (reason
 /// "shutdown"), close every connection with 1001, then stop. A second signal stops at
 /// once.
+// glibc keeps freed memory in its arenas and returns only what lies at a heap's top, so
+// after a storm of sessions ends (a client that opened thousands and left), the relay's
+// RSS would stay at its peak. Every few seconds, when many sessions have ended since the
+// last look, malloc_trim hands the free pages in the middle of the arenas back too.
+constexpr auto trim_check_interval = std::chrono::seconds(5);
+constexpr std::uint64_t trim_after_sessions_ended = 1000;
+
+awaitable<void> return_freed_memory(ws::relay_state& state)
+{
+    net::steady_timer timer(co_await net::this_coro::executor);
+    auto& ended = state.sessions.counters.forgotten;
+    auto last = ended.load(std::memory_order_relaxed);
+    for (;;) {
+        timer.expires_after(trim_check_interval);
+        if (auto [ec] = co_await timer.async_wait(use_tuple); ec)
+            co_return;
+        const auto now = ended.load(std::memory_order_relaxed);
+        if (now - last < trim_after_sessions_ended)
+            continue;
+        last = now;
+#if defined(__GLIBC__)
+        malloc_trim(0);
+#endif
+    }
+}
+
 awaitable<void> drain_on_signal(
     net::signal_set& signals,
     ws::relay_state& state,
@@ -225,6 +254,7 @@ int run_relay(config::relay_config cfg)
     // Installed before the listening line is printed: a signal from then on drains.
     net::signal_set signals(main_ctx, SIGINT, SIGTERM);
     net::co_spawn(main_ctx, drain_on_signal(signals, state, acceptors, contexts), net::detached);
+    net::co_spawn(main_ctx, return_freed_memory(state), log::connection_failure);
 
     std::vector<net::executor_work_guard<net::io_context::executor_type>> guards;
     for (auto& c : contexts)
