@@ -75,17 +75,41 @@ std::string metrics_text(const ws::relay_state& state)
     return metrics::render(g);
 }
 
-template <class Response>
-awaitable<bool> write_response(beast::tcp_stream& stream, Response res, bool head)
+/// The answer of a door that needs no I/O of its own: health, readiness, metrics and
+/// static files, for GET and HEAD; 405 for any other method.
+response plain_response(
+    const http::request<http::string_body>& request,
+    std::string_view path,
+    const ws::relay_state& state
+)
 {
-    const bool keep_alive = res.keep_alive();
-    if (head) {
-        http::response_serializer<http::string_body> sr{res};
-        auto [ec, n] = co_await http::async_write_header(stream, sr, use_tuple);
-        co_return !ec && keep_alive;
+    const auto version = request.version();
+    const bool keep_alive = request.keep_alive();
+    if (request.method() != http::verb::get && request.method() != http::verb::head) {
+        auto res = text_response(
+            http::status::method_not_allowed, "method not allowed", version, keep_alive
+        );
+        res.set(http::field::allow, "GET, HEAD");
+        return res;
     }
-    auto [ec, n] = co_await http::async_write(stream, res, use_tuple);
-    co_return !ec && keep_alive;
+    if (path == "/healthz")
+        return text_response(http::status::ok, "ok", version, keep_alive);
+    if (path == "/metrics") {
+        auto res = text_response(http::status::ok, metrics_text(state), version, keep_alive);
+        res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+        return res;
+    }
+    if (path == "/readyz") {
+        const bool ready =
+            !state.draining.load() && state.connections.size() < state.config.max_connections;
+        return text_response(
+            ready ? http::status::ok : http::status::service_unavailable,
+            ready ? "ready" : "not ready",
+            version,
+            keep_alive
+        );
+    }
+    return static_file_response(state.config.static_dir, request);
 }
 
 std::string peer_ip(const beast::tcp_stream& stream)
@@ -152,7 +176,6 @@ awaitable<void> run_http_session(
         auto request = parser.release();
         const auto path = path_of(request.target());
         const auto version = request.version();
-        const bool keep_alive = request.keep_alive();
 
         if (websocket::is_upgrade(request) && (path == "/" || path == "/ws")) {
             if (state.draining.load()) {
@@ -234,41 +257,14 @@ awaitable<void> run_http_session(
             co_return;
         }
 
-        const bool head = request.method() == http::verb::head;
         bool keep = false;
         if (path == "/v1/chat/completions") {
             keep = co_await serve_completion(stream, buffer, request, state, loop);
-        } else if (request.method() != http::verb::get && !head) {
-            auto res = text_response(
-                http::status::method_not_allowed, "method not allowed", version, keep_alive
-            );
-            res.set(http::field::allow, "GET, HEAD");
-            keep = co_await write_response(stream, std::move(res), false);
-        } else if (path == "/healthz") {
-            keep = co_await write_response(
-                stream, text_response(http::status::ok, "ok", version, keep_alive), head
-            );
-        } else if (path == "/metrics") {
-            auto res = text_response(http::status::ok, metrics_text(state), version, keep_alive);
-            res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
-            keep = co_await write_response(stream, std::move(res), head);
-        } else if (path == "/readyz") {
-            const bool ready =
-                !state.draining.load() && state.connections.size() < cfg.max_connections;
-            keep = co_await write_response(
-                stream,
-                text_response(
-                    ready ? http::status::ok : http::status::service_unavailable,
-                    ready ? "ready" : "not ready",
-                    version,
-                    keep_alive
-                ),
-                head
-            );
         } else {
-            keep = co_await write_response(
-                stream, static_file_response(cfg.static_dir, request), head
-            );
+            auto res = plain_response(request, path, state);
+            const bool again = res.keep_alive();
+            const bool head = request.method() == http::verb::head;
+            keep = co_await write_response(stream, std::move(res), head) && again;
         }
         if (!keep) {
             error_code ignored;
