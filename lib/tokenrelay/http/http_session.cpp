@@ -1,5 +1,7 @@
 #include <tokenrelay/core/log.hpp>
+#include <tokenrelay/http/admission.hpp>
 #include <tokenrelay/http/completions.hpp>
+#include <tokenrelay/http/header_scan.hpp>
 #include <tokenrelay/http/http_session.hpp>
 #include <tokenrelay/http/responses.hpp>
 #include <tokenrelay/http/upgrade_access.hpp>
@@ -16,6 +18,48 @@ namespace tokenrelay::http_server {
 namespace {
 
 constexpr std::size_t max_header_bytes = 16 * 1024;
+constexpr std::size_t header_read_bytes = 4096;
+
+using request_parser = http::request_parser<http::string_body>;
+
+/// Reads until `buffer` holds the request's whole header block, then parses it into
+/// `parser`. The raw block goes through `scan` first: once parsed, a folded line no longer
+/// shows. Bytes past the header stay in `buffer` for the body or the next request.
+awaitable<error_code> read_header(
+    beast::tcp_stream& stream, beast::flat_buffer& buffer, request_parser& parser, header_scan& scan
+)
+{
+    for (;;) {
+        const auto bytes = buffer.cdata();
+        scan.feed({static_cast<const char*>(bytes.data()), bytes.size()});
+        if (scan.complete())
+            break;
+        if (buffer.size() >= max_header_bytes)
+            co_return http::error::header_limit;
+        auto [ec, n] =
+            co_await stream.async_read_some(buffer.prepare(header_read_bytes), use_tuple);
+        if (ec)
+            co_return ec;
+        buffer.commit(n);
+    }
+    auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, use_tuple);
+    co_return ec;
+}
+
+bool is_head(const request_parser& parser)
+{
+    return parser.get().method() == http::verb::head;
+}
+
+/// Answers a request that is not served, then closes. HTTP/1.1 whatever the request's
+/// version (RFC 9110 section 2.5), so that the answer can say `Connection: close`.
+awaitable<void>
+refuse(beast::tcp_stream& stream, http::status status, std::string_view why, bool head)
+{
+    co_await write_response(stream, text_response(status, why, 11, false), head);
+    error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+}
 
 std::string_view path_of(std::string_view target)
 {
@@ -147,30 +191,38 @@ awaitable<void> run_http_session(
     const auto& cfg = state.config;
     for (auto deadline = first_deadline;;
          deadline = std::chrono::steady_clock::now() + cfg.header_timeout) {
-        http::request_parser<http::string_body> parser;
+        request_parser parser;
         parser.header_limit(max_header_bytes);
         parser.body_limit(cfg.max_http_body_bytes);
         // One deadline for the whole request, body included, and for the wait for the next
         // one on a kept-alive connection (the first one's runs from accept): a client that
         // trickles (slowloris) is cut off.
         stream.expires_at(deadline);
-        auto [ec, n] = co_await http::async_read(stream, buffer, parser, use_tuple);
+        header_scan scan;
+        auto ec = co_await read_header(stream, buffer, parser, scan);
+        if (!ec) {
+            // Every request passes here once, before anything of it is routed or its body
+            // read: a refused one ends the connection, so nothing behind it is taken for a
+            // request.
+            if (const auto refused = admit_request(parser.get(), scan.obs_fold())) {
+                co_await refuse(stream, refused->status, refused->reason, is_head(parser));
+                co_return;
+            }
+            auto [body_ec, n] = co_await http::async_read(stream, buffer, parser, use_tuple);
+            ec = body_ec;
+        }
         if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
             ec == net::error::connection_reset || ec == net::error::eof) {
             co_return;
         }
         if (ec == http::error::body_limit) {
-            co_await write_response(
-                stream,
-                text_response(http::status::payload_too_large, "request body too large", 11, false),
-                false
+            co_await refuse(
+                stream, http::status::payload_too_large, "request body too large", is_head(parser)
             );
             co_return;
         }
         if (ec) {
-            co_await write_response(
-                stream, text_response(http::status::bad_request, "bad request", 11, false), false
-            );
+            co_await refuse(stream, http::status::bad_request, "bad request", is_head(parser));
             co_return;
         }
         auto request = parser.release();
