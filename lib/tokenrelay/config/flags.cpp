@@ -83,6 +83,21 @@ std::string set_origins(std::string_view text, std::vector<std::string>& out)
     return {};
 }
 
+std::string set_host_names(std::string_view text, std::vector<std::string>& out)
+{
+    const auto items = parse_list(text, "host names");
+    if (!items)
+        return items.problem;
+    for (const auto& item : items.value) {
+        const auto host = parse_host_name(item);
+        if (!host)
+            return host.problem;
+        if (std::find(out.begin(), out.end(), host.value) == out.end())
+            out.push_back(host.value);
+    }
+    return {};
+}
+
 std::string set_api_key_from_file(std::string_view path, std::string& out)
 {
     const std::string file_path(path);
@@ -349,6 +364,14 @@ const std::array table{
         "browser Origin allowed to connect; may repeat (environment: comma-separated)",
         false,
         [](relay_config& c, std::string_view v) { return set_origins(v, c.allowed_origins); }},
+    flag_spec{
+        "public-host",
+        "HOST",
+        "none",
+        "a host name clients reach the relay by (behind a proxy); may repeat (environment: "
+        "comma-separated)",
+        false,
+        [](relay_config& c, std::string_view v) { return set_host_names(v, c.public_hosts); }},
     flag_spec{
         "log-level",
         "L",

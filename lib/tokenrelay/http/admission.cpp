@@ -46,9 +46,7 @@ std::optional<refusal> check_transfer_coding(const http::request_header<>& heade
     return std::nullopt;
 }
 
-} // namespace
-
-std::optional<refusal> admit_request(const http::request_header<>& header, bool obs_fold)
+std::optional<refusal> check_framing(const http::request_header<>& header, bool obs_fold)
 {
     if (obs_fold)
         return refusal{http::status::bad_request, "folded header lines are not accepted"};
@@ -66,6 +64,31 @@ std::optional<refusal> admit_request(const http::request_header<>& header, bool 
     if (header.count(http::field::content_length) != 0)
         return refusal{http::status::bad_request, "Transfer-Encoding and Content-Length"};
     return check_transfer_coding(header);
+}
+
+} // namespace
+
+std::optional<refusal>
+admit_request(const http::request_header<>& header, bool obs_fold, const known_hosts& known)
+{
+    if (auto refused = check_framing(header, obs_fold))
+        return refused;
+    // Only HTTP/1.0 may leave Host out, and browsers, whose pages a rebinding attack
+    // runs in, always send it.
+    if (header.count(http::field::host) == 0)
+        return std::nullopt;
+    switch (check_host(header[http::field::host], known)) {
+    case host_verdict::allowed:
+        return std::nullopt;
+    case host_verdict::malformed:
+        return refusal{http::status::bad_request, "malformed Host"};
+    case host_verdict::misdirected:
+        break;
+    }
+    return refusal{
+        http::status::misdirected_request,
+        "this relay does not answer to that host name (the operator can allow it with "
+        "--public-host)"};
 }
 
 } // namespace tokenrelay::http_server

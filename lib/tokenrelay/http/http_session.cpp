@@ -204,7 +204,8 @@ awaitable<void> run_http_session(
             // Every request passes here once, before anything of it is routed or its body
             // read: a refused one ends the connection, so nothing behind it is taken for a
             // request.
-            if (const auto refused = admit_request(parser.get(), scan.obs_fold())) {
+            const auto refused = admit_request(parser.get(), scan.obs_fold(), known_hosts_of(cfg));
+            if (refused) {
                 co_await refuse(stream, refused->status, refused->reason, is_head(parser));
                 co_return;
             }

@@ -154,6 +154,11 @@ std::vector<good_case> good_cases()
                  c.allowed_origins == (std::vector<std::string>{"https://chat.example.com"})
              );
          }},
+        {"public-host",
+         "Chat.Example.COM.",
+         [](cfg c) {
+             BOOST_TEST(c.public_hosts == (std::vector<std::string>{"chat.example.com"}));
+         }},
         {"log-level", "debug", [](cfg c) { BOOST_TEST(c.log_level == "debug"); }},
         {"log-format", "json", [](cfg c) { BOOST_TEST(c.log_format == "json"); }},
         {"upstream-format",
@@ -454,6 +459,30 @@ BOOST_FIXTURE_TEST_CASE(allowed_origin_repeats_and_is_normalised_like_a_browser_
     );
 }
 
+BOOST_FIXTURE_TEST_CASE(public_host_repeats_and_is_compared_in_lower_case, fixture)
+{
+    const auto c = parse_ok(
+        {"--public-host",
+         "a.example",
+         "--public-host=A.Example.",
+         "--public-host",
+         "relay_1.internal",
+         "--public-host",
+         "10.0.0.11",
+         "--public-host",
+         "10.0.0.11.nip.io",
+         "--public-host",
+         "[::1]"}
+    );
+    BOOST_TEST(
+        c.public_hosts ==
+        (std::vector<std::string>{
+            "a.example", "relay_1.internal", "10.0.0.11", "10.0.0.11.nip.io", "[::1]"})
+    );
+    fake_env()["TOKENRELAY_PUBLIC_HOST"] = "b.example, C.example";
+    BOOST_TEST(parse_ok({}).public_hosts == (std::vector<std::string>{"b.example", "c.example"}));
+}
+
 BOOST_FIXTURE_TEST_CASE(allowed_models_always_include_the_model_when_given, fixture)
 {
     BOOST_TEST(parse_ok({"--model", "m"}).allowed_models.empty());
@@ -583,6 +612,19 @@ BOOST_FIXTURE_TEST_CASE(every_bad_value_names_its_flag_on_one_line, fixture)
         {{"--allowed-origin", "https://a.example,,https://b.example"}, "--allowed-origin"},
         {{"--allowed-origin", "null"}, "--allowed-origin"},
         {{"--allowed-origin", "*"}, "--allowed-origin"},
+        {{"--public-host", "https://chat.example.com"}, "--public-host"},
+        {{"--public-host", "chat.example.com:443"}, "--public-host"},
+        {{"--public-host", "chat.example.com/"}, "--public-host"},
+        {{"--public-host", "user@chat.example.com"}, "--public-host"},
+        {{"--public-host", "chat example.com"}, "--public-host"},
+        {{"--public-host", "a..example.com"}, "--public-host"},
+        {{"--public-host", ".example.com"}, "--public-host"},
+        {{"--public-host", "caf%C3%A9.example"}, "--public-host"},
+        {{"--public-host", std::string(64, 'a') + ".example"}, "--public-host"},
+        {{"--public-host", "a.example,,b.example"}, "--public-host"},
+        {{"--public-host", "[::1"}, "--public-host"},
+        {{"--public-host", "[chat.example.com]"}, "--public-host"},
+        {{"--public-host="}, "--public-host"},
         {{"--log-level", "verbose"}, "--log-level"},
         {{"--log-format", "xml"}, "--log-format"},
         {{"--upstream-format", "claude"}, "--upstream-format"},
@@ -638,6 +680,8 @@ BOOST_FIXTURE_TEST_CASE(bad_value_messages_say_what_was_expected, fixture)
          R"(--allowed-models: expected a comma-separated list of non-empty model names, got "a,,b")"},
         {{"--allowed-origin", "https://a.example/path"},
          R"(--allowed-origin: expected an origin such as https://chat.example.com (scheme, host and optional port, no path), got "https://a.example/path")"},
+        {{"--public-host", "chat.example.com:443"},
+         R"(--public-host: expected a host name such as chat.example.com (no scheme, port or path), got "chat.example.com:443")"},
         {{"--model="}, R"(--model: expected a non-empty model name, got "")"},
         {{"--threads"}, "--threads: missing value (--threads N or --threads=N)"},
         {{"--listen", "--threads", "2"},
@@ -846,6 +890,7 @@ BOOST_FIXTURE_TEST_CASE(usage_defaults_match_the_config_defaults, fixture)
         "log-content",
         "client-token",
         "allowed-origin",
+        "public-host",
         "api-key-file",
     };
     for (const auto& spec : tc::detail::flags()) {
