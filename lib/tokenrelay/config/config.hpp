@@ -54,6 +54,7 @@ struct relay_config
     std::string client_token;                 // empty: open
     std::vector<std::string> allowed_origins; // empty: the relay's own origin
     std::vector<std::string> public_hosts;    // Host names besides addresses and localhost
+    std::string metrics_token;                // empty: /metrics is open
     std::string log_level = "info";
     std::string log_format = "text";
     std::string api_key; // from TOKENRELAY_API_KEY or --api-key-file, never a flag

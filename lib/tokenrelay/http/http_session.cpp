@@ -3,6 +3,7 @@
 #include <tokenrelay/http/completions.hpp>
 #include <tokenrelay/http/header_scan.hpp>
 #include <tokenrelay/http/http_session.hpp>
+#include <tokenrelay/http/metrics_route.hpp>
 #include <tokenrelay/http/responses.hpp>
 #include <tokenrelay/http/upgrade_access.hpp>
 #include <tokenrelay/metrics/metrics.hpp>
@@ -99,26 +100,6 @@ std::string query_token(std::string_view target)
     return t == params.end() ? std::string() : std::string((*t).value);
 }
 
-std::string metrics_text(const ws::relay_state& state)
-{
-    metrics::gauges g;
-    for (const auto& s : state.sessions.all()) {
-        (s->attached() ? g.live_sessions : g.detached_sessions) += 1;
-        g.running_generations += s->generation_running() ? 1 : 0;
-    }
-    // POST /v1/chat/completions requests are generations too (section 1).
-    g.running_generations += completions_in_flight();
-    g.open_connections = state.connections.size();
-    g.upstream_requests_in_flight = state.upstream_slots.in_use();
-    const auto& c = state.sessions.counters;
-    g.sessions_created = c.created.load();
-    g.sessions_resumed = c.resumed.load();
-    g.sessions_taken_over = c.taken_over.load();
-    g.sessions_expired = c.expired.load();
-    g.draining = state.draining.load();
-    return metrics::render(g);
-}
-
 /// The answer of a door that needs no I/O of its own: health, readiness, metrics and
 /// static files, for GET and HEAD; 405 for any other method.
 response plain_response(
@@ -138,11 +119,8 @@ response plain_response(
     }
     if (path == "/healthz")
         return text_response(http::status::ok, "ok", version, keep_alive);
-    if (path == "/metrics") {
-        auto res = text_response(http::status::ok, metrics_text(state), version, keep_alive);
-        res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
-        return res;
-    }
+    if (path == "/metrics")
+        return metrics_response(state, request);
     if (path == "/readyz") {
         const bool ready =
             !state.draining.load() && state.connections.size() < state.config.max_connections;

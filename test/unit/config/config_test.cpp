@@ -159,6 +159,9 @@ std::vector<good_case> good_cases()
          [](cfg c) {
              BOOST_TEST(c.public_hosts == (std::vector<std::string>{"chat.example.com"}));
          }},
+        {"metrics-token",
+         "m3trics-Tok.en_~+/==",
+         [](cfg c) { BOOST_TEST(c.metrics_token == "m3trics-Tok.en_~+/=="); }},
         {"log-level", "debug", [](cfg c) { BOOST_TEST(c.log_level == "debug"); }},
         {"log-format", "json", [](cfg c) { BOOST_TEST(c.log_format == "json"); }},
         {"upstream-format",
@@ -189,7 +192,8 @@ std::vector<good_case> good_cases()
 }
 
 // Flags whose values are paths; they have tests of their own below.
-const std::set<std::string> file_flags{"static", "upstream-ca", "api-key-file"};
+const std::set<std::string> file_flags{
+    "static", "upstream-ca", "api-key-file", "metrics-token-file", "client-token-file"};
 
 } // namespace
 
@@ -625,6 +629,10 @@ BOOST_FIXTURE_TEST_CASE(every_bad_value_names_its_flag_on_one_line, fixture)
         {{"--public-host", "[::1"}, "--public-host"},
         {{"--public-host", "[chat.example.com]"}, "--public-host"},
         {{"--public-host="}, "--public-host"},
+        {{"--metrics-token", "has space"}, "--metrics-token"},
+        {{"--metrics-token="}, "--metrics-token"},
+        {{"--metrics-token-file="}, "--metrics-token-file"},
+        {{"--client-token-file", "/nonexistent/token"}, "--client-token-file"},
         {{"--log-level", "verbose"}, "--log-level"},
         {{"--log-format", "xml"}, "--log-format"},
         {{"--upstream-format", "claude"}, "--upstream-format"},
@@ -732,6 +740,79 @@ BOOST_FIXTURE_TEST_CASE(unknown_flags_and_stray_arguments_are_refused, fixture)
         "unexpected argument 3: every setting is a --flag (see --help)"
     );
     BOOST_TEST(parse_error({"--"}) == R"(unknown flag "--" (see --help))");
+}
+
+BOOST_FIXTURE_TEST_CASE(tokens_come_from_files_trimmed, fixture)
+{
+    const auto client = write("client", "client-tok-1\n");
+    const auto metrics = write("metrics", "  metrics-tok-1  \r\n");
+    const auto c = parse_ok({"--client-token-file", client, "--metrics-token-file=" + metrics});
+    BOOST_TEST(c.client_token == "client-tok-1");
+    BOOST_TEST(c.metrics_token == "metrics-tok-1");
+
+    fake_env()["TOKENRELAY_CLIENT_TOKEN_FILE"] = client;
+    fake_env()["TOKENRELAY_METRICS_TOKEN_FILE"] = metrics;
+    const auto from_env = parse_ok({});
+    BOOST_TEST(from_env.client_token == "client-tok-1");
+    BOOST_TEST(from_env.metrics_token == "metrics-tok-1");
+}
+
+BOOST_FIXTURE_TEST_CASE(token_file_errors_never_show_the_token, fixture)
+{
+    for (const std::string flag : {"--client-token-file", "--metrics-token-file"}) {
+        BOOST_TEST_CONTEXT(flag)
+        {
+            const auto missing = (dir / "missing").string();
+            BOOST_TEST(
+                parse_error({flag, missing}) ==
+                flag + ": cannot read \"" + missing + "\": No such file or directory"
+            );
+            const auto empty = write("empty", " \n");
+            BOOST_TEST(parse_error({flag, empty}) == flag + ": \"" + empty + "\" is empty");
+            const auto spaced = write("spaced", "secret tok\n");
+            const auto error = parse_error({flag, spaced});
+            BOOST_TEST(
+                error == flag + ": the token in \"" + spaced +
+                             "\": expected a bearer token of letters, digits and -._~+/ (RFC "
+                             "6750 b64token)"
+            );
+            BOOST_TEST(!contains(error, "secret"));
+            const auto large = write("large", std::string(64 * 1024 + 1, 'a'));
+            BOOST_TEST(
+                parse_error({flag, large}) ==
+                flag + ": \"" + large + "\" is larger than 65536 bytes"
+            );
+        }
+    }
+}
+
+BOOST_FIXTURE_TEST_CASE(a_token_and_its_file_are_one_setting, fixture)
+{
+    const auto file = write("token", "file-tok\n");
+    // Both on the command line, in either order: refused, naming both.
+    BOOST_TEST(
+        parse_error({"--client-token", "flag-tok", "--client-token-file", file}) ==
+        "--client-token-file: --client-token is given too, for the same setting; give one of "
+        "them"
+    );
+    BOOST_TEST(
+        parse_error({"--metrics-token-file", file, "--metrics-token=flag-tok"}) ==
+        "--metrics-token: --metrics-token-file is given too, for the same setting; give one of "
+        "them"
+    );
+    // Both in the environment: refused too.
+    fake_env()["TOKENRELAY_CLIENT_TOKEN"] = "env-tok";
+    fake_env()["TOKENRELAY_CLIENT_TOKEN_FILE"] = file;
+    BOOST_TEST(
+        parse_error({}) ==
+        "TOKENRELAY_CLIENT_TOKEN_FILE (--client-token-file): TOKENRELAY_CLIENT_TOKEN is set "
+        "too, for the same setting; set one of them"
+    );
+    // The command line wins over the environment, whichever way it gives the setting; the
+    // variables are then not read at all.
+    fake_env()["TOKENRELAY_CLIENT_TOKEN_FILE"] = (dir / "missing").string();
+    BOOST_TEST(parse_ok({"--client-token", "flag-tok"}).client_token == "flag-tok");
+    BOOST_TEST(parse_ok({"--client-token-file", file}).client_token == "file-tok");
 }
 
 BOOST_FIXTURE_TEST_CASE(api_key_flag_is_rejected_without_echoing_the_key, fixture)
@@ -891,6 +972,9 @@ BOOST_FIXTURE_TEST_CASE(usage_defaults_match_the_config_defaults, fixture)
         "client-token",
         "allowed-origin",
         "public-host",
+        "metrics-token",
+        "metrics-token-file",
+        "client-token-file",
         "api-key-file",
     };
     for (const auto& spec : tc::detail::flags()) {
