@@ -43,7 +43,9 @@ int main(int argc, char** argv)
         level_from(cfg.log_level),
         cfg.log_format == "json" ? tokenrelay::log::format::json : tokenrelay::log::format::text
     );
-    tokenrelay::log::add_secret(cfg.api_key);
+    // Secrets never reach a log line, whatever carries them there.
+    for (const auto* secret : {&cfg.api_key, &cfg.client_token, &cfg.metrics_token})
+        tokenrelay::log::add_secret(*secret);
     try {
         return tokenrelay::http_server::run_relay(std::move(cfg));
     } catch (const std::exception& e) {

@@ -1,7 +1,8 @@
 // Fuzzes request-target resolution (lib/tokenrelay/files/static_path.hpp). Whatever the
 // target, an accepted path must stay inside the static directory (PROTOCOL.md section 1):
-// relative, no ".." segment, no backslash, no NUL. It must also be canonical (no empty or
-// "." segment) and stable: asking for it again, fully percent-encoded, gives it back.
+// relative, no ".." segment nor any other that starts with a dot (a dotfile), no
+// backslash, no NUL. It must also be canonical (no empty or "." segment) and stable:
+// asking for it again, fully percent-encoded, gives it back.
 // The If-None-Match and MIME helpers get the same input for crash-freedom.
 #include <tokenrelay/files/static_path.hpp>
 
@@ -56,8 +57,8 @@ void check_path(std::string_view path)
     for (;;) {
         const auto slash = rest.find('/');
         const auto segment = rest.substr(0, slash);
-        check(segment != "..", "\"..\" segment accepted");
         check(segment != "." && !segment.empty(), "non-canonical segment");
+        check(segment.front() != '.', "\"..\" or a dotfile accepted");
         if (slash == std::string_view::npos)
             break;
         rest.remove_prefix(slash + 1);

@@ -432,6 +432,20 @@ BOOST_AUTO_TEST_CASE(client_token_is_required_when_configured, *scaled_timeout(6
     );
 }
 
+BOOST_AUTO_TEST_CASE(client_token_from_a_file, *scaled_timeout(60))
+{
+    temp_dir dir;
+    const auto file = dir.write_file("client-token", "client-secret-2\n").string();
+    relay_fixture f{{.flags = {"--client-token-file", file}}};
+    const auto body = body_for("mock:tokens=1");
+    BOOST_TEST(post(f.port(), body).status == 401u);
+    auto headers = json_type;
+    headers.emplace_back("Authorization", "Bearer client-secret-2");
+    const auto r = post(f.port(), body, headers);
+    BOOST_TEST(r.status == 200u, r.body);
+    BOOST_TEST(f.relay().stderr_text().find("client-secret-2") == std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(upstream_500_is_an_error_status_before_streaming, *scaled_timeout(90))
 {
     relay_fixture f;

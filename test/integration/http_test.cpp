@@ -34,6 +34,9 @@ struct static_site
         root.write_file("static/app.js", app_js);
         root.write_file("static/style.css", style_css);
         root.write_file("static/sub/inner.html", index_html);
+        root.write_file("static/.env", secret);
+        root.write_file("static/.git/config", secret);
+        root.write_file("static/sub/.hidden", secret);
         std::filesystem::create_symlink(root / "secret.txt", dir / "link.txt");
         std::filesystem::create_symlink("../secret.txt", dir / "relative-link.txt");
         std::filesystem::create_directory_symlink(root.path(), dir / "linkdir");
@@ -157,6 +160,35 @@ BOOST_AUTO_TEST_CASE(nothing_outside_the_static_directory, *scaled_timeout(60))
             BOOST_TEST(r.body.find("TOP SECRET") == std::string::npos);
         }
     }
+}
+
+BOOST_AUTO_TEST_CASE(dotfiles_are_not_served, *scaled_timeout(60))
+{
+    http_fixture f;
+    for (const char* target :
+         {"/.env",
+          "/%2eenv",
+          "/%2Eenv",
+          "/.env?x=1",
+          "/.git/config",
+          "/.git/",
+          "/sub/.hidden",
+          "/sub/%2ehidden",
+          "/./.env",
+          "/sub/../.env"}) {
+        BOOST_TEST_CONTEXT(target)
+        {
+            const auto r = http_raw(
+                f.relay.port(),
+                std::string("GET ") + target +
+                    " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+            );
+            BOOST_TEST(r.status == 404u);
+            BOOST_TEST(r.body.find("TOP SECRET") == std::string::npos);
+        }
+    }
+    // A "." segment names no file: it is only skipped.
+    BOOST_TEST(http_get(f.relay.port(), "/sub/./inner.html").body == index_html);
 }
 
 BOOST_AUTO_TEST_CASE(health_and_readiness, *scaled_timeout(60))

@@ -12,6 +12,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace tokenrelay::test {
 namespace {
@@ -142,6 +143,55 @@ BOOST_AUTO_TEST_CASE(upstream_requests_and_connections_are_gauged)
     BOOST_TEST(m.at("tokenrelay_upstream_requests_in_flight") == 0);
     BOOST_TEST(m.at(in_use) == 0);
     BOOST_TEST(m.at(idle) == 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_metrics_token_guards_the_exposition)
+{
+    const std::string token = "m3trics-Tok.en";
+    temp_dir dir;
+    const auto file = dir.write_file("metrics-token", token + "\n").string();
+    relay_fixture from_flag{{.flags = {"--metrics-token", token}}};
+    relay_fixture from_file{{.flags = {"--metrics-token-file", file}}};
+    auto from_env = start_relay(
+        {"--listen", "127.0.0.1:0"},
+        {{"TOKENRELAY_API_KEY", std::string(test_api_key)}, {"TOKENRELAY_METRICS_TOKEN", token}}
+    );
+    const auto env_port = from_env->wait_for_listening(10s);
+
+    for (const auto port : {from_flag.port(), from_file.port(), env_port}) {
+        BOOST_TEST_CONTEXT("port " << port)
+        {
+            const std::vector<std::string> refused{
+                "", "Bearer wrong", "Bearer " + token + "x", token, "Basic " + token};
+            for (const auto& auth : refused) {
+                BOOST_TEST_CONTEXT("Authorization: " << auth)
+                {
+                    header_list headers;
+                    if (!auth.empty())
+                        headers.emplace_back("Authorization", auth);
+                    const auto r = http_get(port, "/metrics", headers);
+                    BOOST_TEST(r.status == 401u);
+                    BOOST_TEST(r.header("WWW-Authenticate") == "Bearer");
+                    BOOST_TEST(r.body.find("tokenrelay_") == std::string::npos);
+                    BOOST_TEST(r.body.find(token) == std::string::npos);
+                }
+            }
+            const auto ok = http_get(port, "/metrics", {{"Authorization", "Bearer " + token}});
+            BOOST_TEST(ok.status == 200u);
+            BOOST_TEST(ok.body.find("tokenrelay_open_connections") != std::string::npos);
+            // The other doors stay as they were.
+            BOOST_TEST(http_get(port, "/healthz").status == 200u);
+        }
+    }
+    BOOST_TEST(from_flag.relay().stderr_text().find(token) == std::string::npos);
+    BOOST_TEST(from_env->stderr_text().find(token) == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(without_a_metrics_token_the_exposition_is_open)
+{
+    relay_fixture relay{{.flags = {"--client-token", "client-secret-1"}}};
+    const auto r = http_get(relay.port(), "/metrics");
+    BOOST_TEST(r.status == 200u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -76,6 +76,70 @@ awaitable<http_result> do_raw(std::uint16_t port, std::string raw)
     co_return co_await (read_response(sock) && write_raw(sock, std::move(raw)));
 }
 
+bool is_close(const error_code& ec)
+{
+    return ec == http::error::end_of_stream || ec == net::error::eof ||
+           ec == net::error::connection_reset;
+}
+
+/// Keeps what arrives in `out.rest` until the peer closes.
+awaitable<void> read_to_close(tcp::socket& sock, raw_exchange& out)
+{
+    char chunk[4096];
+    for (;;) {
+        auto [ec, n] = co_await sock.async_read_some(net::buffer(chunk), use_tuple);
+        out.rest.append(chunk, n);
+        if (ec) {
+            out.closed = is_close(ec);
+            co_return;
+        }
+    }
+}
+
+awaitable<void> read_answers(
+    tcp::socket& sock,
+    std::vector<http::verb> methods,
+    std::chrono::milliseconds linger,
+    raw_exchange& out
+)
+{
+    beast::flat_buffer buf;
+    for (const auto method : methods) {
+        http::response_parser<http::string_body> parser;
+        parser.body_limit(64 * 1024 * 1024);
+        parser.skip(method == http::verb::head);
+        auto [ec, n] = co_await http::async_read(sock, buf, parser, use_tuple);
+        if (ec) {
+            out.closed = is_close(ec);
+            break;
+        }
+        out.responses.push_back(to_result(parser.release()));
+    }
+    out.rest = beast::buffers_to_string(buf.data());
+    if (out.closed)
+        co_return;
+    net::steady_timer timer(co_await net::this_coro::executor, linger);
+    co_await (read_to_close(sock, out) || timer.async_wait(use_tuple));
+}
+
+awaitable<raw_exchange> do_raw_exchange(
+    std::uint16_t port,
+    std::string raw,
+    std::vector<http::verb> methods,
+    std::chrono::milliseconds linger
+)
+{
+    tcp::socket sock(co_await net::this_coro::executor);
+    co_await sock.async_connect(
+        tcp::endpoint(net::ip::make_address("127.0.0.1"), port), net::use_awaitable
+    );
+    raw_exchange out;
+    co_await (
+        read_answers(sock, std::move(methods), linger, out) && write_raw(sock, std::move(raw))
+    );
+    co_return out;
+}
+
 } // namespace
 
 std::string http_result::header(std::string_view name) const
@@ -110,6 +174,22 @@ http_result http_raw(std::uint16_t port, std::string raw, std::chrono::milliseco
 {
     net::io_context ioc;
     return run_coro(ioc, do_raw(port, std::move(raw)), scaled(timeout));
+}
+
+raw_exchange http_raw_exchange(
+    std::uint16_t port,
+    std::string raw,
+    std::vector<http::verb> methods,
+    std::chrono::milliseconds linger,
+    std::chrono::milliseconds timeout
+)
+{
+    net::io_context ioc;
+    return run_coro(
+        ioc,
+        do_raw_exchange(port, std::move(raw), std::move(methods), scaled(linger)),
+        scaled(timeout) + scaled(linger)
+    );
 }
 
 bool becomes_unready(std::uint16_t port, std::chrono::milliseconds within)

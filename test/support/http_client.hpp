@@ -60,6 +60,27 @@ http_result http_raw(
     std::chrono::milliseconds timeout = std::chrono::milliseconds(10000)
 );
 
+/// What one connection answered to requests written all at once: pipelined requests, or
+/// a request with another one smuggled into what should have been its body.
+struct raw_exchange
+{
+    std::vector<http_result> responses; // in order; parsing stops at the first bad one
+    std::string rest;    // bytes after those answers: an extra answer, or a HEAD's body
+    bool closed = false; // the peer closed the connection after them
+};
+
+/// Writes `raw` verbatim and reads one answer per entry of `methods`, taken as the method
+/// of the request it answers (an answer to HEAD has no body, whatever its Content-Length
+/// says). Then waits up to `linger` for the peer to close, keeping what else arrives in
+/// `rest`. Both waits are scaled for the build (time_scale.hpp).
+raw_exchange http_raw_exchange(
+    std::uint16_t port,
+    std::string raw,
+    std::vector<http::verb> methods,
+    std::chrono::milliseconds linger = std::chrono::milliseconds(2000),
+    std::chrono::milliseconds timeout = std::chrono::milliseconds(10000)
+);
+
 /// Polls /readyz until it answers 503; false when it still says 200 at the deadline
 /// (`within`, scaled for the build).
 /// (Readiness is only observable by asking, and a drain signal is handled asynchronously.)

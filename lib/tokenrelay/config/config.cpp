@@ -27,6 +27,16 @@ bool is_api_key_flag(std::string_view name)
     return name == "api-key" || name == "api_key" || name == "apikey";
 }
 
+// A secret and the file that holds it (--client-token, --client-token-file) are one
+// setting: the other of the pair, or nullptr.
+const detail::flag_spec* same_setting(const detail::flag_spec& spec)
+{
+    constexpr std::string_view file_suffix = "-file";
+    if (spec.name.ends_with(file_suffix))
+        return detail::find_flag(spec.name.substr(0, spec.name.size() - file_suffix.size()));
+    return detail::find_flag(std::string(spec.name) + std::string(file_suffix));
+}
+
 class parser
 {
 public:
@@ -80,21 +90,36 @@ public:
                     ")"
                 );
             }
+            if (const auto* other = same_setting(*spec); other && given(other))
+                return fail(
+                    "--" + std::string(name) + ": --" + std::string(other->name) +
+                    " is given too, for the same setting; give one of them"
+                );
             if (auto problem = spec->apply(config_, value); !problem.empty())
                 return fail("--" + std::string(name) + ": " + problem);
             given_.push_back(spec);
         }
 
+        std::vector<const detail::flag_spec*> from_env;
         for (const auto& spec : detail::flags()) {
-            if (std::find(given_.begin(), given_.end(), &spec) != given_.end())
+            // The command line wins, also when it gave the setting the other way.
+            const auto* other = same_setting(spec);
+            if (given(&spec) || (other && given(other)))
                 continue;
             const auto variable = detail::env_name(spec.name);
             // Empty counts as unset: compose files and CI templates often leave variables blank.
             const auto value = env(variable.c_str());
             if (value.empty())
                 continue;
+            const auto prefix = variable + " (--" + std::string(spec.name) + "): ";
+            if (other && std::find(from_env.begin(), from_env.end(), other) != from_env.end())
+                return fail(
+                    prefix + detail::env_name(other->name) +
+                    " is set too, for the same setting; set one of them"
+                );
             if (auto problem = spec.apply(config_, value); !problem.empty())
-                return fail(variable + " (--" + std::string(spec.name) + "): " + problem);
+                return fail(prefix + problem);
+            from_env.push_back(&spec);
         }
 
         // A key file, from either source, wins over TOKENRELAY_API_KEY.
@@ -115,6 +140,11 @@ public:
     }
 
 private:
+    bool given(const detail::flag_spec* spec) const
+    {
+        return std::find(given_.begin(), given_.end(), spec) != given_.end();
+    }
+
     // "--threads --listen x" is a forgotten value, not a thread count of "--listen".
     bool is_value(int i) const
     {

@@ -57,6 +57,8 @@ struct relay_config
     bool log_content = false;                 // generation_end logs the message and reply
     std::string client_token;                 // empty: open
     std::vector<std::string> allowed_origins; // empty: the relay's own origin
+    std::vector<std::string> public_hosts;    // Host names besides addresses and localhost
+    std::string metrics_token;                // empty: /metrics is open
     std::string log_level = "info";
     std::string log_format = "text";
     std::string api_key; // from TOKENRELAY_API_KEY or --api-key-file, never a flag

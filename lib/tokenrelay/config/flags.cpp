@@ -83,6 +83,50 @@ std::string set_origins(std::string_view text, std::vector<std::string>& out)
     return {};
 }
 
+std::string set_host_names(std::string_view text, std::vector<std::string>& out)
+{
+    const auto items = parse_list(text, "host names");
+    if (!items)
+        return items.problem;
+    for (const auto& item : items.value) {
+        const auto host = parse_host_name(item);
+        if (!host)
+            return host.problem;
+        if (std::find(out.begin(), out.end(), host.value) == out.end())
+            out.push_back(host.value);
+    }
+    return {};
+}
+
+// A secret: the message describes the rule and leaves the value out.
+constexpr std::string_view bad_bearer_token =
+    "expected a bearer token of letters, digits and -._~+/ (RFC 6750 b64token)";
+
+std::string set_bearer_token(std::string_view text, std::string& out)
+{
+    if (!is_b64token(text))
+        return std::string(bad_bearer_token);
+    out = text;
+    return {};
+}
+
+// Read like --api-key-file's key, so the token stays out of `ps` and the environment.
+std::string set_bearer_token_from_file(std::string_view path, std::string& out)
+{
+    const std::string file_path(path);
+    const auto contents = read_file(file_path, max_key_file_bytes);
+    if (!contents)
+        return contents.problem;
+    // Editors and `echo` leave a newline at the end; a token itself never has spaces.
+    const auto token = trim(contents.value);
+    if (token.empty())
+        return quote(file_path) + " is empty";
+    if (!is_b64token(token))
+        return "the token in " + quote(file_path) + ": " + std::string(bad_bearer_token);
+    out = std::string(token);
+    return {};
+}
+
 std::string set_api_key_from_file(std::string_view path, std::string& out)
 {
     const std::string file_path(path);
@@ -370,15 +414,7 @@ const std::array table{
         "none: open",
         "require Authorization: Bearer TOKEN or ?token=TOKEN to connect",
         false,
-        [](relay_config& c, std::string_view v) {
-            // A secret: the message describes the rule and leaves the value out.
-            if (!is_b64token(v))
-                return std::string(
-                    "expected a bearer token of letters, digits and -._~+/ (RFC 6750 b64token)"
-                );
-            c.client_token = v;
-            return std::string{};
-        }},
+        [](relay_config& c, std::string_view v) { return set_bearer_token(v, c.client_token); }},
     flag_spec{
         "allowed-origin",
         "ORIGIN",
@@ -386,6 +422,39 @@ const std::array table{
         "browser Origin allowed to connect; may repeat (environment: comma-separated)",
         false,
         [](relay_config& c, std::string_view v) { return set_origins(v, c.allowed_origins); }},
+    flag_spec{
+        "public-host",
+        "HOST",
+        "none",
+        "a host name clients reach the relay by (behind a proxy); may repeat (environment: "
+        "comma-separated)",
+        false,
+        [](relay_config& c, std::string_view v) { return set_host_names(v, c.public_hosts); }},
+    flag_spec{
+        "metrics-token",
+        "TOKEN",
+        "none: open",
+        "require Authorization: Bearer TOKEN for /metrics",
+        false,
+        [](relay_config& c, std::string_view v) { return set_bearer_token(v, c.metrics_token); }},
+    flag_spec{
+        "metrics-token-file",
+        "FILE",
+        "none",
+        "file holding the metrics token (instead of --metrics-token, which shows in ps)",
+        false,
+        [](relay_config& c, std::string_view v) {
+            return set_bearer_token_from_file(v, c.metrics_token);
+        }},
+    flag_spec{
+        "client-token-file",
+        "FILE",
+        "none",
+        "file holding the client token (instead of --client-token, which shows in ps)",
+        false,
+        [](relay_config& c, std::string_view v) {
+            return set_bearer_token_from_file(v, c.client_token);
+        }},
     flag_spec{
         "log-level",
         "L",

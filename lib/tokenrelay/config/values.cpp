@@ -301,6 +301,42 @@ parsed<std::string> parse_origin(std::string_view text)
     return out;
 }
 
+parsed<std::string> parse_host_name(std::string_view text)
+{
+    parsed<std::string> out;
+    auto host = lowercase(text);
+    const bool bracketed = host.starts_with('[') && host.ends_with(']');
+    if ((bracketed && boost::urls::parse_ipv6_address(host.substr(1, host.size() - 2))) ||
+        boost::urls::parse_ipv4_address(host)) {
+        out.value = std::move(host);
+        return out;
+    }
+    if (host.ends_with('.'))
+        host.pop_back();
+    // DNS names (RFC 1123 section 2.1): labels of letters, digits and hyphens, here also
+    // underscores, which some internal names carry.
+    constexpr std::size_t max_name = 253;
+    constexpr std::size_t max_label = 63;
+    std::size_t label = 0;
+    bool valid = !host.empty() && host.size() <= max_name;
+    for (const char c : host) {
+        const bool name_char =
+            (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+        if (c == '.' && label != 0)
+            label = 0;
+        else if (!name_char || ++label > max_label)
+            valid = false;
+    }
+    if (!valid || label == 0) {
+        out.problem = "expected a host name such as chat.example.com (no scheme, port or "
+                      "path), got " +
+                      quote(text);
+        return out;
+    }
+    out.value = std::move(host);
+    return out;
+}
+
 parsed<std::vector<std::string>> parse_list(std::string_view text, std::string_view what)
 {
     parsed<std::vector<std::string>> out;

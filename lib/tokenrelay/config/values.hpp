@@ -55,6 +55,11 @@ parsed<std::string> parse_base_url(std::string_view text);
 /// way browsers send it in the Origin header: lower case, default port left out.
 parsed<std::string> parse_origin(std::string_view text);
 
+/// A host name clients reach the relay by (--public-host): a DNS name or an IP address, no
+/// scheme, port or path. Returned in lower case without a final dot, the form the Host
+/// check compares with.
+parsed<std::string> parse_host_name(std::string_view text);
+
 /// A comma-separated list; items trimmed, none empty, duplicates dropped in order.
 parsed<std::vector<std::string>> parse_list(std::string_view text, std::string_view what);
 

@@ -99,12 +99,12 @@ std::optional<std::string> resolve_target(std::string_view target)
         const auto slash = rest.find('/');
         const std::string_view seg = rest.substr(0, slash);
         rest = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash + 1);
-        if (seg == "..")
-            return std::nullopt;
         if (seg.empty() || seg == ".") {
             directory = true;
             continue;
         }
+        if (seg.front() == '.')
+            return std::nullopt; // "..", and the dotfiles
         segments.push_back(seg);
         directory = slash != std::string_view::npos;
     }
@@ -138,6 +138,11 @@ std::optional<std::string> resolve_file(const std::string& root, const std::stri
     const auto [root_end, file_it] =
         std::mismatch(base.begin(), base.end(), file.begin(), file.end());
     if (root_end != base.end() || file_it == file.end())
+        return std::nullopt;
+    // A symlink with a plain name may lead to a dotfile that resolve_target() refuses.
+    if (std::any_of(file_it, file.end(), [](const fs::path& p) {
+            return p.native().starts_with('.');
+        }))
         return std::nullopt;
     return file.string();
 }

@@ -11,13 +11,15 @@ namespace tokenrelay::files {
 
 /// The relative path inside the static root that `target` names, or nullopt when the
 /// target must be answered 404: `..` segments (also percent-encoded, `%2e%2e`, `%2f`),
-/// NUL bytes, backslashes, bad percent-encoding. "/" maps to "index.html"; the query
-/// string is ignored.
+/// any other segment starting with a dot (`.env`, `.git/`: files a static directory holds
+/// by accident, never the page's), NUL bytes, backslashes, bad percent-encoding. A `.`
+/// segment names no file and is skipped. "/" maps to "index.html"; the query string is
+/// ignored.
 std::optional<std::string> resolve_target(std::string_view target);
 
 /// The absolute path of `relative` under `root` after resolving symlinks, or nullopt
-/// when it does not exist, is not a regular file, or resolves outside `root`
-/// (a symlink escaping the directory).
+/// when it does not exist, is not a regular file, resolves outside `root` (a symlink
+/// escaping the directory), or resolves to a dotfile or into a dot directory under it.
 std::optional<std::string> resolve_file(const std::string& root, const std::string& relative);
 
 /// Content-Type for a file name by extension ("text/html; charset=utf-8", ...);

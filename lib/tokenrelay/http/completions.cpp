@@ -2,6 +2,7 @@
 #include <tokenrelay/core/log.hpp>
 #include <tokenrelay/core/session_id.hpp>
 #include <tokenrelay/http/completions.hpp>
+#include <tokenrelay/http/responses.hpp>
 #include <tokenrelay/http/upgrade_access.hpp>
 #include <tokenrelay/metrics/metrics.hpp>
 #include <tokenrelay/protocol/completion_chunks.hpp>
@@ -148,7 +149,8 @@ awaitable<bool> write_json(
     unsigned version,
     bool keep_alive,
     std::chrono::milliseconds timeout,
-    std::string_view retry_after = "5"
+    std::string_view retry_after = "5",
+    bool head = false
 )
 {
     http::response<http::string_body> res{status, version};
@@ -164,8 +166,7 @@ awaitable<bool> write_json(
     if (status == http::status::service_unavailable || status == http::status::too_many_requests)
         res.set(http::field::retry_after, retry_after);
     stream.expires_after(timeout);
-    auto [ec, n] = co_await http::async_write(stream, res, use_tuple);
-    co_return !ec;
+    co_return co_await write_response(stream, std::move(res), head);
 }
 
 awaitable<bool> write_error(
@@ -188,7 +189,8 @@ awaitable<bool> write_error(
         request.version(),
         request.keep_alive(),
         timeout,
-        retry_after
+        retry_after,
+        request.method() == http::verb::head
     );
     co_return sent&& request.keep_alive();
 }

@@ -1,6 +1,9 @@
 #include <tokenrelay/core/log.hpp>
+#include <tokenrelay/http/admission.hpp>
 #include <tokenrelay/http/completions.hpp>
+#include <tokenrelay/http/header_scan.hpp>
 #include <tokenrelay/http/http_session.hpp>
+#include <tokenrelay/http/metrics_route.hpp>
 #include <tokenrelay/http/responses.hpp>
 #include <tokenrelay/http/upgrade_access.hpp>
 #include <tokenrelay/metrics/metrics.hpp>
@@ -16,6 +19,48 @@ namespace tokenrelay::http_server {
 namespace {
 
 constexpr std::size_t max_header_bytes = 16 * 1024;
+constexpr std::size_t header_read_bytes = 4096;
+
+using request_parser = http::request_parser<http::string_body>;
+
+/// Reads until `buffer` holds the request's whole header block, then parses it into
+/// `parser`. The raw block goes through `scan` first: once parsed, a folded line no longer
+/// shows. Bytes past the header stay in `buffer` for the body or the next request.
+awaitable<error_code> read_header(
+    beast::tcp_stream& stream, beast::flat_buffer& buffer, request_parser& parser, header_scan& scan
+)
+{
+    for (;;) {
+        const auto bytes = buffer.cdata();
+        scan.feed({static_cast<const char*>(bytes.data()), bytes.size()});
+        if (scan.complete())
+            break;
+        if (buffer.size() >= max_header_bytes)
+            co_return http::error::header_limit;
+        auto [ec, n] =
+            co_await stream.async_read_some(buffer.prepare(header_read_bytes), use_tuple);
+        if (ec)
+            co_return ec;
+        buffer.commit(n);
+    }
+    auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, use_tuple);
+    co_return ec;
+}
+
+bool is_head(const request_parser& parser)
+{
+    return parser.get().method() == http::verb::head;
+}
+
+/// Answers a request that is not served, then closes. HTTP/1.1 whatever the request's
+/// version (RFC 9110 section 2.5), so that the answer can say `Connection: close`.
+awaitable<void>
+refuse(beast::tcp_stream& stream, http::status status, std::string_view why, bool head)
+{
+    co_await write_response(stream, text_response(status, why, 11, false), head);
+    error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+}
 
 std::string_view path_of(std::string_view target)
 {
@@ -55,38 +100,38 @@ std::string query_token(std::string_view target)
     return t == params.end() ? std::string() : std::string((*t).value);
 }
 
-std::string metrics_text(const ws::relay_state& state)
+/// The answer of a door that needs no I/O of its own: health, readiness, metrics and
+/// static files, for GET and HEAD; 405 for any other method.
+response plain_response(
+    const http::request<http::string_body>& request,
+    std::string_view path,
+    const ws::relay_state& state
+)
 {
-    metrics::gauges g;
-    for (const auto& s : state.sessions.all()) {
-        (s->attached() ? g.live_sessions : g.detached_sessions) += 1;
-        g.running_generations += s->generation_running() ? 1 : 0;
+    const auto version = request.version();
+    const bool keep_alive = request.keep_alive();
+    if (request.method() != http::verb::get && request.method() != http::verb::head) {
+        auto res = text_response(
+            http::status::method_not_allowed, "method not allowed", version, keep_alive
+        );
+        res.set(http::field::allow, "GET, HEAD");
+        return res;
     }
-    // POST /v1/chat/completions requests are generations too (section 1).
-    g.running_generations += completions_in_flight();
-    g.open_connections = state.connections.size();
-    g.upstream_requests_in_flight = state.upstream_slots.in_use();
-    const auto& c = state.sessions.counters;
-    g.sessions_created = c.created.load();
-    g.sessions_resumed = c.resumed.load();
-    g.sessions_taken_over = c.taken_over.load();
-    g.sessions_expired = c.expired.load();
-    g.sessions_evicted = c.evicted.load();
-    g.draining = state.draining.load();
-    return metrics::render(g);
-}
-
-template <class Response>
-awaitable<bool> write_response(beast::tcp_stream& stream, Response res, bool head)
-{
-    const bool keep_alive = res.keep_alive();
-    if (head) {
-        http::response_serializer<http::string_body> sr{res};
-        auto [ec, n] = co_await http::async_write_header(stream, sr, use_tuple);
-        co_return !ec && keep_alive;
+    if (path == "/healthz")
+        return text_response(http::status::ok, "ok", version, keep_alive);
+    if (path == "/metrics")
+        return metrics_response(state, request);
+    if (path == "/readyz") {
+        const bool ready =
+            !state.draining.load() && state.connections.size() < state.config.max_connections;
+        return text_response(
+            ready ? http::status::ok : http::status::service_unavailable,
+            ready ? "ready" : "not ready",
+            version,
+            keep_alive
+        );
     }
-    auto [ec, n] = co_await http::async_write(stream, res, use_tuple);
-    co_return !ec && keep_alive;
+    return static_file_response(state.config.static_dir, request);
 }
 
 std::string peer_ip(const beast::tcp_stream& stream)
@@ -124,36 +169,44 @@ awaitable<void> run_http_session(
     const auto& cfg = state.config;
     for (auto deadline = first_deadline;;
          deadline = std::chrono::steady_clock::now() + cfg.header_timeout) {
-        http::request_parser<http::string_body> parser;
+        request_parser parser;
         parser.header_limit(max_header_bytes);
         parser.body_limit(cfg.max_http_body_bytes);
         // One deadline for the whole request, body included, and for the wait for the next
         // one on a kept-alive connection (the first one's runs from accept): a client that
         // trickles (slowloris) is cut off.
         stream.expires_at(deadline);
-        auto [ec, n] = co_await http::async_read(stream, buffer, parser, use_tuple);
+        header_scan scan;
+        auto ec = co_await read_header(stream, buffer, parser, scan);
+        if (!ec) {
+            // Every request passes here once, before anything of it is routed or its body
+            // read: a refused one ends the connection, so nothing behind it is taken for a
+            // request.
+            const auto refused = admit_request(parser.get(), scan.obs_fold(), known_hosts_of(cfg));
+            if (refused) {
+                co_await refuse(stream, refused->status, refused->reason, is_head(parser));
+                co_return;
+            }
+            auto [body_ec, n] = co_await http::async_read(stream, buffer, parser, use_tuple);
+            ec = body_ec;
+        }
         if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
             ec == net::error::connection_reset || ec == net::error::eof) {
             co_return;
         }
         if (ec == http::error::body_limit) {
-            co_await write_response(
-                stream,
-                text_response(http::status::payload_too_large, "request body too large", 11, false),
-                false
+            co_await refuse(
+                stream, http::status::payload_too_large, "request body too large", is_head(parser)
             );
             co_return;
         }
         if (ec) {
-            co_await write_response(
-                stream, text_response(http::status::bad_request, "bad request", 11, false), false
-            );
+            co_await refuse(stream, http::status::bad_request, "bad request", is_head(parser));
             co_return;
         }
         auto request = parser.release();
         const auto path = path_of(request.target());
         const auto version = request.version();
-        const bool keep_alive = request.keep_alive();
 
         if (websocket::is_upgrade(request) && (path == "/" || path == "/ws")) {
             if (state.draining.load()) {
@@ -247,41 +300,14 @@ awaitable<void> run_http_session(
             co_return;
         }
 
-        const bool head = request.method() == http::verb::head;
         bool keep = false;
         if (path == "/v1/chat/completions") {
             keep = co_await serve_completion(stream, buffer, request, state, loop);
-        } else if (request.method() != http::verb::get && !head) {
-            auto res = text_response(
-                http::status::method_not_allowed, "method not allowed", version, keep_alive
-            );
-            res.set(http::field::allow, "GET, HEAD");
-            keep = co_await write_response(stream, std::move(res), false);
-        } else if (path == "/healthz") {
-            keep = co_await write_response(
-                stream, text_response(http::status::ok, "ok", version, keep_alive), head
-            );
-        } else if (path == "/metrics") {
-            auto res = text_response(http::status::ok, metrics_text(state), version, keep_alive);
-            res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
-            keep = co_await write_response(stream, std::move(res), head);
-        } else if (path == "/readyz") {
-            const bool ready =
-                !state.draining.load() && state.connections.size() < cfg.max_connections;
-            keep = co_await write_response(
-                stream,
-                text_response(
-                    ready ? http::status::ok : http::status::service_unavailable,
-                    ready ? "ready" : "not ready",
-                    version,
-                    keep_alive
-                ),
-                head
-            );
         } else {
-            keep = co_await write_response(
-                stream, static_file_response(cfg.static_dir, request), head
-            );
+            auto res = plain_response(request, path, state);
+            const bool again = res.keep_alive();
+            const bool head = request.method() == http::verb::head;
+            keep = co_await write_response(stream, std::move(res), head) && again;
         }
         if (!keep) {
             error_code ignored;

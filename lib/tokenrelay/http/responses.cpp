@@ -67,4 +67,15 @@ static_file_response(const std::string& root, const http::request<http::string_b
     return res;
 }
 
+awaitable<bool> write_response(beast::tcp_stream& stream, response res, bool head)
+{
+    if (head) {
+        http::response_serializer<http::string_body> sr{res};
+        auto [ec, n] = co_await http::async_write_header(stream, sr, use_tuple);
+        co_return !ec;
+    }
+    auto [ec, n] = co_await http::async_write(stream, res, use_tuple);
+    co_return !ec;
+}
+
 } // namespace tokenrelay::http_server

@@ -1,5 +1,6 @@
 #include <tokenrelay/config/config.hpp>
 #include <tokenrelay/core/session_id.hpp>
+#include <tokenrelay/http/bearer.hpp>
 #include <tokenrelay/http/upgrade_access.hpp>
 
 #include <algorithm>
@@ -18,12 +19,8 @@ std::string lowercase(std::string_view s)
 
 bool token_matches(const upgrade_credentials& r, const std::string& token)
 {
-    constexpr std::string_view bearer = "bearer ";
-    const auto auth = r.authorization;
-    if (auth.size() > bearer.size() && lowercase(auth.substr(0, bearer.size())) == bearer &&
-        session_id_equal(auth.substr(bearer.size()), token))
-        return true;
-    return !r.query_token.empty() && session_id_equal(r.query_token, token);
+    return bearer_matches(r.authorization, token) ||
+           (!r.query_token.empty() && session_id_equal(r.query_token, token));
 }
 
 bool origin_allowed(const upgrade_credentials& r, const std::vector<std::string>& allowed)

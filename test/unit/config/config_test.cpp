@@ -158,6 +158,14 @@ std::vector<good_case> good_cases()
                  c.allowed_origins == (std::vector<std::string>{"https://chat.example.com"})
              );
          }},
+        {"public-host",
+         "Chat.Example.COM.",
+         [](cfg c) {
+             BOOST_TEST(c.public_hosts == (std::vector<std::string>{"chat.example.com"}));
+         }},
+        {"metrics-token",
+         "m3trics-Tok.en_~+/==",
+         [](cfg c) { BOOST_TEST(c.metrics_token == "m3trics-Tok.en_~+/=="); }},
         {"log-level", "debug", [](cfg c) { BOOST_TEST(c.log_level == "debug"); }},
         {"log-format", "json", [](cfg c) { BOOST_TEST(c.log_format == "json"); }},
         {"upstream-format",
@@ -188,7 +196,8 @@ std::vector<good_case> good_cases()
 }
 
 // Flags whose values are paths; they have tests of their own below.
-const std::set<std::string> file_flags{"static", "upstream-ca", "api-key-file"};
+const std::set<std::string> file_flags{
+    "static", "upstream-ca", "api-key-file", "metrics-token-file", "client-token-file"};
 
 } // namespace
 
@@ -462,6 +471,30 @@ BOOST_FIXTURE_TEST_CASE(allowed_origin_repeats_and_is_normalised_like_a_browser_
     );
 }
 
+BOOST_FIXTURE_TEST_CASE(public_host_repeats_and_is_compared_in_lower_case, fixture)
+{
+    const auto c = parse_ok(
+        {"--public-host",
+         "a.example",
+         "--public-host=A.Example.",
+         "--public-host",
+         "relay_1.internal",
+         "--public-host",
+         "10.0.0.11",
+         "--public-host",
+         "10.0.0.11.nip.io",
+         "--public-host",
+         "[::1]"}
+    );
+    BOOST_TEST(
+        c.public_hosts ==
+        (std::vector<std::string>{
+            "a.example", "relay_1.internal", "10.0.0.11", "10.0.0.11.nip.io", "[::1]"})
+    );
+    fake_env()["TOKENRELAY_PUBLIC_HOST"] = "b.example, C.example";
+    BOOST_TEST(parse_ok({}).public_hosts == (std::vector<std::string>{"b.example", "c.example"}));
+}
+
 BOOST_FIXTURE_TEST_CASE(allowed_models_always_include_the_model_when_given, fixture)
 {
     BOOST_TEST(parse_ok({"--model", "m"}).allowed_models.empty());
@@ -595,6 +628,23 @@ BOOST_FIXTURE_TEST_CASE(every_bad_value_names_its_flag_on_one_line, fixture)
         {{"--allowed-origin", "https://a.example,,https://b.example"}, "--allowed-origin"},
         {{"--allowed-origin", "null"}, "--allowed-origin"},
         {{"--allowed-origin", "*"}, "--allowed-origin"},
+        {{"--public-host", "https://chat.example.com"}, "--public-host"},
+        {{"--public-host", "chat.example.com:443"}, "--public-host"},
+        {{"--public-host", "chat.example.com/"}, "--public-host"},
+        {{"--public-host", "user@chat.example.com"}, "--public-host"},
+        {{"--public-host", "chat example.com"}, "--public-host"},
+        {{"--public-host", "a..example.com"}, "--public-host"},
+        {{"--public-host", ".example.com"}, "--public-host"},
+        {{"--public-host", "caf%C3%A9.example"}, "--public-host"},
+        {{"--public-host", std::string(64, 'a') + ".example"}, "--public-host"},
+        {{"--public-host", "a.example,,b.example"}, "--public-host"},
+        {{"--public-host", "[::1"}, "--public-host"},
+        {{"--public-host", "[chat.example.com]"}, "--public-host"},
+        {{"--public-host="}, "--public-host"},
+        {{"--metrics-token", "has space"}, "--metrics-token"},
+        {{"--metrics-token="}, "--metrics-token"},
+        {{"--metrics-token-file="}, "--metrics-token-file"},
+        {{"--client-token-file", "/nonexistent/token"}, "--client-token-file"},
         {{"--log-level", "verbose"}, "--log-level"},
         {{"--log-format", "xml"}, "--log-format"},
         {{"--upstream-format", "claude"}, "--upstream-format"},
@@ -650,6 +700,8 @@ BOOST_FIXTURE_TEST_CASE(bad_value_messages_say_what_was_expected, fixture)
          R"(--allowed-models: expected a comma-separated list of non-empty model names, got "a,,b")"},
         {{"--allowed-origin", "https://a.example/path"},
          R"(--allowed-origin: expected an origin such as https://chat.example.com (scheme, host and optional port, no path), got "https://a.example/path")"},
+        {{"--public-host", "chat.example.com:443"},
+         R"(--public-host: expected a host name such as chat.example.com (no scheme, port or path), got "chat.example.com:443")"},
         {{"--model="}, R"(--model: expected a non-empty model name, got "")"},
         {{"--threads"}, "--threads: missing value (--threads N or --threads=N)"},
         {{"--listen", "--threads", "2"},
@@ -700,6 +752,79 @@ BOOST_FIXTURE_TEST_CASE(unknown_flags_and_stray_arguments_are_refused, fixture)
         "unexpected argument 3: every setting is a --flag (see --help)"
     );
     BOOST_TEST(parse_error({"--"}) == R"(unknown flag "--" (see --help))");
+}
+
+BOOST_FIXTURE_TEST_CASE(tokens_come_from_files_trimmed, fixture)
+{
+    const auto client = write("client", "client-tok-1\n");
+    const auto metrics = write("metrics", "  metrics-tok-1  \r\n");
+    const auto c = parse_ok({"--client-token-file", client, "--metrics-token-file=" + metrics});
+    BOOST_TEST(c.client_token == "client-tok-1");
+    BOOST_TEST(c.metrics_token == "metrics-tok-1");
+
+    fake_env()["TOKENRELAY_CLIENT_TOKEN_FILE"] = client;
+    fake_env()["TOKENRELAY_METRICS_TOKEN_FILE"] = metrics;
+    const auto from_env = parse_ok({});
+    BOOST_TEST(from_env.client_token == "client-tok-1");
+    BOOST_TEST(from_env.metrics_token == "metrics-tok-1");
+}
+
+BOOST_FIXTURE_TEST_CASE(token_file_errors_never_show_the_token, fixture)
+{
+    for (const std::string flag : {"--client-token-file", "--metrics-token-file"}) {
+        BOOST_TEST_CONTEXT(flag)
+        {
+            const auto missing = (dir / "missing").string();
+            BOOST_TEST(
+                parse_error({flag, missing}) ==
+                flag + ": cannot read \"" + missing + "\": No such file or directory"
+            );
+            const auto empty = write("empty", " \n");
+            BOOST_TEST(parse_error({flag, empty}) == flag + ": \"" + empty + "\" is empty");
+            const auto spaced = write("spaced", "secret tok\n");
+            const auto error = parse_error({flag, spaced});
+            BOOST_TEST(
+                error == flag + ": the token in \"" + spaced +
+                             "\": expected a bearer token of letters, digits and -._~+/ (RFC "
+                             "6750 b64token)"
+            );
+            BOOST_TEST(!contains(error, "secret"));
+            const auto large = write("large", std::string(64 * 1024 + 1, 'a'));
+            BOOST_TEST(
+                parse_error({flag, large}) ==
+                flag + ": \"" + large + "\" is larger than 65536 bytes"
+            );
+        }
+    }
+}
+
+BOOST_FIXTURE_TEST_CASE(a_token_and_its_file_are_one_setting, fixture)
+{
+    const auto file = write("token", "file-tok\n");
+    // Both on the command line, in either order: refused, naming both.
+    BOOST_TEST(
+        parse_error({"--client-token", "flag-tok", "--client-token-file", file}) ==
+        "--client-token-file: --client-token is given too, for the same setting; give one of "
+        "them"
+    );
+    BOOST_TEST(
+        parse_error({"--metrics-token-file", file, "--metrics-token=flag-tok"}) ==
+        "--metrics-token: --metrics-token-file is given too, for the same setting; give one of "
+        "them"
+    );
+    // Both in the environment: refused too.
+    fake_env()["TOKENRELAY_CLIENT_TOKEN"] = "env-tok";
+    fake_env()["TOKENRELAY_CLIENT_TOKEN_FILE"] = file;
+    BOOST_TEST(
+        parse_error({}) ==
+        "TOKENRELAY_CLIENT_TOKEN_FILE (--client-token-file): TOKENRELAY_CLIENT_TOKEN is set "
+        "too, for the same setting; set one of them"
+    );
+    // The command line wins over the environment, whichever way it gives the setting; the
+    // variables are then not read at all.
+    fake_env()["TOKENRELAY_CLIENT_TOKEN_FILE"] = (dir / "missing").string();
+    BOOST_TEST(parse_ok({"--client-token", "flag-tok"}).client_token == "flag-tok");
+    BOOST_TEST(parse_ok({"--client-token-file", file}).client_token == "file-tok");
 }
 
 BOOST_FIXTURE_TEST_CASE(api_key_flag_is_rejected_without_echoing_the_key, fixture)
@@ -858,6 +983,10 @@ BOOST_FIXTURE_TEST_CASE(usage_defaults_match_the_config_defaults, fixture)
         "log-content",
         "client-token",
         "allowed-origin",
+        "public-host",
+        "metrics-token",
+        "metrics-token-file",
+        "client-token-file",
         "api-key-file",
     };
     for (const auto& spec : tc::detail::flags()) {

@@ -33,6 +33,10 @@ struct static_tree
         fs::create_symlink("../root-evil/f.txt", root / "prefix_out");
         fs::create_symlink("does-not-exist", root / "dangling");
         fs::create_symlink("sub", root / "dir_in");
+        dir.write_file("root/.env", "KEY=secret");
+        dir.write_file("root/.git/config", "secret");
+        fs::create_symlink(".env", root / "env_link");
+        fs::create_symlink(".git", root / "git_link");
     }
 };
 
@@ -72,6 +76,17 @@ BOOST_AUTO_TEST_CASE(resolve_target_refuses_traversal_and_bad_encoding)
         "../etc/passwd",
         "http://example.com/index.html",
         "*",
+        // Dotfiles and dot directories, however spelled.
+        "/.env",
+        "/.git/config",
+        "/.git/",
+        "/a/.hidden",
+        "/%2eenv",
+        "/%2Egit/config",
+        "/a%2f.env",
+        "/./.env",
+        "/.well-known/x",
+        "/...",
     };
     for (const auto& target : refused) {
         BOOST_TEST_CONTEXT("target " << target)
@@ -104,9 +119,9 @@ BOOST_AUTO_TEST_CASE(resolve_target_maps_paths)
         {"/a%2Fb", "a/b"},
         {"/a%2f", "a/index.html"},
         {"/%252e%252e/x", "%2e%2e/x"}, // decoded once only: a literal name
-        {"/...", "..."},
         {"/a..b", "a..b"},
-        {"/.well-known/x", ".well-known/x"},
+        {"/a.", "a."},
+        {"/a/b.env", "a/b.env"},
         {"/caf%C3%A9.txt", "caf\xC3\xA9.txt"},
     };
     for (const auto& [target, want] : cases) {
@@ -155,6 +170,10 @@ BOOST_AUTO_TEST_CASE(resolve_file_inside_root_only)
         "dir_in",                // a symlink to a directory
         "../outside/secret.txt", // traversal that got past resolve_target
         "sub/../../outside/secret.txt",
+        ".env",                                       // a dotfile that got past resolve_target
+        ".git/config",                                // in a dot directory
+        "env_link",                                   // a symlink to a dotfile
+        "git_link/config",                            // through a symlink to a dot directory
         (t.base / "outside" / "secret.txt").string(), // absolute
         "",
     };
