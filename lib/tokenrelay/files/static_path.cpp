@@ -1,3 +1,4 @@
+#include <tokenrelay/core/http_text.hpp>
 #include <tokenrelay/files/static_path.hpp>
 
 #include <algorithm>
@@ -56,16 +57,6 @@ bool iequals(std::string_view a, std::string_view b)
     return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
                return ascii_lower(x) == ascii_lower(y);
            });
-}
-
-std::string_view trim_ows(std::string_view s)
-{
-    const auto is_ows = [](char c) { return c == ' ' || c == '\t'; };
-    while (!s.empty() && is_ows(s.front()))
-        s.remove_prefix(1);
-    while (!s.empty() && is_ows(s.back()))
-        s.remove_suffix(1);
-    return s;
 }
 
 // Weak comparison (RFC 9110 section 8.8.3.2), the one If-None-Match uses: only the

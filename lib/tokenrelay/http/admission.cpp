@@ -1,3 +1,4 @@
+#include <tokenrelay/core/http_text.hpp>
 #include <tokenrelay/http/admission.hpp>
 
 #include <boost/beast/core/string.hpp>
@@ -6,16 +7,6 @@ namespace tokenrelay::http_server {
 namespace {
 
 namespace http = boost::beast::http;
-
-std::string_view trim_ows(std::string_view s)
-{
-    const auto is_ows = [](char c) { return c == ' ' || c == '\t'; };
-    while (!s.empty() && is_ows(s.front()))
-        s.remove_prefix(1);
-    while (!s.empty() && is_ows(s.back()))
-        s.remove_suffix(1);
-    return s;
-}
 
 /// RFC 9112 section 6.1: the codings of every Transfer-Encoding line, in order; chunked
 /// only last, and only once. Beast takes a body as chunked when the last coding is, reads
