@@ -30,7 +30,7 @@ int main(int argc, char** argv)
     auto parsed = tokenrelay::config::parse(argc, argv, [](const char* n) -> const char* {
         return std::getenv(n);
     });
-    if (parsed.help) {
+    if (parsed.help || parsed.version) {
         std::fputs(parsed.error.c_str(), stdout);
         return 0;
     }

@@ -131,6 +131,24 @@ BOOST_AUTO_TEST_CASE(sigint_drains_when_started_with_it_blocked, *scaled_timeout
     BOOST_TEST(*status == (exit_status{.exited = true, .code = 0}));
 }
 
+BOOST_AUTO_TEST_CASE(version_names_the_build, *scaled_timeout(60))
+{
+    for (const char* flag : {"--version", "-V"}) {
+        BOOST_TEST_CONTEXT(flag)
+        {
+            auto relay = start_relay({flag});
+            const auto status = relay->wait_exit(10s);
+            BOOST_TEST_REQUIRE(status.has_value(), "relay did not exit after " << flag);
+            BOOST_TEST(*status == (exit_status{.exited = true, .code = 0}));
+            const auto out = relay->stdout_text();
+            BOOST_TEST(out.starts_with("tokenrelay "), out);
+            BOOST_TEST(out.find("\nBoost 1.") != std::string::npos, out);
+            BOOST_TEST(out.find("\nOpenSSL ") != std::string::npos, out);
+            BOOST_TEST(out.find("upstream reads: ") != std::string::npos, out);
+        }
+    }
+}
+
 BOOST_AUTO_TEST_CASE(bad_flag_value_exits_2_naming_the_flag, *scaled_timeout(60))
 {
     struct bad

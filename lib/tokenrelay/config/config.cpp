@@ -5,6 +5,7 @@
 #include <tokenrelay/config/config.hpp>
 #include <tokenrelay/config/flags.hpp>
 #include <tokenrelay/config/values.hpp>
+#include <tokenrelay/core/build_info.hpp>
 #include <tokenrelay/core/redact.hpp>
 
 #include <algorithm>
@@ -51,6 +52,8 @@ public:
             const std::string_view arg = argv_[i] ? argv_[i] : "";
             if (arg == "-h" || arg == "--help")
                 return parse_result{std::nullopt, usage(), true};
+            if (arg == "-V" || arg == "--version")
+                return parse_result{std::nullopt, build_info(), false, true};
             if (!arg.starts_with("--") || arg == "--") {
                 // Nothing is positional, so "--" (end of options) has nothing to end.
                 if (arg.starts_with("-"))
@@ -206,6 +209,7 @@ std::string usage()
         );
     }
     line("-h, --help", "this text");
+    line("-V, --version", "the version and what it was built with");
     return out;
 }
 

@@ -87,7 +87,8 @@ struct parse_result
 {
     std::optional<relay_config> config;
     std::string error; // non-empty when config is empty
-    bool help = false; // --help was given; `error` holds the usage text
+    bool help = false;    // --help was given; `error` holds the usage text
+    bool version = false; // --version was given; `error` holds the build information
 };
 
 /// Reads flags from argv with TOKENRELAY_<FLAG> environment fallbacks (a flag on the

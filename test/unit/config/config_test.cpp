@@ -203,6 +203,17 @@ const std::set<std::string> file_flags{
 
 BOOST_AUTO_TEST_SUITE(config)
 
+BOOST_FIXTURE_TEST_CASE(version_stops_parsing_with_the_build_information, fixture)
+{
+    for (const char* flag : {"--version", "-V"}) {
+        const auto result = run({"--threads", "2", flag, "--no-such-flag"});
+        BOOST_TEST(result.version);
+        BOOST_TEST(!result.help);
+        BOOST_TEST(!result.config.has_value());
+        BOOST_TEST(result.error.starts_with("tokenrelay "), result.error);
+    }
+}
+
 BOOST_FIXTURE_TEST_CASE(no_flags_gives_the_protocol_defaults, fixture)
 {
     const auto c = parse_ok({});
