@@ -134,6 +134,9 @@ BOOST_AUTO_TEST_CASE(a_client_with_every_session_in_use_gets_no_new_one, *scaled
     ws_client third;
     const auto refused = third.handshake(f.port());
     BOOST_TEST(refused.status == 429u);
+    // Nor by naming a session the relay does not hold, which would open a fresh one.
+    ws_client unknown;
+    BOOST_TEST(unknown.handshake(f.port(), resume_target("no-such-session", 0)).status == 429u);
     // Resuming one of its own sessions is no new session.
     b->drop();
     BOOST_TEST_REQUIRE(

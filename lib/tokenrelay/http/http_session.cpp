@@ -249,8 +249,10 @@ awaitable<void> run_http_session(
             }
             auto resume = resume_from_query(request.target());
             // Section 7: a client at its bound of sessions, all of them with a connection,
-            // gets no new one (a detached one would be ended to make room instead).
-            if (!resume && !state.sessions.clients.may_add_session(ip)) {
+            // gets no new one (a detached one would be ended to make room instead). A
+            // resume of a session the relay does not hold opens a new one too.
+            const bool opens_session = !resume || !state.sessions.find(resume->session);
+            if (opens_session && !state.sessions.clients.may_add_session(ip)) {
                 co_await refuse_upgrade(
                     stream,
                     http::status::too_many_requests,
