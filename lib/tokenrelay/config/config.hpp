@@ -86,7 +86,7 @@ struct relay_config
 struct parse_result
 {
     std::optional<relay_config> config;
-    std::string error; // non-empty when config is empty
+    std::string error;    // non-empty when config is empty
     bool help = false;    // --help was given; `error` holds the usage text
     bool version = false; // --version was given; `error` holds the build information
 };
