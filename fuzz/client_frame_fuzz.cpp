@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -138,8 +139,19 @@ std::string encode(const client_frame& frame)
     return json::serialize(o);
 }
 
-// Boost.JSON 1.81 parses doubles to within an ulp or so (no exact mode), so a double
-// written back may come back one step off; integers must come back exactly.
+// Boost.JSON 1.81 parses doubles to within an ulp or so (no exact mode; long mantissas
+// such as 0.00000004000000000000000000000000000009 land a step off), so a double written
+// back may come back one step off; integers must come back exactly.
+bool close(double x, double y)
+{
+    return x == y || std::abs(x - y) <= 1e-15 * std::max(std::abs(x), std::abs(y));
+}
+
+bool close(const std::optional<double>& x, const std::optional<double>& y)
+{
+    return x.has_value() == y.has_value() && (!x || close(*x, *y));
+}
+
 bool same_number(const std::string& a, const std::string& b)
 {
     if (a == b)
@@ -150,8 +162,7 @@ bool same_number(const std::string& a, const std::string& b)
     const json::value y = json::parse(b, ec_b);
     if (ec_a || ec_b || !x.is_double() || !y.is_double())
         return false;
-    return std::abs(x.get_double() - y.get_double()) <=
-           1e-15 * std::max(std::abs(x.get_double()), std::abs(y.get_double()));
+    return close(x.get_double(), y.get_double());
 }
 
 bool same(const client_frame& a, const client_frame& b)
@@ -162,7 +173,7 @@ bool same(const client_frame& a, const client_frame& b)
         const auto& y = std::get<chat_frame>(b);
         return x->content == y.content && x->context == y.context && x->id == y.id &&
                x->options.model == y.options.model &&
-               x->options.temperature == y.options.temperature &&
+               close(x->options.temperature, y.options.temperature) &&
                x->options.max_tokens == y.options.max_tokens;
     }
     if (const auto* x = std::get_if<cancel_frame>(&a))
