@@ -2,8 +2,8 @@
 // throughput, errors and the relay's CPU and memory. Used by scripts/bench and the smoke
 // test; `loadgen --help` lists the flags.
 
-#include <tokenrelay/loadgen/options.hpp>
-#include <tokenrelay/loadgen/runner.hpp>
+#include <testing/loadgen/options.hpp>
+#include <testing/loadgen/runner.hpp>
 
 #include <cstdio>
 #include <exception>

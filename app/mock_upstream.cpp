@@ -2,8 +2,8 @@
 // benchmarks. Behaviour contract: docs/mock_upstream.md.
 
 #include <tokenrelay/core/net.hpp>
-#include <tokenrelay/mock/options.hpp>
-#include <tokenrelay/mock/server.hpp>
+#include <testing/mock/options.hpp>
+#include <testing/mock/server.hpp>
 
 #include <csignal>
 #include <cstdio>

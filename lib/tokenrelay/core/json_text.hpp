@@ -1,6 +1,6 @@
 #pragma once
 // JSON string text, written straight into a string: frames to clients and request bodies
-// to the upstream are built without a JSON DOM (issue 7). Sans-I/O.
+// to the upstream are built without a JSON DOM. Sans-I/O.
 
 #include <string>
 #include <string_view>

@@ -30,14 +30,14 @@ inline constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 
 /// Like use_tuple, for the operations that run once per token. `co_await` on a deferred
 /// operation starts it from the awaiting coroutine itself, where use_awaitable would
-/// allocate a coroutine frame of its own for every call (issue 7: an allocation-free
-/// token path). Name the operation before awaiting it: GCC 12 mishandles class-type
+/// allocate a coroutine frame of its own for every call (the token path is to be
+/// allocation-free). Name the operation before awaiting it: GCC 12 mishandles class-type
 /// temporaries in co_await operands.
 inline constexpr auto deferred_tuple = net::as_tuple(net::deferred);
 
 /// An event loop's own executor type. A socket or timer made with it is 48 bytes smaller
 /// than one with any_io_executor, and so is each operation pending on it: for what an idle
-/// connection holds (issue 7: memory per open session).
+/// connection holds (memory per open session).
 using loop_executor = net::io_context::executor_type;
 using loop_socket = net::basic_stream_socket<tcp, loop_executor>;
 using loop_timer = net::basic_waitable_timer<
@@ -48,7 +48,7 @@ using loop_timer = net::basic_waitable_timer<
 /// Whether the calling coroutine was cancelled, from
 /// `const auto state = co_await net::this_coro::cancellation_state;`. A plain function on
 /// purpose: co_awaiting any awaitable in a cancelled coroutine throws operation_aborted
-/// (a per-reply exception, issue 7), and GCC 12 miscompiles a co_await used directly as
+/// (an exception per reply), and GCC 12 miscompiles a co_await used directly as
 /// an if condition.
 inline bool is_cancelled(const net::cancellation_state& state)
 {

@@ -3,8 +3,8 @@
 // hand-over from the upstream reader to the session, the writer's wait and the WebSocket
 // write. Asio's own block cache is off (CMakeLists.txt says why), and glibc keeps only
 // seven freed blocks of a size per thread: a loop that completes a few hundred of these
-// operations in one pass sends most of them through malloc's slow path (issue 7: the
-// per-token path is to be allocation-free in steady state).
+// operations in one pass sends most of them through malloc's slow path, and the
+// per-token path is to be allocation-free in steady state.
 //
 // Blocks are rounded up to a size class and kept in free lists of the thread that frees
 // them, up to a fixed number of bytes per thread, so an idle relay holds little of it.

@@ -27,7 +27,7 @@ struct silent_connection
 /// buffers: clients that connect well before they speak (a connect storm, a loaded load
 /// generator) would otherwise leave those kilobytes scattered between the long-lived
 /// state of the sessions that open meanwhile, where the allocator keeps them as holes
-/// (issue 7: memory per open session).
+/// (memory per open session).
 void serve_when_readable(tcp::socket socket, ws::loop_context& loop, ws::relay_state& state)
 {
     const auto deadline = std::chrono::steady_clock::now() + state.config.header_timeout;

@@ -1,7 +1,7 @@
 #pragma once
 // One listening socket per event loop, all bound to the same port with SO_REUSEPORT: the
 // kernel spreads new connections over the loops, and each loop accepts its own, so a busy
-// loop never holds up accepting for the others (issue 7: connects under load).
+// loop never holds up accepting for the others (connects under load).
 
 #include <tokenrelay/config/config.hpp>
 #include <tokenrelay/core/net.hpp>

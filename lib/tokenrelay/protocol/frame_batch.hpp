@@ -1,7 +1,7 @@
 #pragma once
 // The frames one writer pass sends. Cleared between passes without giving back the
 // strings' memory, so a connection that keeps streaming serialises its frames into
-// buffers it already has instead of allocating one per token (issue 7).
+// buffers it already has instead of allocating one per token.
 
 #include <cstddef>
 #include <string>

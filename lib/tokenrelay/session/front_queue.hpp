@@ -1,7 +1,7 @@
 #pragma once
 // A FIFO with random access that holds no heap memory while empty. std::deque would do the
 // job, but libstdc++'s allocates a map and a 512-byte node on construction, and every
-// session holds two queues (replay log, history) whether it ever chats or not (issue 7).
+// session holds two queues (replay log, history) whether it ever chats or not.
 // Here a vector holds the elements and a head index counts the ones popped from the
 // front; the dead prefix is erased once it is as long as the live part, so pop_front is
 // amortised O(1) and indexing is one addition.

@@ -66,7 +66,7 @@ private:
     // constructible, which cannot be known inside the class that declares them.)
     // Every entry's text lives in one buffer, in seq order, and an entry names its
     // message by number: appending a token copies its bytes and allocates nothing once
-    // the buffers have grown, however long the token or the message id (issue 7). Tokens
+    // the buffers have grown, however long the token or the message id. Tokens
     // waiting together are then adjacent bytes, so joining them copies nothing either.
     struct entry
     {
@@ -95,7 +95,7 @@ private:
     void trim();
 
     // What a log holds once something is appended, apart so that a session that never
-    // chatted carries only the counters below (issue 7, memory per session).
+    // chatted carries only the counters below (memory per session).
     struct storage
     {
         front_queue<entry> entries;

@@ -2,7 +2,7 @@
 // section 6). Only choices[0] matters: the relay always asks for one completion.
 //
 // Two readers, one meaning. Every payload goes first through a streaming reader
-// (basic_parser events, no value tree: issue 7 measured the tree at 18% of the relay's
+// (basic_parser events, no value tree: the tree measured at 18% of the relay's
 // work per token). It notes what each member that matters turned out to be and judges
 // them only once the whole text parsed, in the order the tree reader checks them, so
 // both name the same first problem and a syntax error anywhere still wins. It hands the

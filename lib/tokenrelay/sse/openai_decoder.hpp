@@ -59,7 +59,7 @@ private:
     bool decode_usage(boost::json::value const& usage, openai_chunk& out);
     bool fail(std::string_view why);
 
-    // One decode per SSE event is the hot path (issue 7): events are read by streaming_,
+    // One decode per SSE event is the hot path of every token: events are read by streaming_,
     // which builds no value tree. The rare shapes it hands over (a non-null `error`, a
     // member that matters given twice) are read as a value tree by parser_.
     std::unique_ptr<streaming> streaming_;

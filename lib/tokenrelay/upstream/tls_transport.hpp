@@ -3,7 +3,7 @@
 // reads, while a token stream is being read, go through draining_read_buffer. The TLS
 // layer reads its transport into its own buffer, so the body read's draining_read_buffer
 // never reaches the socket, and each token's record cost a second recv that found
-// nothing, as plain connections did before (issue 7).
+// nothing, which plain connections never cost.
 //
 // Only inside a drain_scope: there the read_watchdog holds the deadline. Elsewhere (the
 // handshake, the response head, draining a body's rest) reads go through tcp_stream, whose

@@ -1,7 +1,7 @@
 #pragma once
 // The text of one token event. A token is a few bytes, and every token is made, moved
 // through the event channel and consumed within moments: held inline, it costs no heap
-// allocation, where a std::string allocates for anything over 15 bytes (issue 7: the
+// allocation, where a std::string allocates for anything over 15 bytes (the
 // bench's stamped tokens are 22). Longer text goes to the heap.
 
 #include <array>

@@ -1,4 +1,4 @@
-#include <tokenrelay/loadgen/frames.hpp>
+#include <testing/loadgen/frames.hpp>
 
 #include <boost/json/parse.hpp>
 #include <boost/test/unit_test.hpp>

@@ -1,4 +1,4 @@
-#include <tokenrelay/loadgen/histogram.hpp>
+#include <testing/loadgen/histogram.hpp>
 
 #include <boost/test/unit_test.hpp>
 

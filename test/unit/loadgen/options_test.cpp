@@ -1,5 +1,5 @@
-#include <tokenrelay/loadgen/options.hpp>
-#include <tokenrelay/loadgen/url.hpp>
+#include <testing/loadgen/options.hpp>
+#include <testing/loadgen/url.hpp>
 
 #include <boost/test/unit_test.hpp>
 

@@ -1,4 +1,4 @@
-#include <tokenrelay/loadgen/reply_check.hpp>
+#include <testing/loadgen/reply_check.hpp>
 
 #include <boost/test/unit_test.hpp>
 

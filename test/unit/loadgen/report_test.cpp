@@ -1,5 +1,5 @@
-#include <tokenrelay/loadgen/proc_stat.hpp>
-#include <tokenrelay/loadgen/report.hpp>
+#include <testing/loadgen/proc_stat.hpp>
+#include <testing/loadgen/report.hpp>
 
 #include <boost/json/parse.hpp>
 #include <boost/test/unit_test.hpp>

@@ -1,4 +1,4 @@
-#include <tokenrelay/mock/anthropic_writer.hpp>
+#include <testing/mock/anthropic_writer.hpp>
 
 #include <boost/test/unit_test.hpp>
 

@@ -1,4 +1,4 @@
-#include <tokenrelay/mock/directives.hpp>
+#include <testing/mock/directives.hpp>
 
 #include <boost/json/parse.hpp>
 #include <boost/test/unit_test.hpp>

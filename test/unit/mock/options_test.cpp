@@ -1,4 +1,4 @@
-#include <tokenrelay/mock/options.hpp>
+#include <testing/mock/options.hpp>
 
 #include <boost/test/unit_test.hpp>
 

@@ -1,7 +1,7 @@
 // `mock:stamp` (docs/mock_upstream.md): token text `w<i>@<unix-micros> `, the slot reserved
 // by the writer and filled by the I/O layer.
 
-#include <tokenrelay/mock/stream_writer.hpp>
+#include <testing/mock/stream_writer.hpp>
 
 #include <boost/json/parse.hpp>
 #include <boost/test/unit_test.hpp>

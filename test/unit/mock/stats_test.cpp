@@ -1,4 +1,4 @@
-#include <tokenrelay/mock/stats.hpp>
+#include <testing/mock/stats.hpp>
 
 #include <boost/json/parse.hpp>
 #include <boost/test/unit_test.hpp>

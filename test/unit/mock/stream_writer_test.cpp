@@ -1,4 +1,4 @@
-#include <tokenrelay/mock/stream_writer.hpp>
+#include <testing/mock/stream_writer.hpp>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>

@@ -1,0 +1,273 @@
+#include <testing/mock/stream_writer.hpp>
+
+#include <boost/json/serialize.hpp>
+
+#include <algorithm>
+
+namespace tokenrelay::mock {
+namespace {
+
+std::string delta_choice(std::string_view delta_json)
+{
+    std::string s = R"("choices":[{"index":0,"delta":)";
+    s += delta_json;
+    s += R"(,"finish_reason":null}])";
+    return s;
+}
+
+// Printable ASCII other than `"` and `\` serialises as itself, the same bytes
+// boost::json::serialize writes, so such text can skip the serialiser.
+bool json_verbatim(std::string_view s) noexcept
+{
+    return std::all_of(s.begin(), s.end(), [](char c) {
+        return c >= 0x20 && c <= 0x7E && c != '"' && c != '\\';
+    });
+}
+
+} // namespace
+
+stream_writer::stream_writer(plan p, chat_input in, std::uint64_t id, std::int64_t created)
+    : plan_(std::move(p)), in_(std::move(in)), line_end_(line_end_text(plan_.lineend))
+{
+    envelope_ = R"({"id":"mock-)" + std::to_string(id) +
+                R"(","object":"chat.completion.chunk","created":)" + std::to_string(created) +
+                R"(,"model":)" + in_.model_json + ",";
+
+    const auto empty_event = event(chunk(delta_choice(R"({"content":""})")));
+    const auto quotes =
+        empty_event.find(R"({"content":"")") + std::string_view(R"({"content":")").size();
+    content_head_ = empty_event.substr(0, quotes);
+    content_tail_ = empty_event.substr(quotes);
+
+    total_ = planned_token_count(plan_, in_);
+
+    if (plan_.stall) {
+        phase_ = phase::over;
+        end_ = stream_end::stall;
+    }
+}
+
+std::string stream_writer::event(std::string_view data) const
+{
+    std::string s;
+    if (plan_.comments) {
+        s += ": keep-alive";
+        s += line_end_;
+        s += "event: message";
+        s += line_end_;
+    }
+    s += "data: ";
+    s += data;
+    s += line_end_;
+    s += line_end_;
+    return s;
+}
+
+std::string stream_writer::chunk(std::string_view rest) const
+{
+    std::string s = envelope_;
+    s += rest;
+    s += '}';
+    return s;
+}
+
+std::string stream_writer::token_text(std::size_t i) const
+{
+    if (plan_.stamp && !plan_.echo && !plan_.huge)
+        return "w" + std::to_string(i) + "@" + std::string(stamp_digits, '0') + " ";
+    return plain_token_text(plan_, in_, i);
+}
+
+namespace {
+
+std::string echoed_key_text(const chat_input& in)
+{
+    return "key " + in.bearer_token + " end ";
+}
+
+} // namespace
+
+std::size_t planned_token_count(const plan& p, const chat_input& in)
+{
+    std::size_t total = p.tokens;
+    if (p.echo)
+        total = 1;
+    else if (p.echo_key)
+        total = (echoed_key_text(in).size() + *p.echo_key - 1) / *p.echo_key;
+    else if (p.huge)
+        total = (*p.huge + huge_token_size - 1) / huge_token_size;
+    std::optional<std::size_t> cut;
+    if (p.stall_after)
+        cut = p.stall_after;
+    if (p.disconnect_after && (!cut || *p.disconnect_after < *cut))
+        cut = p.disconnect_after;
+    if (cut)
+        total = (p.echo || p.huge || p.echo_key) ? std::min(total, *cut) : *cut;
+    return total;
+}
+
+std::string plain_token_text(const plan& p, const chat_input& in, std::size_t i)
+{
+    if (p.echo)
+        return in.messages_json;
+    if (p.echo_key)
+        return echoed_key_text(in).substr(i * *p.echo_key, *p.echo_key);
+    if (p.huge) {
+        const auto left = *p.huge - i * huge_token_size;
+        return std::string(std::min(left, huge_token_size), 'x');
+    }
+    return "w" + std::to_string(i) + " ";
+}
+
+sse_piece stream_writer::content_piece(std::string_view text, std::chrono::milliseconds delay) const
+{
+    sse_piece piece{delay, {}};
+    if (!json_verbatim(text)) {
+        piece.bytes = event(chunk(delta_choice(R"({"content":)" + json_string(text) + "}")));
+        return piece;
+    }
+    auto& b = piece.bytes;
+    b.reserve(content_head_.size() + text.size() + content_tail_.size());
+    b += content_head_;
+    b += text;
+    b += content_tail_;
+    if (plan_.stamp && !plan_.echo && !plan_.huge)
+        piece.stamp_at = content_head_.size() + text.size() - 1 - stamp_digits;
+    return piece;
+}
+
+std::optional<sse_piece> stream_writer::next()
+{
+    // Tokens (reasoning or content) wait for the interval; `mock:huge` is as fast as possible.
+    const auto token_delay = plan_.huge ? std::chrono::milliseconds{0} : plan_.interval;
+
+    switch (phase_) {
+    case phase::role:
+        phase_ = plan_.reasoning > 0 ? phase::reasoning : phase::content;
+        return sse_piece{{}, event(chunk(delta_choice(R"({"role":"assistant","content":""})")))};
+
+    case phase::reasoning: {
+        const auto text = "r" + std::to_string(reasoning_sent_) + " ";
+        if (++reasoning_sent_ == plan_.reasoning)
+            phase_ = phase::content;
+        return sse_piece{
+            token_delay,
+            event(chunk(delta_choice(R"({"reasoning_content":)" + json_string(text) + "}")))};
+    }
+
+    case phase::content:
+        if (empty_pending_ > 0) {
+            // Both forms of "no text" that real servers send between tokens.
+            const char* delta = empty_pending_ == 2 ? R"({"content":""})" : R"({"content":null})";
+            --empty_pending_;
+            return sse_piece{{}, event(chunk(delta_choice(delta)))};
+        }
+        if ((plan_.malformed || plan_.error_event) && !extra_sent_ && (sent_ >= 1 || total_ == 0)) {
+            extra_sent_ = true;
+            phase_ = phase::over;
+            end_ = stream_end::complete;
+            return sse_piece{
+                {},
+                event(
+                    plan_.malformed
+                        ? "{not json"
+                        : R"({"error":{"message":"mock stream error","type":"mock_error"}})"
+                )};
+        }
+        if (sent_ == total_) {
+            if (plan_.stall_after || plan_.disconnect_after) {
+                const bool disconnect =
+                    plan_.disconnect_after &&
+                    (!plan_.stall_after || *plan_.disconnect_after < *plan_.stall_after);
+                phase_ = phase::over;
+                end_ = disconnect ? stream_end::disconnect : stream_end::stall;
+                return std::nullopt;
+            }
+            phase_ = plan_.no_done ? phase::over : phase::finish;
+            return next();
+        }
+        {
+            auto text = token_text(sent_);
+            ++sent_;
+            if (plan_.empty_deltas && sent_ < total_)
+                empty_pending_ = 2;
+            return content_piece(text, token_delay);
+        }
+
+    case phase::finish:
+        phase_ = plan_.no_usage ? phase::done : phase::usage;
+        return sse_piece{
+            {},
+            event(chunk(
+                R"("choices":[{"index":0,"delta":{},"finish_reason":)" + json_string(plan_.finish) +
+                "}]"
+            ))};
+
+    case phase::usage: {
+        phase_ = phase::done;
+        const auto p = prompt_tokens(in_.prompt_chars);
+        std::string rest = plan_.usage_null_choices ? R"("choices":null)" : R"("choices":[])";
+        rest += R"(,"usage":{"prompt_tokens":)" + std::to_string(p) + R"(,"completion_tokens":)" +
+                std::to_string(sent_) + R"(,"total_tokens":)" + std::to_string(p + sent_) + "}";
+        return sse_piece{{}, event(chunk(rest))};
+    }
+
+    case phase::done:
+        phase_ = phase::over;
+        return sse_piece{{}, event("[DONE]")};
+
+    case phase::over:
+        break;
+    }
+    return std::nullopt;
+}
+
+void fill_stamp(sse_piece& p, std::int64_t unix_micros) noexcept
+{
+    if (!p.stamp_at || *p.stamp_at + stamp_digits > p.bytes.size())
+        return;
+    auto* digits = p.bytes.data() + *p.stamp_at;
+    auto v = static_cast<std::uint64_t>(unix_micros < 0 ? 0 : unix_micros);
+    for (std::size_t i = stamp_digits; i-- > 0;) {
+        digits[i] = static_cast<char>('0' + v % 10);
+        v /= 10;
+    }
+}
+
+void append_http_chunk(std::string& out, std::string_view data)
+{
+    if (data.empty())
+        return;
+    static constexpr char hex[] = "0123456789abcdef";
+    char size[2 * sizeof(std::size_t)];
+    char* p = size + sizeof size;
+    std::size_t n = data.size();
+    do {
+        *--p = hex[n & 0xF];
+        n >>= 4;
+    } while (n != 0);
+    out.append(p, size + sizeof size);
+    out += "\r\n";
+    out += data;
+    out += "\r\n";
+}
+
+std::string json_string(std::string_view s)
+{
+    return boost::json::serialize(boost::json::string_view(s.data(), s.size()));
+}
+
+std::string_view line_end_text(line_end le) noexcept
+{
+    switch (le) {
+    case line_end::crlf:
+        return "\r\n";
+    case line_end::cr:
+        return "\r";
+    case line_end::lf:
+        break;
+    }
+    return "\n";
+}
+
+} // namespace tokenrelay::mock
