@@ -1,9 +1,11 @@
 #include <tokenrelay/metrics/metrics.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cstdio>
 #include <dirent.h>
 #include <fstream>
+#include <initializer_list>
 #include <unistd.h>
 
 namespace tokenrelay::metrics {
@@ -111,164 +113,143 @@ relay_metrics& global() noexcept
     return instance;
 }
 
-std::string render(const gauges& g)
+namespace {
+
+/// One line of a family without labels: the exposition is a table of these.
+struct simple_metric
 {
-    const auto& m = global();
-    std::string out;
-    out.reserve(8192);
+    std::string_view name;
+    std::string_view help;
+    std::string_view type;
+    double value;
+};
+
+void render_all(std::string& out, std::initializer_list<simple_metric> metrics)
+{
+    for (const auto& m : metrics)
+        simple(out, m.name, m.help, m.type, m.value);
+}
+
+double count(std::uint64_t n)
+{
+    return static_cast<double>(n);
+}
+
+void render_sessions(std::string& out, const gauges& g)
+{
     simple(
         out,
         "tokenrelay_open_connections",
         "Open WebSocket connections.",
         "gauge",
-        static_cast<double>(g.open_connections)
+        count(g.open_connections)
     );
     header(out, "tokenrelay_sessions", "Sessions held, by state.", "gauge");
-    sample(out, "tokenrelay_sessions", "state=\"attached\"", static_cast<double>(g.live_sessions));
+    sample(out, "tokenrelay_sessions", "state=\"attached\"", count(g.live_sessions));
+    sample(out, "tokenrelay_sessions", "state=\"detached\"", count(g.detached_sessions));
+}
+
+void render_upstream_connections(std::string& out, const relay_metrics& m)
+{
+    // Two loads, not one snapshot: a scrape between two updates of another loop's pool is
+    // clamped rather than showing a negative count.
+    const auto idle =
+        std::max<std::int64_t>(0, m.upstream_idle_connections.load(std::memory_order_relaxed));
+    const auto all =
+        std::max<std::int64_t>(idle, m.upstream_connections.load(std::memory_order_relaxed));
+    header(
+        out,
+        "tokenrelay_upstream_connections",
+        "Open upstream connections: carrying a request, or idle in the keep-alive pools.",
+        "gauge"
+    );
     sample(
-        out, "tokenrelay_sessions", "state=\"detached\"", static_cast<double>(g.detached_sessions)
+        out, "tokenrelay_upstream_connections", "state=\"in_use\"", static_cast<double>(all - idle)
     );
-    simple(
+    sample(out, "tokenrelay_upstream_connections", "state=\"idle\"", static_cast<double>(idle));
+}
+
+void render_session_counters(std::string& out, const gauges& g)
+{
+    render_all(
         out,
-        "tokenrelay_running_generations",
-        "Generations streaming now.",
-        "gauge",
-        static_cast<double>(g.running_generations)
+        {
+            {"tokenrelay_draining",
+             "1 while the relay drains after a signal.",
+             "gauge",
+             g.draining ? 1.0 : 0.0},
+            {"tokenrelay_sessions_created_total",
+             "Sessions created.",
+             "counter",
+             count(g.sessions_created)},
+            {"tokenrelay_sessions_resumed_total",
+             "Successful resumes.",
+             "counter",
+             count(g.sessions_resumed)},
+            {"tokenrelay_sessions_taken_over_total",
+             "Sessions taken over by a newer connection.",
+             "counter",
+             count(g.sessions_taken_over)},
+            {"tokenrelay_sessions_expired_total",
+             "Sessions forgotten after the resume window.",
+             "counter",
+             count(g.sessions_expired)},
+            {"tokenrelay_sessions_evicted_total",
+             "Detached sessions ended early: their client's bound on sessions, or the bound on "
+             "detached sessions of all clients.",
+             "counter",
+             count(g.sessions_evicted)},
+        }
     );
-    simple(
+}
+
+void render_token_counters(std::string& out, const relay_metrics& m)
+{
+    render_all(
         out,
-        "tokenrelay_upstream_requests_in_flight",
-        "Upstream requests running now (held --max-upstream-requests slots).",
-        "gauge",
-        static_cast<double>(g.upstream_requests_in_flight)
+        {
+            {"tokenrelay_generations_total",
+             "Generations started.",
+             "counter",
+             load(m.generations_started)},
+            {"tokenrelay_tokens_relayed_total",
+             "Tokens (and reasoning tokens) received from the model.",
+             "counter",
+             load(m.tokens_relayed)},
+            {"tokenrelay_token_bytes_relayed_total",
+             "Bytes of token text received from the model.",
+             "counter",
+             load(m.token_bytes_relayed)},
+            {"tokenrelay_frames_sent_total",
+             "WebSocket frames sent to clients.",
+             "counter",
+             load(m.frames_sent)},
+            {"tokenrelay_bytes_sent_total",
+             "WebSocket payload bytes sent to clients.",
+             "counter",
+             load(m.bytes_sent)},
+            {"tokenrelay_prompt_tokens_total",
+             "Prompt tokens, as reported by the upstream or estimated by the relay.",
+             "counter",
+             load(m.prompt_tokens)},
+            {"tokenrelay_completion_tokens_total",
+             "Completion tokens, as reported by the upstream or counted by the relay.",
+             "counter",
+             load(m.completion_tokens)},
+            {"tokenrelay_estimated_usage_total",
+             "Generations whose usage the relay estimated because the upstream sent none.",
+             "counter",
+             load(m.estimated_usage)},
+            {"tokenrelay_cost_usd_total",
+             "Cost in USD at the configured prices, to the micro-dollar.",
+             "counter",
+             load(m.cost_micro_usd) / 1e6},
+        }
     );
-    {
-        // Two loads, not one snapshot: a scrape between two updates of another loop's
-        // pool is clamped rather than showing a negative count.
-        const auto idle =
-            std::max<std::int64_t>(0, m.upstream_idle_connections.load(std::memory_order_relaxed));
-        const auto all =
-            std::max<std::int64_t>(idle, m.upstream_connections.load(std::memory_order_relaxed));
-        header(
-            out,
-            "tokenrelay_upstream_connections",
-            "Open upstream connections: carrying a request, or idle in the keep-alive pools.",
-            "gauge"
-        );
-        sample(
-            out,
-            "tokenrelay_upstream_connections",
-            "state=\"in_use\"",
-            static_cast<double>(all - idle)
-        );
-        sample(out, "tokenrelay_upstream_connections", "state=\"idle\"", static_cast<double>(idle));
-    }
-    simple(
-        out,
-        "tokenrelay_draining",
-        "1 while the relay drains after a signal.",
-        "gauge",
-        g.draining ? 1 : 0
-    );
-    simple(
-        out,
-        "tokenrelay_sessions_created_total",
-        "Sessions created.",
-        "counter",
-        static_cast<double>(g.sessions_created)
-    );
-    simple(
-        out,
-        "tokenrelay_sessions_resumed_total",
-        "Successful resumes.",
-        "counter",
-        static_cast<double>(g.sessions_resumed)
-    );
-    simple(
-        out,
-        "tokenrelay_sessions_taken_over_total",
-        "Sessions taken over by a newer connection.",
-        "counter",
-        static_cast<double>(g.sessions_taken_over)
-    );
-    simple(
-        out,
-        "tokenrelay_sessions_expired_total",
-        "Sessions forgotten after the resume window.",
-        "counter",
-        static_cast<double>(g.sessions_expired)
-    );
-    simple(
-        out,
-        "tokenrelay_sessions_evicted_total",
-        "Detached sessions ended early: their client's bound on sessions, or the bound on "
-        "detached sessions of all clients.",
-        "counter",
-        static_cast<double>(g.sessions_evicted)
-    );
-    simple(
-        out,
-        "tokenrelay_generations_total",
-        "Generations started.",
-        "counter",
-        load(m.generations_started)
-    );
-    simple(
-        out,
-        "tokenrelay_tokens_relayed_total",
-        "Tokens (and reasoning tokens) received from the model.",
-        "counter",
-        load(m.tokens_relayed)
-    );
-    simple(
-        out,
-        "tokenrelay_token_bytes_relayed_total",
-        "Bytes of token text received from the model.",
-        "counter",
-        load(m.token_bytes_relayed)
-    );
-    simple(
-        out,
-        "tokenrelay_frames_sent_total",
-        "WebSocket frames sent to clients.",
-        "counter",
-        load(m.frames_sent)
-    );
-    simple(
-        out,
-        "tokenrelay_bytes_sent_total",
-        "WebSocket payload bytes sent to clients.",
-        "counter",
-        load(m.bytes_sent)
-    );
-    simple(
-        out,
-        "tokenrelay_prompt_tokens_total",
-        "Prompt tokens, as reported by the upstream or estimated by the relay.",
-        "counter",
-        load(m.prompt_tokens)
-    );
-    simple(
-        out,
-        "tokenrelay_completion_tokens_total",
-        "Completion tokens, as reported by the upstream or counted by the relay.",
-        "counter",
-        load(m.completion_tokens)
-    );
-    simple(
-        out,
-        "tokenrelay_estimated_usage_total",
-        "Generations whose usage the relay estimated because the upstream sent none.",
-        "counter",
-        load(m.estimated_usage)
-    );
-    simple(
-        out,
-        "tokenrelay_cost_usd_total",
-        "Cost in USD at the configured prices, to the micro-dollar.",
-        "counter",
-        load(m.cost_micro_usd) / 1e6
-    );
+}
+
+void render_labelled_counters(std::string& out, const relay_metrics& m)
+{
     header(
         out,
         "tokenrelay_upstream_responses_total",
@@ -299,26 +280,26 @@ std::string render(const gauges& g)
             "code=\"" + std::string(code_name(static_cast<errc>(c))) + "\"",
             load(m.errors_by_code[static_cast<std::size_t>(c)])
         );
-    simple(
+}
+
+void render_refusals_and_latency(std::string& out, const relay_metrics& m)
+{
+    render_all(
         out,
-        "tokenrelay_rate_limit_refusals_total",
-        "Chats refused by the rate limit.",
-        "counter",
-        load(m.rate_limit_refusals)
-    );
-    simple(
-        out,
-        "tokenrelay_upgrades_refused_total",
-        "WebSocket upgrades refused (limits, token, origin, draining).",
-        "counter",
-        load(m.upgrades_refused)
-    );
-    simple(
-        out,
-        "tokenrelay_backpressure_pauses_total",
-        "Times the upstream read paused for a slow client.",
-        "counter",
-        load(m.backpressure_pauses)
+        {
+            {"tokenrelay_rate_limit_refusals_total",
+             "Chats refused by the rate limit.",
+             "counter",
+             load(m.rate_limit_refusals)},
+            {"tokenrelay_upgrades_refused_total",
+             "WebSocket upgrades refused (limits, token, origin, draining).",
+             "counter",
+             load(m.upgrades_refused)},
+            {"tokenrelay_backpressure_pauses_total",
+             "Times the upstream read paused for a slow client.",
+             "counter",
+             load(m.backpressure_pauses)},
+        }
     );
     m.ttft.render(
         out, "tokenrelay_time_to_first_token_seconds", "Time from chat to the first token."
@@ -326,14 +307,44 @@ std::string render(const gauges& g)
     m.inter_token.render(
         out, "tokenrelay_inter_token_seconds", "Time between consecutive tokens from the model."
     );
-    simple(
+}
+
+} // namespace
+
+std::string render(const gauges& g)
+{
+    const auto& m = global();
+    std::string out;
+    out.reserve(8192);
+    render_sessions(out, g);
+    render_all(
         out,
-        "process_resident_memory_bytes",
-        "Resident memory size in bytes.",
-        "gauge",
-        resident_bytes()
+        {
+            {"tokenrelay_running_generations",
+             "Generations streaming now.",
+             "gauge",
+             count(g.running_generations)},
+            {"tokenrelay_upstream_requests_in_flight",
+             "Upstream requests running now (held --max-upstream-requests slots).",
+             "gauge",
+             count(g.upstream_requests_in_flight)},
+        }
     );
-    simple(out, "process_open_fds", "Number of open file descriptors.", "gauge", open_fds());
+    render_upstream_connections(out, m);
+    render_session_counters(out, g);
+    render_token_counters(out, m);
+    render_labelled_counters(out, m);
+    render_refusals_and_latency(out, m);
+    render_all(
+        out,
+        {
+            {"process_resident_memory_bytes",
+             "Resident memory size in bytes.",
+             "gauge",
+             resident_bytes()},
+            {"process_open_fds", "Number of open file descriptors.", "gauge", open_fds()},
+        }
+    );
     return out;
 }
 
