@@ -1,8 +1,8 @@
-// tokenrelay: flags → config → the relay (lib/tokenrelay/http/server.cpp does the work).
+// tokenrelay: flags → config → the relay (lib/tokenrelay/server/run.cpp does the work).
 
 #include <tokenrelay/config/config.hpp>
 #include <tokenrelay/core/log.hpp>
-#include <tokenrelay/http/server.hpp>
+#include <tokenrelay/server/run.hpp>
 
 #include <cstdio>
 #include <cstdlib>
@@ -47,7 +47,7 @@ int main(int argc, char** argv)
     for (const auto* secret : {&cfg.api_key, &cfg.client_token, &cfg.metrics_token})
         tokenrelay::log::add_secret(*secret);
     try {
-        return tokenrelay::http_server::run_relay(std::move(cfg));
+        return tokenrelay::server::run_relay(std::move(cfg));
     } catch (const std::exception& e) {
         std::fprintf(stderr, "tokenrelay: %s\n", e.what());
         return 2;

@@ -139,6 +139,23 @@ void connection_failure(std::exception_ptr e)
         std::rethrow_exception(e);
     } catch (const std::exception& x) {
         error("connection_failed", {{"what", x.what()}});
+    } catch (...) {
+        error("connection_failed", {{"what", "an exception of unknown type"}});
+    }
+}
+
+void task_failure::operator()(std::exception_ptr e) const
+{
+    if (!e)
+        return;
+    try {
+        std::rethrow_exception(e);
+    } catch (const std::exception& x) {
+        error("task_failed", {{"task", std::string(task)}, {"what", x.what()}});
+    } catch (...) {
+        error(
+            "task_failed", {{"task", std::string(task)}, {"what", "an exception of unknown type"}}
+        );
     }
 }
 

@@ -53,4 +53,12 @@ inline void error(std::string_view event, std::initializer_list<field> fields = 
 /// exception, so one broken connection never takes the loop down.
 void connection_failure(std::exception_ptr e);
 
+/// Completion handler for any other co_spawned coroutine: one error line naming `task`
+/// if it ended with an exception, so no coroutine's failure passes unseen.
+struct task_failure
+{
+    std::string_view task;
+    void operator()(std::exception_ptr e) const;
+};
+
 } // namespace tokenrelay::log

@@ -40,8 +40,11 @@ void connection_set::add(const std::shared_ptr<connection>& c)
 
 void connection_set::remove(const std::shared_ptr<connection>& c)
 {
-    std::lock_guard lock(mutex_);
-    open_.erase(c);
+    {
+        std::lock_guard lock(mutex_);
+        open_.erase(c);
+    }
+    drain_.notify();
 }
 
 void connection_set::close_all()

@@ -1,6 +1,8 @@
 #pragma once
 // The open WebSocket connections, for the connection limits and the shutdown close.
 
+#include <tokenrelay/ws/drain_watch.hpp>
+
 #include <cstddef>
 #include <memory>
 #include <mutex>
@@ -17,6 +19,9 @@ enum class reserve_result { reserved, over_total, over_per_ip };
 class connection_set
 {
 public:
+    /// `drain` learns of every connection that goes, for the drain's wait.
+    explicit connection_set(drain_watch& drain) : drain_(drain) {}
+
     /// Reserves a slot for a new connection from `ip`; a limit reached means the upgrade
     /// is refused (503 / 429) before any session state exists.
     reserve_result
@@ -31,6 +36,7 @@ public:
     std::size_t size() const;
 
 private:
+    drain_watch& drain_;
     mutable std::mutex mutex_;
     std::unordered_set<std::shared_ptr<connection>> open_;
     std::unordered_map<std::string, std::size_t> per_ip_;

@@ -8,6 +8,7 @@
 #include <tokenrelay/upstream/model_source.hpp>
 #include <tokenrelay/upstream/request_slots.hpp>
 #include <tokenrelay/ws/connection_set.hpp>
+#include <tokenrelay/ws/drain_watch.hpp>
 
 #include <atomic>
 #include <string>
@@ -23,7 +24,8 @@ struct relay_state
     const session::session_settings session_settings;
     const protocol::frame_limits frame_limits;
     session::registry sessions;
-    connection_set connections;
+    drain_watch drain; // before connections, which tell it of every connection that goes
+    connection_set connections{drain};
     std::atomic<bool> draining{false};
 };
 

@@ -1,12 +1,12 @@
 #pragma once
-// The whole relay process: event loops, model sources, the listener, and the drain on
+// The whole relay process: event loops, model sources, the listeners, and the drain on
 // SIGTERM/SIGINT (PROTOCOL.md section 2).
 
 #include <tokenrelay/config/config.hpp>
 
 #include <string>
 
-namespace tokenrelay::http_server {
+namespace tokenrelay::server {
 
 /// Runs the relay until it has drained after a signal. Prints the listening line on
 /// stdout once the port accepts. Returns the process exit code; throws
@@ -17,4 +17,4 @@ int run_relay(config::relay_config cfg);
 /// the binary, else the source tree's.
 std::string default_static_dir();
 
-} // namespace tokenrelay::http_server
+} // namespace tokenrelay::server
