@@ -222,6 +222,8 @@ void session::publish_end(const generation_end& done)
     log_generation_end(done.record, settings_.prices, settings_.log_content);
     if (done.writer)
         done.writer->wake();
+    if (settings_.drain)
+        settings_.drain->notify();
 }
 
 void session::finish_generation(std::uint64_t generation, std::optional<stop_reason> stopped)

@@ -9,6 +9,7 @@
 // for short, non-blocking sections; cross-loop wake-ups are posted.
 
 #include <tokenrelay/core/chat.hpp>
+#include <tokenrelay/core/drain_watch.hpp>
 #include <tokenrelay/core/error.hpp>
 #include <tokenrelay/core/lazy_timer.hpp>
 #include <tokenrelay/core/net.hpp>
@@ -48,6 +49,8 @@ struct session_settings
     bool log_content = false;       // generation_end logs the message and the reply
     /// Shared by every session (and the HTTP endpoint); null: no cap.
     upstream::request_slots* upstream_slots = nullptr;
+    /// Told of every generation that ends, for the drain's wait; may be null.
+    drain_watch* drain = nullptr;
 };
 
 /// What a session has consumed over all its generations (the token budget counts these).

@@ -1,7 +1,7 @@
 #pragma once
 // The open WebSocket connections, for the connection limits and the shutdown close.
 
-#include <tokenrelay/ws/drain_watch.hpp>
+#include <tokenrelay/core/drain_watch.hpp>
 
 #include <cstddef>
 #include <memory>

@@ -3,11 +3,13 @@
 namespace tokenrelay::ws {
 namespace {
 
-session::session_settings
-session_settings_from(const config::relay_config& c, upstream::request_slots& slots)
+session::session_settings session_settings_from(
+    const config::relay_config& c, upstream::request_slots& slots, drain_watch& drain
+)
 {
     session::session_settings s;
     s.upstream_slots = &slots;
+    s.drain = &drain;
     s.model = c.model;
     s.replay_log_bytes = c.replay_log_bytes;
     s.backlog_bytes = c.outbound_backlog_bytes;
@@ -48,7 +50,7 @@ protocol::frame_limits frame_limits_from(const config::relay_config& c)
 
 relay_state::relay_state(config::relay_config cfg)
     : config(std::move(cfg)), upstream_slots(config.max_upstream_requests),
-      session_settings(session_settings_from(config, upstream_slots)),
+      session_settings(session_settings_from(config, upstream_slots, drain)),
       frame_limits(frame_limits_from(config)), sessions(client_limits_from(config))
 {}
 

@@ -2,13 +2,13 @@
 // State shared by every event loop of the relay, and what each loop owns.
 
 #include <tokenrelay/config/config.hpp>
+#include <tokenrelay/core/drain_watch.hpp>
 #include <tokenrelay/core/net.hpp>
 #include <tokenrelay/protocol/client_frame.hpp>
 #include <tokenrelay/session/registry.hpp>
 #include <tokenrelay/upstream/model_source.hpp>
 #include <tokenrelay/upstream/request_slots.hpp>
 #include <tokenrelay/ws/connection_set.hpp>
-#include <tokenrelay/ws/drain_watch.hpp>
 
 #include <atomic>
 #include <string>
@@ -20,11 +20,12 @@ struct relay_state
     explicit relay_state(config::relay_config cfg);
 
     const config::relay_config config;
-    upstream::request_slots upstream_slots; // before session_settings, which points to it
+    // Before session_settings and connections, which point to them.
+    upstream::request_slots upstream_slots;
+    drain_watch drain; // told of every generation, completion and connection that ends
     const session::session_settings session_settings;
     const protocol::frame_limits frame_limits;
     session::registry sessions;
-    drain_watch drain; // before connections, which tell it of every connection that goes
     connection_set connections{drain};
     std::atomic<bool> draining{false};
 };

@@ -1,6 +1,6 @@
-#include <tokenrelay/ws/drain_watch.hpp>
+#include <tokenrelay/core/drain_watch.hpp>
 
-namespace tokenrelay::ws {
+namespace tokenrelay {
 
 void drain_watch::notify() noexcept
 {
@@ -52,4 +52,4 @@ std::size_t drain_watch::completions_running() const noexcept
     return completions_.load();
 }
 
-} // namespace tokenrelay::ws
+} // namespace tokenrelay

@@ -13,7 +13,7 @@
 #include <mutex>
 #include <optional>
 
-namespace tokenrelay::ws {
+namespace tokenrelay {
 
 class drain_watch
 {
@@ -50,4 +50,4 @@ private:
     std::atomic<std::size_t> completions_{0};
 };
 
-} // namespace tokenrelay::ws
+} // namespace tokenrelay
