@@ -129,7 +129,7 @@ public:
 
 private:
     /// The running (or last) generation's reply and figures. A session that never
-    /// chatted carries none of it (issue 7: memory per idle session).
+    /// chatted carries none of it: an idle session stays small.
     struct reply_state
     {
         std::string message_id;
