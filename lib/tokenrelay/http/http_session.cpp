@@ -218,7 +218,9 @@ awaitable<bool> accept_upgrade(
         co_return true;
     const auto check = ws::check_handshake(request);
     if (check.status != http::status::switching_protocols) {
-        co_await refuse_upgrade(stream, {check.status, std::string(check.reason)}, version);
+        // Named, not a temporary in the co_await: GCC 12 destroys those twice.
+        const refusal refused{check.status, std::string(check.reason)};
+        co_await refuse_upgrade(stream, refused, version);
         co_return false;
     }
     auto res = ws::switching_protocols(request);
