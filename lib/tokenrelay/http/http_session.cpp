@@ -5,7 +5,6 @@
 #include <tokenrelay/http/http_session.hpp>
 #include <tokenrelay/http/metrics_route.hpp>
 #include <tokenrelay/http/responses.hpp>
-#include <tokenrelay/http/upgrade_access.hpp>
 #include <tokenrelay/metrics/metrics.hpp>
 #include <tokenrelay/ws/connection.hpp>
 #include <tokenrelay/ws/handshake.hpp>
@@ -134,25 +133,118 @@ response plain_response(
     return static_file_response(state.config.static_dir, request);
 }
 
-std::string peer_ip(const beast::tcp_stream& stream)
-{
-    error_code ec;
-    auto ep = stream.socket().remote_endpoint(ec);
-    return ec ? std::string("?") : ep.address().to_string();
-}
-
-awaitable<void> refuse_upgrade(
-    beast::tcp_stream& stream, http::status status, std::string_view why, unsigned version
-)
+/// A refusal before the upgrade (admission.hpp, or the handshake's own checks): a plain
+/// answer and no WebSocket.
+awaitable<void> refuse_upgrade(beast::tcp_stream& stream, const refusal& refused, unsigned version)
 {
     metrics::global().upgrades_refused.fetch_add(1, std::memory_order_relaxed);
-    auto res = text_response(status, why, version, false);
-    if (status == http::status::service_unavailable || status == http::status::too_many_requests)
-        res.set(http::field::retry_after, "5");
+    auto res = text_response(refused.status, refused.message, version, false);
+    if (refused.retry_after_s > 0)
+        res.set(http::field::retry_after, std::to_string(refused.retry_after_s));
     // RFC 6455 section 4.4: a refusal of the client's protocol version names ours.
-    if (status == http::status::upgrade_required)
+    if (refused.status == http::status::upgrade_required)
         res.set(http::field::sec_websocket_version, "13");
     co_await write_response(stream, std::move(res), false);
+}
+
+/// Reads one request, header then body. A request that is refused (admit_request(), a
+/// body too large or malformed) is answered here; false then, and when the client closed
+/// or the deadline passed: the connection ends.
+awaitable<bool> read_request(
+    beast::tcp_stream& stream,
+    beast::flat_buffer& buffer,
+    request_parser& parser,
+    const config::relay_config& cfg
+)
+{
+    header_scan scan;
+    auto ec = co_await read_header(stream, buffer, parser, scan);
+    if (!ec) {
+        // Every request passes here once, before anything of it is routed or its body
+        // read: a refused one ends the connection, so nothing behind it is taken for a
+        // request.
+        const auto refused = admit_request(parser.get(), scan.obs_fold(), known_hosts_of(cfg));
+        if (refused) {
+            co_await refuse(stream, refused->status, refused->message, is_head(parser));
+            co_return false;
+        }
+        auto [body_ec, n] = co_await http::async_read(stream, buffer, parser, use_tuple);
+        ec = body_ec;
+    }
+    if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
+        ec == net::error::connection_reset || ec == net::error::eof) {
+        co_return false;
+    }
+    if (ec == http::error::body_limit) {
+        co_await refuse(
+            stream, http::status::payload_too_large, "request body too large", is_head(parser)
+        );
+        co_return false;
+    }
+    if (ec) {
+        co_await refuse(stream, http::status::bad_request, "bad request", is_head(parser));
+        co_return false;
+    }
+    co_return true;
+}
+
+/// The WebSocket door up to the hand-over: admission (section 7), then the handshake
+/// unless Beast's stream answers it (with --compression it negotiates permessage-deflate).
+/// False when the upgrade was refused (the refusal is written) or the answer failed.
+awaitable<bool> accept_upgrade(
+    beast::tcp_stream& stream,
+    const http::request<http::string_body>& request,
+    const std::optional<ws::resume_request>& resume,
+    ws::relay_state& state,
+    connection_slot& slot
+)
+{
+    const auto version = request.version();
+    const auto token = query_token(request.target());
+    const client_credentials who{
+        request[http::field::authorization],
+        token,
+        request[http::field::origin],
+        request[http::field::host]};
+    std::optional<std::string_view> resume_session;
+    if (resume)
+        resume_session = resume->session;
+    const auto ip = client_address(stream);
+    if (auto refused = admit_upgrade(who, ip, resume_session, state, slot)) {
+        co_await refuse_upgrade(stream, *refused, version);
+        co_return false;
+    }
+    if (state.config.compression)
+        co_return true;
+    const auto check = ws::check_handshake(request);
+    if (check.status != http::status::switching_protocols) {
+        // Named, not a temporary in the co_await: GCC 12 destroys those twice.
+        const refusal refused{check.status, std::string(check.reason)};
+        co_await refuse_upgrade(stream, refused, version);
+        co_return false;
+    }
+    auto res = ws::switching_protocols(request);
+    auto [ec, n] = co_await http::async_write(stream, res, use_tuple);
+    co_return !ec;
+}
+
+/// A request for anything but the WebSocket; returns whether the connection may serve
+/// another one.
+awaitable<bool> answer_request(
+    beast::tcp_stream& stream,
+    beast::flat_buffer& buffer,
+    const http::request<http::string_body>& request,
+    ws::relay_state& state,
+    ws::loop_context& loop
+)
+{
+    const auto path = path_of(request.target());
+    if (path == "/v1/chat/completions")
+        co_return co_await serve_completion(stream, buffer, request, state, loop);
+    auto res = plain_response(request, path, state);
+    const bool again = res.keep_alive();
+    const bool head = request.method() == http::verb::head;
+    co_return co_await write_response(stream, std::move(res), head) && again;
 }
 
 } // namespace
@@ -176,108 +268,17 @@ awaitable<void> run_http_session(
         // one on a kept-alive connection (the first one's runs from accept): a client that
         // trickles (slowloris) is cut off.
         stream.expires_at(deadline);
-        header_scan scan;
-        auto ec = co_await read_header(stream, buffer, parser, scan);
-        if (!ec) {
-            // Every request passes here once, before anything of it is routed or its body
-            // read: a refused one ends the connection, so nothing behind it is taken for a
-            // request.
-            const auto refused = admit_request(parser.get(), scan.obs_fold(), known_hosts_of(cfg));
-            if (refused) {
-                co_await refuse(stream, refused->status, refused->reason, is_head(parser));
-                co_return;
-            }
-            auto [body_ec, n] = co_await http::async_read(stream, buffer, parser, use_tuple);
-            ec = body_ec;
-        }
-        if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
-            ec == net::error::connection_reset || ec == net::error::eof) {
+        if (!co_await read_request(stream, buffer, parser, cfg))
             co_return;
-        }
-        if (ec == http::error::body_limit) {
-            co_await refuse(
-                stream, http::status::payload_too_large, "request body too large", is_head(parser)
-            );
-            co_return;
-        }
-        if (ec) {
-            co_await refuse(stream, http::status::bad_request, "bad request", is_head(parser));
-            co_return;
-        }
         auto request = parser.release();
         const auto path = path_of(request.target());
-        const auto version = request.version();
 
         if (websocket::is_upgrade(request) && (path == "/" || path == "/ws")) {
-            if (state.draining.load()) {
-                co_await refuse_upgrade(
-                    stream, http::status::service_unavailable, "draining", version
-                );
-                co_return;
-            }
-            const auto token = query_token(request.target());
-            const auto verdict = check_upgrade(
-                {request[http::field::authorization],
-                 token,
-                 request[http::field::origin],
-                 request[http::field::host]},
-                cfg.client_token,
-                cfg.allowed_origins
-            );
-            if (verdict != upgrade_verdict::allowed) {
-                const bool auth = verdict == upgrade_verdict::unauthorized;
-                co_await refuse_upgrade(
-                    stream,
-                    auth ? http::status::unauthorized : http::status::forbidden,
-                    auth ? "a valid client token is required" : "origin not allowed",
-                    version
-                );
-                co_return;
-            }
-            const auto ip = peer_ip(stream);
-            const auto reserved =
-                state.connections.try_reserve(ip, cfg.max_connections, cfg.max_connections_per_ip);
-            if (reserved != ws::reserve_result::reserved) {
-                const bool per_ip = reserved == ws::reserve_result::over_per_ip;
-                co_await refuse_upgrade(
-                    stream,
-                    per_ip ? http::status::too_many_requests : http::status::service_unavailable,
-                    per_ip ? "too many connections from this address" : "overloaded",
-                    version
-                );
-                co_return;
-            }
             auto resume = resume_from_query(request.target());
-            // Section 7: a client at its bound of sessions, all of them with a connection,
-            // gets no new one (a detached one would be ended to make room instead). A
-            // resume of a session the relay does not hold opens a new one too.
-            const bool opens_session = !resume || !state.sessions.find(resume->session);
-            if (opens_session && !state.sessions.clients.may_add_session(ip)) {
-                co_await refuse_upgrade(
-                    stream,
-                    http::status::too_many_requests,
-                    "too many sessions from this address",
-                    version
-                );
-                state.connections.release(ip);
+            connection_slot slot(state.connections);
+            if (!co_await accept_upgrade(stream, request, resume, state, slot))
                 co_return;
-            }
-            // Beast's stream answers the upgrade with --compression: it negotiates
-            // permessage-deflate. Otherwise the handshake is answered here.
-            if (!cfg.compression) {
-                const auto check = ws::check_handshake(request);
-                if (check.status != http::status::switching_protocols) {
-                    co_await refuse_upgrade(stream, check.status, check.reason, version);
-                    state.connections.release(ip);
-                    co_return;
-                }
-                auto res = ws::switching_protocols(request);
-                auto [ec, n] = co_await http::async_write(stream, res, use_tuple);
-                if (ec) {
-                    state.connections.release(ip);
-                    co_return;
-                }
-            }
+            const auto& ip = slot.ip();
             // The WebSocket has its own timeouts from here on (BOOST_NOTES section 5).
             stream.expires_never();
             auto conn = std::make_shared<ws::connection>(stream.release_socket(), state, loop);
@@ -296,22 +297,15 @@ awaitable<void> run_http_session(
                 c.open(resume, ip, {static_cast<const char*>(rest.data()), rest.size()});
                 return c.serve(std::move(conn), ip);
             }();
+            // The connection gives its slot back when it ends, however it ends.
+            slot.hand_over();
             net::co_spawn(
                 co_await net::this_coro::executor, std::move(serving), log::connection_failure
             );
             co_return;
         }
 
-        bool keep = false;
-        if (path == "/v1/chat/completions") {
-            keep = co_await serve_completion(stream, buffer, request, state, loop);
-        } else {
-            auto res = plain_response(request, path, state);
-            const bool again = res.keep_alive();
-            const bool head = request.method() == http::verb::head;
-            keep = co_await write_response(stream, std::move(res), head) && again;
-        }
-        if (!keep) {
+        if (!co_await answer_request(stream, buffer, request, state, loop)) {
             error_code ignored;
             stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
             co_return;

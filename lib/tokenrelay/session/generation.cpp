@@ -6,7 +6,6 @@
 #include <tokenrelay/core/op_memory.hpp>
 #include <tokenrelay/core/session_id.hpp>
 #include <tokenrelay/metrics/metrics.hpp>
-#include <tokenrelay/session/generation_log.hpp>
 #include <tokenrelay/session/session.hpp>
 #include <tokenrelay/upstream/stream_guarded.hpp>
 
@@ -17,26 +16,6 @@ namespace tokenrelay::session {
 namespace {
 
 using namespace net::experimental::awaitable_operators;
-
-// Section 2 lists the reasons a client may see; finish reasons other than "length"
-// (e.g. "content_filter") are a normal stop.
-std::string_view end_reason_for(std::string_view finish_reason)
-{
-    return finish_reason == "length" ? "length" : "stop";
-}
-
-std::string_view end_reason_for(stop_reason why)
-{
-    return why == stop_reason::shutdown ? "shutdown" : "cancelled";
-}
-
-std::int64_t elapsed_ms(std::chrono::steady_clock::time_point since)
-{
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::steady_clock::now() - since
-    )
-        .count();
-}
 
 } // namespace
 
@@ -74,23 +53,8 @@ awaitable<void> session::pump(upstream::event_channel& events, std::string messa
             std::lock_guard lock(mutex_);
             switch (ev.type) {
             case kind::token:
-            case kind::reasoning: {
-                const auto now = std::chrono::steady_clock::now();
-                auto& m = metrics::global();
-                if (reply_->ttft_ms < 0) {
-                    const auto total = elapsed_ms(reply_->started_at);
-                    reply_->ttft_ms = total;
-                    m.ttft.observe(static_cast<double>(total));
-                } else {
-                    m.inter_token.observe(
-                        std::chrono::duration<double, std::milli>(now - reply_->last_token_at)
-                            .count()
-                    );
-                }
-                reply_->last_token_at = now;
-                ++reply_->token_events;
-                m.tokens_relayed.fetch_add(1, std::memory_order_relaxed);
-                m.token_bytes_relayed.fetch_add(ev.text.size(), std::memory_order_relaxed);
+            case kind::reasoning:
+                reply_->accounting->on_delta(ev.text.size());
                 if (ev.type == kind::token)
                     append_within(reply_->text, ev.text, settings_.history_max_bytes);
                 log_.append_text(
@@ -99,19 +63,17 @@ awaitable<void> session::pump(upstream::event_channel& events, std::string messa
                     ev.text
                 );
                 break;
-            }
             case kind::finished:
                 ended = end_generation_locked(end_fields_locked(
-                    std::string(end_reason_for(ev.end->finish_reason)), ev.end->usage
+                    reply_->accounting->on_finished(ev.end->finish_reason, ev.end->usage)
                 ));
                 break;
-            case kind::failed:
-                metrics::global().count_error(ev.end->code);
+            case kind::failed: {
+                const auto reason = reply_->accounting->on_failed(ev.end->code);
                 log_.append_error(ev.end->code, ev.end->message, message_id);
-                ended = end_generation_locked(end_fields_locked(
-                    ev.end->code == errc::timeout ? "timeout" : "upstream_error", std::nullopt
-                ));
+                ended = end_generation_locked(end_fields_locked(reason));
                 break;
+            }
             }
             if (!ended) {
                 sub = attached_;
@@ -156,23 +118,20 @@ awaitable<void> session::wait_for_stop()
     }
 }
 
-protocol::stream_end_fields
-session::end_fields_locked(std::string reason, const std::optional<token_usage>& upstream_usage)
+protocol::stream_end_fields session::end_fields_locked(std::string_view reason)
 {
+    auto& accounting = *reply_->accounting;
     protocol::stream_end_fields end;
     end.id = reply_->message_id;
-    end.reason = std::move(reason);
-    end.ttft_ms = reply_->ttft_ms;
+    end.reason = std::string(reason);
+    end.ttft_ms = accounting.ttft_ms();
     // Section 2: usage is given for every generation the upstream answered. Without a token
     // and without the upstream's own count, nothing shows that it did (a refused or
     // unreachable upstream), so there is nothing to report or charge.
-    const auto counted = count_generation_usage(
-        upstream_usage, reply_->prompt_estimate, reply_->token_events, settings_.prices
-    );
+    const auto& counted = accounting.settle_usage();
     if (!counted)
         return end;
     const auto& used = counted->usage;
-    reply_->usage = used;
     totals_.prompt_tokens += used.tokens.prompt_tokens;
     totals_.completion_tokens += used.tokens.completion_tokens;
     totals_.cost_usd += counted->cost_usd;
@@ -188,17 +147,13 @@ session::generation_end session::end_generation_locked(protocol::stream_end_fiel
     // the session: a client that answers stream_end at once is never refused as busy, and
     // its next message's context already holds this reply.
     generation_end done;
-    end.total_ms = elapsed_ms(reply_->started_at);
-    done.record = {
-        short_session_id(id_),
-        reply_->message_id,
-        reply_->model,
-        end.reason,
-        reply_->usage,
-        reply_->ttft_ms,
-        end.total_ms,
-        {},
-        {}};
+    const auto now = reply_accounting::clock::now();
+    end.total_ms = reply_->accounting->elapsed_ms(now);
+    done.record.session = short_session_id(id_);
+    done.record.id = reply_->message_id;
+    done.record.model = reply_->model;
+    done.record.reason = end.reason;
+    reply_->accounting->fill(done.record, now);
     if (settings_.log_content) {
         done.record.content = std::move(reply_->user_content);
         done.record.reply = reply_->text;
@@ -234,9 +189,9 @@ void session::finish_generation(std::uint64_t generation, std::optional<stop_rea
         // The pump may have ended this generation already, and a newer one may be running.
         if (generation != generation_ || !running_)
             return;
-        done = end_generation_locked(end_fields_locked(
-            std::string(end_reason_for(stopped.value_or(stop_reason::cancelled))), std::nullopt
-        ));
+        done = end_generation_locked(
+            end_fields_locked(stopped_reason(stopped.value_or(stop_reason::cancelled)))
+        );
     }
     publish_end(done);
 }

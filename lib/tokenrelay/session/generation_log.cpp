@@ -1,35 +1,6 @@
-#include <tokenrelay/metrics/metrics.hpp>
 #include <tokenrelay/session/generation_log.hpp>
 
 namespace tokenrelay::session {
-
-std::optional<counted_usage> count_generation_usage(
-    const std::optional<token_usage>& upstream,
-    std::int64_t estimated_prompt_tokens,
-    std::int64_t token_events,
-    const usage_prices& prices
-)
-{
-    if (!upstream && token_events == 0)
-        return std::nullopt;
-    counted_usage out;
-    out.usage = resolve_usage(upstream, estimated_prompt_tokens, token_events);
-    auto& m = metrics::global();
-    m.prompt_tokens.fetch_add(
-        static_cast<std::uint64_t>(out.usage.tokens.prompt_tokens), std::memory_order_relaxed
-    );
-    m.completion_tokens.fetch_add(
-        static_cast<std::uint64_t>(out.usage.tokens.completion_tokens), std::memory_order_relaxed
-    );
-    if (out.usage.estimated)
-        m.estimated_usage.fetch_add(1, std::memory_order_relaxed);
-    if (prices.priced()) {
-        out.cost_usd = cost_usd(out.usage.tokens, prices);
-        out.cost = format_cost_usd(out.cost_usd);
-        m.add_cost_usd(to_micro_usd(out.cost_usd));
-    }
-    return out;
-}
 
 void log_generation_end(const generation_record& r, const usage_prices& prices, bool log_content)
 {

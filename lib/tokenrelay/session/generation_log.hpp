@@ -1,8 +1,6 @@
 #pragma once
-// The accounting every generation shares, whichever door it came through (a WebSocket
-// chat or POST /v1/chat/completions, PROTOCOL.md section 1): its usage resolved and
-// counted in /metrics (section 2, stream_end.usage), and the operator's generation_end
-// log line.
+// The operator's generation_end log line, one for every reply whichever door it came
+// through (a WebSocket chat or POST /v1/chat/completions, PROTOCOL.md section 1).
 
 #include <tokenrelay/core/chat.hpp>
 #include <tokenrelay/core/log.hpp>
@@ -14,27 +12,6 @@
 #include <vector>
 
 namespace tokenrelay::session {
-
-/// One generation's usage once counted.
-struct counted_usage
-{
-    generation_usage usage;
-    double cost_usd = 0; // 0 when no prices are configured
-    std::string cost;    // format_cost_usd(cost_usd); empty when no prices are configured
-};
-
-/// Resolves a finished, failed or stopped generation's usage (the upstream's count, else
-/// the relay's estimate) and adds it to metrics::global(): prompt and completion tokens,
-/// estimated_usage, and the cost at `prices`. Call once per generation. nullopt, and
-/// nothing counted, when there is neither the upstream's count nor a token event: then
-/// nothing shows that the upstream answered (refused or unreachable), so there is nothing
-/// to report or charge.
-std::optional<counted_usage> count_generation_usage(
-    const std::optional<token_usage>& upstream,
-    std::int64_t estimated_prompt_tokens,
-    std::int64_t token_events,
-    const usage_prices& prices
-);
 
 /// What the operator's generation_end log line records.
 struct generation_record

@@ -7,6 +7,10 @@
 namespace tokenrelay::session {
 namespace {
 
+// Replies last seconds; a client that waits about one is likely to find a free upstream
+// request without many of them retrying in lockstep.
+constexpr std::int64_t overloaded_retry_after_ms = 1000;
+
 std::size_t id_hash(std::string_view id)
 {
     return std::hash<std::string_view>{}(id);
@@ -68,6 +72,35 @@ void registry::forget(const session& s)
             counters.forgotten.fetch_add(1, std::memory_order_relaxed);
             return;
         }
+}
+
+reply_admission
+registry::admit_reply(std::string_view client, const void* member, upstream::request_slots* slots)
+{
+    reply_admission out;
+    auto admitted = clients.admit_generation(client, now_ms(), member);
+    if (!admitted.ticket) {
+        out.refused = admitted.refusal;
+        out.message = std::move(admitted.message);
+        out.retry_after_ms = admitted.retry_after_ms;
+        return out;
+    }
+    if (admitted.to_cancel)
+        std::static_pointer_cast<session>(admitted.to_cancel)->stop(stop_reason::cancelled);
+    // Refused rather than queued: a queued request would hold the client's reply while
+    // the model API is already saturated.
+    if (slots) {
+        out.slot = upstream::request_slot(*slots);
+        if (!out.slot) {
+            admitted.ticket.give_back();
+            out.refused = errc::overloaded;
+            out.message = "the relay is at its limit of upstream requests; try again soon";
+            out.retry_after_ms = overloaded_retry_after_ms;
+            return out;
+        }
+    }
+    out.ticket = std::move(admitted.ticket);
+    return out;
 }
 
 std::size_t registry::size() const

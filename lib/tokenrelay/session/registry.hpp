@@ -15,6 +15,19 @@
 
 namespace tokenrelay::session {
 
+/// A new reply let through, or why not (PROTOCOL.md sections 2 and 7). Each door tells
+/// the client its own way: an error frame for a chat, an HTTP status for a completion.
+struct reply_admission
+{
+    generation_ticket ticket;    // the client's count of running replies, held while it runs
+    upstream::request_slot slot; // one of --max-upstream-requests, likewise
+    std::optional<errc> refused; // rate_limited or overloaded; then nothing is held
+    std::string message;         // with refused
+    std::int64_t retry_after_ms = 0;
+
+    explicit operator bool() const noexcept { return !refused; }
+};
+
 struct registry_counters
 {
     std::atomic<std::uint64_t> created{0};
@@ -45,6 +58,14 @@ public:
     /// Ends a detached session before its resume window is over: its reply is stopped
     /// and it is forgotten.
     void end(const std::shared_ptr<session>& s);
+
+    /// A new reply of `client`, to be run by session `member` (null: a completion
+    /// request). Section 7: refused past the client's rate, or past its bound on running
+    /// replies unless one of them runs in a detached session, which is then stopped to
+    /// make room. Section 2: refused with `overloaded` when every upstream request of
+    /// `slots` is taken (null: no cap).
+    reply_admission
+    admit_reply(std::string_view client, const void* member, upstream::request_slots* slots);
 
     std::size_t size() const;
     std::vector<std::shared_ptr<session>> all() const;

@@ -1,7 +1,6 @@
 #include <tokenrelay/core/clock.hpp>
 #include <tokenrelay/core/log.hpp>
 #include <tokenrelay/core/session_id.hpp>
-#include <tokenrelay/metrics/metrics.hpp>
 #include <tokenrelay/session/registry.hpp>
 #include <tokenrelay/session/session.hpp>
 
@@ -11,9 +10,7 @@
 namespace tokenrelay::session {
 namespace {
 
-// Generations last seconds; a client that waits about one is likely to find a free slot
-// without many of them retrying in lockstep.
-constexpr std::int64_t overloaded_retry_after_ms = 1000;
+constexpr auto busy_message = "a reply is still streaming in this session; cancel it or wait";
 
 } // namespace
 
@@ -131,36 +128,19 @@ void session::end_now()
 
 session::chat_outcome session::start_chat(protocol::chat_frame chat)
 {
-    const auto busy_message = "a reply is still streaming in this session; cancel it or wait";
-    {
-        std::lock_guard lock(mutex_);
-        if (running_)
-            return refuse(errc::busy, busy_message, 0, chat.id);
-        // Checked before the rate limiters so a refused chat does not use up a message
-        // slot. A session's totals never shrink; the wait offered is the resume window,
-        // after which a detached session is forgotten (section 3).
-        if (settings_.token_budget > 0 &&
-            static_cast<std::uint64_t>(totals_.prompt_tokens + totals_.completion_tokens) >=
-                settings_.token_budget) {
-            return refuse(
-                errc::rate_limited,
-                "this session's token budget is spent; start a new session",
-                settings_.resume_window.count() > 0 ? settings_.resume_window.count() : 60000,
-                chat.id
-            );
-        }
-    }
+    if (auto refused = check_chat(chat.id))
+        return std::move(*refused);
     // Section 7: the client's rate and running replies, which a new session does not
-    // reset. Past its bound of replies, its oldest one in a detached session is cancelled
-    // to make room (never another client's).
-    auto admitted = owner_.clients.admit_generation(client_, now_ms(), this);
-    if (!admitted.ticket)
+    // reset; past its bound of replies, its oldest one in a detached session is cancelled
+    // to make room (never another client's). Section 2: a free upstream request, taken
+    // before this session's rate limiter and given back if it refuses, so neither refusal
+    // uses up the other's allowance.
+    auto admitted = owner_.admit_reply(client_, this, settings_.upstream_slots);
+    if (!admitted) {
         return refuse(
-            admitted.refusal, std::move(admitted.message), admitted.retry_after_ms, chat.id
+            *admitted.refused, std::move(admitted.message), admitted.retry_after_ms, chat.id
         );
-    if (admitted.to_cancel)
-        std::static_pointer_cast<session>(admitted.to_cancel)->stop(stop_reason::cancelled);
-
+    }
     chat_outcome outcome;
     chat_request request;
     std::uint64_t generation = 0;
@@ -169,21 +149,6 @@ session::chat_outcome session::start_chat(protocol::chat_frame chat)
         if (running_) {
             admitted.ticket.give_back();
             return refuse(errc::busy, busy_message, 0, chat.id);
-        }
-        // Taken before the rate limiter, and given back if it refuses, so neither refusal
-        // uses up the other's allowance.
-        upstream::request_slot slot;
-        if (settings_.upstream_slots) {
-            slot = upstream::request_slot(*settings_.upstream_slots);
-            if (!slot) {
-                admitted.ticket.give_back();
-                return refuse(
-                    errc::overloaded,
-                    "the relay is at its limit of upstream requests; try again soon",
-                    overloaded_retry_after_ms,
-                    chat.id
-                );
-            }
         }
         if (auto wait = limiter_.try_take(now_ms())) {
             admitted.ticket.give_back();
@@ -196,35 +161,64 @@ session::chat_outcome session::start_chat(protocol::chat_frame chat)
         }
         outcome.id =
             chat.id.empty() ? "m" + std::to_string(next_message_number_++) : std::move(chat.id);
-        // Section 4: an explicit context is used as given; otherwise the history.
-        request.messages = chat.context ? std::move(*chat.context) : history_.turns();
-        request.messages.push_back({"user", chat.content});
-        request.model = chat.options.model.value_or(settings_.model);
-        request.temperature = chat.options.temperature;
-        request.max_tokens = chat.options.max_tokens;
-        if (!reply_)
-            reply_ = std::make_unique<reply_state>();
-        reply_->model = request.model;
-        reply_->prompt_estimate = estimate_prompt_tokens(request.messages);
-        reply_->token_events = 0;
-        reply_->usage.reset();
-        reply_->user_content = settings_.log_content ? chat.content : std::string{};
-        history_.add({"user", std::move(chat.content)});
-        log_.begin_message(outcome.id);
-        reply_->message_id = outcome.id;
+        request = begin_generation_locked(std::move(chat), outcome.id);
         generation = ++generation_;
-        slot_ = std::move(slot);
+        slot_ = std::move(admitted.slot);
         ticket_ = std::move(admitted.ticket);
-        running_ = true;
-        stop_reason_.reset();
-        reply_->text.clear();
-        reply_->ttft_ms = -1;
-        reply_->started_at = std::chrono::steady_clock::now();
     }
-    metrics::global().generations_started.fetch_add(1, std::memory_order_relaxed);
+    spawn_generation(std::move(request), outcome.id, generation);
+    return outcome;
+}
+
+std::optional<session::chat_outcome> session::check_chat(const std::string& chat_id)
+{
+    std::lock_guard lock(mutex_);
+    if (running_)
+        return refuse(errc::busy, busy_message, 0, chat_id);
+    // Checked before the rate limiters so a refused chat does not use up a message slot.
+    // A session's totals never shrink; the wait offered is the resume window, after which
+    // a detached session is forgotten (section 3).
+    if (settings_.token_budget > 0 &&
+        static_cast<std::uint64_t>(totals_.prompt_tokens + totals_.completion_tokens) >=
+            settings_.token_budget) {
+        return refuse(
+            errc::rate_limited,
+            "this session's token budget is spent; start a new session",
+            settings_.resume_window.count() > 0 ? settings_.resume_window.count() : 60000,
+            chat_id
+        );
+    }
+    return std::nullopt;
+}
+
+chat_request session::begin_generation_locked(protocol::chat_frame chat, const std::string& id)
+{
+    chat_request request;
+    // Section 4: an explicit context is used as given; otherwise the history.
+    request.messages = chat.context ? std::move(*chat.context) : history_.turns();
+    request.messages.push_back({"user", chat.content});
+    request.model = chat.options.model.value_or(settings_.model);
+    request.temperature = chat.options.temperature;
+    request.max_tokens = chat.options.max_tokens;
+    if (!reply_)
+        reply_ = std::make_unique<reply_state>();
+    reply_->model = request.model;
+    reply_->user_content = settings_.log_content ? chat.content : std::string{};
+    history_.add({"user", std::move(chat.content)});
+    log_.begin_message(id);
+    reply_->message_id = id;
+    running_ = true;
+    stop_reason_.reset();
+    reply_->text.clear();
+    reply_->accounting.emplace(estimate_prompt_tokens(request.messages), settings_.prices);
+    return request;
+}
+
+void session::spawn_generation(chat_request request, std::string id, std::uint64_t generation)
+{
     net::co_spawn(
         home_,
-        [self = shared_from_this(), request = std::move(request), id = outcome.id, generation](
+        [self = shared_from_this(), request = std::move(request), id = std::move(id), generation](
         ) mutable { return self->run_generation(std::move(request), std::move(id), generation); },
         [self = shared_from_this(), generation](std::exception_ptr e) {
             if (!e)
@@ -240,7 +234,6 @@ session::chat_outcome session::start_chat(protocol::chat_frame chat)
             self->finish_generation(generation, stop_reason::cancelled);
         }
     );
-    return outcome;
 }
 
 void session::stop(stop_reason why)

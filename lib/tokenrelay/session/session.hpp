@@ -19,6 +19,7 @@
 #include <tokenrelay/session/history.hpp>
 #include <tokenrelay/session/rate_limiter.hpp>
 #include <tokenrelay/session/replay_log.hpp>
+#include <tokenrelay/session/reply_accounting.hpp>
 #include <tokenrelay/session/usage.hpp>
 #include <tokenrelay/upstream/model_source.hpp>
 #include <tokenrelay/upstream/request_slots.hpp>
@@ -72,9 +73,6 @@ public:
     /// Another connection resumed this session (close with 4001). Thread-safe.
     virtual void close_taken_over() = 0;
 };
-
-/// Why a generation was stopped from outside.
-enum class stop_reason { cancelled, shutdown, expired };
 
 class session : public std::enable_shared_from_this<session>
 {
@@ -134,20 +132,15 @@ public:
 
 private:
     /// The running (or last) generation's reply and figures. A session that never
-    /// chatted carries none of it (issue 7: memory per idle session).
+    /// chatted carries none of it: an idle session stays small.
     struct reply_state
     {
         std::string message_id;
         std::string text; // the content so far
         std::string model;
         std::string user_content; // kept only with log_content
-        std::chrono::steady_clock::time_point started_at;
-        std::chrono::steady_clock::time_point last_token_at;
-        std::int64_t ttft_ms = -1;
-        // Usage of the running generation (section 2, stream_end.usage).
-        std::int64_t prompt_estimate = 1;
-        std::int64_t token_events = 0;
-        std::optional<generation_usage> usage;
+        // The running generation's figures and usage (section 2, stream_end).
+        std::optional<reply_accounting> accounting;
     };
 
     struct generation_end
@@ -168,12 +161,15 @@ private:
     void publish_end(const generation_end& done);
     /// The running generation's stream_end, with its usage accounted (session totals,
     /// metrics) when there is any. Call with mutex_ held, once per generation.
-    protocol::stream_end_fields
-    end_fields_locked(std::string reason, const std::optional<token_usage>& upstream_usage);
+    protocol::stream_end_fields end_fields_locked(std::string_view reason);
     awaitable<void> expire_after_window(std::uint64_t epoch);
 
-    /// The per-client checks of a chat; refused, or a ticket for its reply.
-    client_table::admission admit(const protocol::chat_frame& chat);
+    /// The session's own checks of a chat before any limit is spent: busy, token budget.
+    std::optional<chat_outcome> check_chat(const std::string& chat_id);
+    /// Makes the chat the running generation; returns its upstream request. Call with
+    /// mutex_ held.
+    chat_request begin_generation_locked(protocol::chat_frame chat, const std::string& id);
+    void spawn_generation(chat_request request, std::string id, std::uint64_t generation);
     chat_outcome
     refuse(errc code, std::string message, std::int64_t retry_after_ms, std::string id);
 

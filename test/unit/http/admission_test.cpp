@@ -128,7 +128,7 @@ BOOST_AUTO_TEST_CASE(every_refusal_says_why)
     const auto refused =
         admit_request(header_with({{http::field::transfer_encoding, "gzip"}}), false, {});
     BOOST_TEST_REQUIRE(refused.has_value());
-    BOOST_TEST(!refused->reason.empty());
+    BOOST_TEST(!refused->message.empty());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

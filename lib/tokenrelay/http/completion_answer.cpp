@@ -1,0 +1,187 @@
+// The whole-body answers of POST /v1/chat/completions (PROTOCOL.md section 1): a
+// completion for `stream: false`, and the error bodies either mode sends before a byte of
+// the answer is out.
+
+#include <tokenrelay/http/completion_exchange.hpp>
+#include <tokenrelay/http/responses.hpp>
+#include <tokenrelay/metrics/metrics.hpp>
+
+#include <string>
+
+namespace tokenrelay::http_server {
+namespace {
+
+using event = upstream::stream_event;
+
+// Before a byte is sent the upstream's own status reaches the client (a 429 stays a 429);
+// a failure without one is a bad gateway, a silent upstream a gateway timeout.
+http::status status_for(const upstream::stream_end& failure)
+{
+    if (failure.code == errc::timeout)
+        return http::status::gateway_timeout;
+    if (failure.http_status >= 400 && failure.http_status <= 599)
+        return static_cast<http::status>(failure.http_status);
+    return http::status::bad_gateway;
+}
+
+} // namespace
+
+awaitable<bool> write_json(
+    beast::tcp_stream& stream,
+    http::status status,
+    std::string body,
+    unsigned version,
+    bool keep_alive,
+    std::chrono::milliseconds timeout,
+    std::string_view retry_after,
+    bool head
+)
+{
+    http::response<http::string_body> res{status, version};
+    res.set(http::field::content_type, "application/json");
+    res.set(http::field::cache_control, "no-store");
+    res.keep_alive(keep_alive);
+    res.body() = std::move(body);
+    res.prepare_payload();
+    if (status == http::status::method_not_allowed)
+        res.set(http::field::allow, "POST");
+    if (status == http::status::unauthorized)
+        res.set(http::field::www_authenticate, "Bearer");
+    if (status == http::status::service_unavailable || status == http::status::too_many_requests)
+        res.set(http::field::retry_after, retry_after);
+    stream.expires_after(timeout);
+    co_return co_await write_response(stream, std::move(res), head);
+}
+
+awaitable<bool> write_error(
+    beast::tcp_stream& stream,
+    const http::request<http::string_body>& request,
+    http::status status,
+    errc code,
+    std::string message,
+    std::chrono::milliseconds timeout,
+    std::string param,
+    std::string_view retry_after
+)
+{
+    // Counted like the WebSocket door's error frames, so /metrics covers both doors.
+    metrics::global().count_error(code);
+    const bool sent = co_await write_json(
+        stream,
+        status,
+        protocol::error_body(protocol::make_api_error(code, std::move(message), std::move(param))),
+        request.version(),
+        request.keep_alive(),
+        timeout,
+        retry_after,
+        request.method() == http::verb::head
+    );
+    co_return sent&& request.keep_alive();
+}
+
+awaitable<bool> write_refusal(
+    beast::tcp_stream& stream,
+    const http::request<http::string_body>& request,
+    const refusal& refused,
+    std::chrono::milliseconds timeout
+)
+{
+    const auto retry_after = std::to_string(refused.retry_after_s);
+    co_return co_await write_error(
+        stream, request, refused.status, refused.code, refused.message, timeout, {}, retry_after
+    );
+}
+
+void account(exchange& x, const event& ev)
+{
+    switch (ev.type) {
+    case event::kind::token:
+    case event::kind::reasoning:
+        x.accounting.on_delta(ev.text.size());
+        if (x.log_content && ev.type == event::kind::token)
+            x.reply += ev.text;
+        break;
+    case event::kind::finished:
+        x.reason = x.accounting.on_finished(ev.end->finish_reason, ev.end->usage);
+        // The upstream request is over: a client that reads the end of this answer finds
+        // the slot free for its next request.
+        x.slot.reset();
+        break;
+    case event::kind::failed:
+        x.reason = x.accounting.on_failed(ev.end->code);
+        x.slot.reset();
+        break;
+    }
+}
+
+std::string usage_extras(const session::counted_usage& u)
+{
+    std::string out;
+    if (!u.cost.empty()) {
+        out += R"(,"cost_usd":)";
+        out += u.cost;
+    }
+    if (u.usage.estimated)
+        out += R"(,"estimated":true)";
+    return out;
+}
+
+awaitable<void> answer_failure(exchange& x, const event& failed)
+{
+    const auto status = status_for(*failed.end);
+    x.status = static_cast<int>(status);
+    x.completed = co_await write_json(
+        x.stream,
+        status,
+        protocol::error_body(protocol::make_api_error(failed.end->code, failed.end->message)),
+        x.version,
+        x.keep_alive,
+        x.write_timeout
+    );
+}
+
+awaitable<void> answer_whole(exchange& x, upstream::event_channel& events, event ev)
+{
+    std::string content;
+    std::string reasoning;
+    for (;;) {
+        account(x, ev);
+        switch (ev.type) {
+        case event::kind::token:
+        case event::kind::reasoning:
+            (ev.type == event::kind::token ? content : reasoning) += ev.text;
+            break;
+        case event::kind::finished: {
+            const auto& usage = x.accounting.usage();
+            std::optional<token_usage> tokens;
+            if (usage)
+                tokens = usage->usage.tokens;
+            auto body = protocol::completion_body(
+                x.meta, content, reasoning, ev.end->finish_reason, tokens
+            );
+            // The usage object is the body's last member: `…}}`.
+            if (usage)
+                body.insert(body.size() - 2, usage_extras(*usage));
+            x.completed = co_await write_json(
+                x.stream,
+                http::status::ok,
+                std::move(body),
+                x.version,
+                x.keep_alive,
+                x.write_timeout
+            );
+            co_return;
+        }
+        case event::kind::failed:
+            // Nothing was sent yet, so the partial text is dropped and the status tells.
+            co_await answer_failure(x, ev);
+            co_return;
+        }
+        auto [ec, next] = co_await events.async_receive(use_tuple);
+        if (ec)
+            co_return;
+        ev = std::move(next);
+    }
+}
+
+} // namespace tokenrelay::http_server
