@@ -38,7 +38,9 @@ awaitable<void> drain_watch::wait_until(std::function<bool()> done, clock::time_
 
 drain_watch::completion_guard::completion_guard(drain_watch& w) noexcept : watch_(w)
 {
-    watch_.completions_.fetch_add(1, std::memory_order_relaxed);
+    // Sequentially consistent with the drain flag that the request reads next and the
+    // drain sets before it counts: a request either sees the flag or is waited for.
+    watch_.completions_.fetch_add(1);
 }
 
 drain_watch::completion_guard::~completion_guard()

@@ -6,7 +6,6 @@
 
 #include <tokenrelay/core/clock.hpp>
 #include <tokenrelay/core/session_id.hpp>
-#include <tokenrelay/http/completion_drain.hpp>
 #include <tokenrelay/http/completion_exchange.hpp>
 #include <tokenrelay/http/completions.hpp>
 #include <tokenrelay/protocol/completion_request.hpp>
@@ -58,8 +57,7 @@ awaitable<void> watch_client(exchange& x)
 
 /// The upstream request and the answer, raced against the client going away and the
 /// drain's deadline.
-awaitable<void>
-run_exchange(exchange& x, chat_request request, ws::loop_context& loop, stopper& stop)
+awaitable<void> run_exchange(exchange& x, chat_request request, ws::loop_context& loop)
 {
     // The source lives on this loop and the channel must share its executor (model_source).
     upstream::event_channel events(loop.executor, channel_capacity);
@@ -68,7 +66,7 @@ run_exchange(exchange& x, chat_request request, ws::loop_context& loop, stopper&
     auto outcome = co_await (
         (upstream::stream_guarded(loop.source, std::move(request), events, std::move(no_session)) &&
          answer(x, events)) ||
-        watch_client(x) || wait_for_stop(stop)
+        watch_client(x) || loop.stop.wait()
     );
     x.slot.reset();
     if (outcome.index() != 0 && !x.completed) {
@@ -92,8 +90,7 @@ awaitable<bool> answer_completion(
     protocol::completion_request req,
     session::reply_admission admitted,
     ws::relay_state& state,
-    ws::loop_context& loop,
-    stopper& stop
+    ws::loop_context& loop
 )
 {
     const auto& settings = state.session_settings;
@@ -116,7 +113,7 @@ awaitable<bool> answer_completion(
     record.model = req.request.model;
     if (x.log_content && !req.request.messages.empty())
         record.content = req.request.messages.back().content;
-    co_await run_exchange(x, std::move(req.request), loop, stop);
+    co_await run_exchange(x, std::move(req.request), loop);
 
     record.reason = x.reason;
     x.accounting.fill(record);
@@ -157,9 +154,9 @@ awaitable<bool> serve_completion(
         request[http::field::host]};
     if (auto refused = check_client(door::completions, who, cfg))
         co_return co_await write_refusal(stream, request, *refused, timeout);
-    // Joined before the drain flag is read: the drain sets the flag before it counts, so
-    // a request either sees the flag or is counted and waited for (both under one mutex).
-    in_flight_entry entry(co_await net::this_coro::executor);
+    // Counted before the drain flag is read: the drain sets the flag before it counts, so
+    // a request either sees the flag or is counted and waited for (drain_watch).
+    const drain_watch::completion_guard counted(state.drain);
     if (auto refused = check_draining(door::completions, state))
         co_return co_await write_refusal(stream, request, *refused, timeout);
 
@@ -192,8 +189,7 @@ awaitable<bool> serve_completion(
         std::move(std::get<protocol::completion_request>(parsed)),
         std::move(std::get<session::reply_admission>(admitted)),
         state,
-        loop,
-        entry.get()
+        loop
     );
 }
 

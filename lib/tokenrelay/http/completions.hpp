@@ -8,8 +8,6 @@
 #include <tokenrelay/core/net.hpp>
 #include <tokenrelay/ws/relay_state.hpp>
 
-#include <cstddef>
-
 namespace tokenrelay::http_server {
 
 /// Answers `request` (already read from `stream`, any method: others get 405). `buffer`
@@ -23,14 +21,5 @@ awaitable<bool> serve_completion(
     ws::relay_state& state,
     ws::loop_context& loop
 );
-
-/// Completion requests being answered now, on every loop: the drain waits for them.
-/// Thread-safe.
-std::size_t completions_in_flight();
-
-/// Ends every completion request still being answered (the drain timeout has passed):
-/// its upstream request and its connection are closed, so a streamed answer ends without
-/// `[DONE]`. Thread-safe; each one ends on its own loop soon after.
-void stop_completions();
 
 } // namespace tokenrelay::http_server

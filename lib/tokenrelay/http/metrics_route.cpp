@@ -1,5 +1,4 @@
 #include <tokenrelay/http/bearer.hpp>
-#include <tokenrelay/http/completions.hpp>
 #include <tokenrelay/http/metrics_route.hpp>
 #include <tokenrelay/metrics/metrics.hpp>
 
@@ -14,7 +13,7 @@ std::string metrics_text(const ws::relay_state& state)
         g.running_generations += s->generation_running() ? 1 : 0;
     }
     // POST /v1/chat/completions requests are generations too (section 1).
-    g.running_generations += completions_in_flight();
+    g.running_generations += state.drain.completions_running();
     g.open_connections = state.connections.size();
     g.upstream_requests_in_flight = state.upstream_slots.in_use();
     const auto& c = state.sessions.counters;

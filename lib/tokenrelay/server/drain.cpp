@@ -1,5 +1,4 @@
 #include <tokenrelay/core/log.hpp>
-#include <tokenrelay/http/completions.hpp>
 #include <tokenrelay/server/drain.hpp>
 
 #include <atomic>
@@ -28,7 +27,7 @@ std::size_t running_generations(const ws::relay_state& state)
 /// (section 1), whose answers may finish within the drain timeout just the same.
 bool idle(const ws::relay_state& state)
 {
-    return running_generations(state) == 0 && http_server::completions_in_flight() == 0;
+    return running_generations(state) == 0 && state.drain.completions_running() == 0;
 }
 
 /// A second signal while draining stops the loops at once.
@@ -88,7 +87,8 @@ awaitable<void> drain_on_signal(net::signal_set& signals, ws::relay_state& state
         s->stop(session::stop_reason::shutdown);
     // A completion still running when the loops stop would be torn down with them, after
     // the state it points to.
-    http_server::stop_completions();
+    for (auto& loop : loops.loops)
+        loop->stop.stop();
     co_await watch.wait_until([&] { return idle(state); }, clock::now() + stop_grace);
     state.connections.close_all();
     co_await watch.wait_until(

@@ -12,10 +12,13 @@
 
 namespace tokenrelay::server {
 
-/// The event loops and the listener each of them accepts on, in the same order.
+/// The event loops, one per thread, and what each owns, all in the same order: the
+/// model source whose connections live on it and the listener it accepts on.
 struct loop_set
 {
     std::vector<std::unique_ptr<net::io_context>> contexts;
+    std::vector<std::unique_ptr<upstream::model_source>> sources;
+    std::vector<std::unique_ptr<ws::loop_context>> loops;
     std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
 
     void stop_all();

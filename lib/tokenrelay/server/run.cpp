@@ -121,27 +121,22 @@ upstream_target resolve_upstream(const config::relay_config& cfg)
     return t;
 }
 
-/// What runs on the loops: one single-threaded event loop per thread, so a loop's
-/// sockets, timers and upstream pool are only ever touched by its own thread.
-struct relay_loops : loop_set
-{
-    std::vector<std::unique_ptr<upstream::model_source>> sources;
-    std::vector<std::unique_ptr<ws::loop_context>> loops;
-};
-
+/// One single-threaded event loop per thread: a loop's sockets, timers and upstream pool
+/// are only ever touched by its own thread.
 void make_loops(
-    relay_loops& r, unsigned threads, const config::relay_config& cfg, const upstream_target& up
+    loop_set& r, unsigned threads, const config::relay_config& cfg, const upstream_target& up
 )
 {
     for (unsigned i = 0; i < threads; ++i) {
         r.contexts.push_back(std::make_unique<net::io_context>(1));
         r.sources.push_back(make_source(*r.contexts.back(), cfg, up.endpoint, up.tls));
-        r.loops.push_back(std::make_unique<ws::loop_context>(ws::loop_context{
-            r.contexts.back()->get_executor(), *r.sources.back()}));
+        r.loops.push_back(
+            std::make_unique<ws::loop_context>(r.contexts.back()->get_executor(), *r.sources.back())
+        );
     }
 }
 
-void listen(relay_loops& r, ws::relay_state& state)
+void listen(loop_set& r, ws::relay_state& state)
 {
     std::vector<net::io_context*> contexts;
     for (auto& c : r.contexts)
@@ -158,7 +153,7 @@ void listen(relay_loops& r, ws::relay_state& state)
 }
 
 /// Runs every loop but the first on a thread of its own.
-std::vector<std::thread> start_workers(relay_loops& r)
+std::vector<std::thread> start_workers(loop_set& r)
 {
     std::vector<std::thread> workers;
     // The drain signals go to the main thread only: the workers start with them blocked.
@@ -201,7 +196,7 @@ int run_relay(config::relay_config cfg)
         cfg.threads ? cfg.threads : std::max(1u, std::thread::hardware_concurrency());
     const auto up = resolve_upstream(cfg);
 
-    relay_loops r;
+    loop_set r;
     make_loops(r, threads, cfg, up);
     ws::relay_state state(std::move(cfg));
     listen(r, state);

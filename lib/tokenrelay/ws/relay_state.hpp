@@ -3,6 +3,7 @@
 
 #include <tokenrelay/config/config.hpp>
 #include <tokenrelay/core/drain_watch.hpp>
+#include <tokenrelay/core/loop_stop.hpp>
 #include <tokenrelay/core/net.hpp>
 #include <tokenrelay/protocol/client_frame.hpp>
 #include <tokenrelay/session/registry.hpp>
@@ -30,11 +31,17 @@ struct relay_state
     std::atomic<bool> draining{false};
 };
 
-/// One event loop: its executor and the model source whose connections live on it.
+/// One event loop: its executor, the model source whose connections live on it, and the
+/// drain's deadline for the completion requests it answers.
 struct loop_context
 {
+    loop_context(loop_executor ex, upstream::model_source& src)
+        : executor(ex), source(src), stop(ex)
+    {}
+
     loop_executor executor;
     upstream::model_source& source;
+    loop_stop stop;
 };
 
 } // namespace tokenrelay::ws
