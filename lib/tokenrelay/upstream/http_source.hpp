@@ -30,7 +30,7 @@ struct http_source_options
     upstream::retry_limits retry_limits;
     // Per loop. Large enough that the ebb and flow of a few thousand chats reuses
     // connections: at 64, a 3,000-session chat crowd kept closing connections as replies
-    // ended and opening new ones as the next began (issue 7). idle_timeout prunes.
+    // ended and opening new ones as the next began. idle_timeout prunes.
     std::size_t max_idle_connections = 1024;
     std::chrono::milliseconds idle_timeout{60000};
 };
