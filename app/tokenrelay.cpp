@@ -7,23 +7,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
-#include <string>
-
-namespace {
-
-tokenrelay::log::level level_from(const std::string& s)
-{
-    using tokenrelay::log::level;
-    if (s == "debug")
-        return level::debug;
-    if (s == "warn")
-        return level::warn;
-    if (s == "error")
-        return level::error;
-    return level::info;
-}
-
-} // namespace
 
 int main(int argc, char** argv)
 {
@@ -39,10 +22,7 @@ int main(int argc, char** argv)
         return 2;
     }
     auto& cfg = *parsed.config;
-    tokenrelay::log::configure(
-        level_from(cfg.log_level),
-        cfg.log_format == "json" ? tokenrelay::log::format::json : tokenrelay::log::format::text
-    );
+    tokenrelay::log::configure(cfg.log_level, cfg.log_format);
     // Secrets never reach a log line, whatever carries them there.
     for (const auto* secret : {&cfg.api_key, &cfg.client_token, &cfg.metrics_token})
         tokenrelay::log::add_secret(*secret);

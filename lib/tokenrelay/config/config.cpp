@@ -48,61 +48,80 @@ public:
 
     parse_result run()
     {
-        for (int i = 1; i < argc_; ++i) {
-            const std::string_view arg = argv_[i] ? argv_[i] : "";
-            if (arg == "-h" || arg == "--help")
-                return parse_result{std::nullopt, usage(), true};
-            if (arg == "-V" || arg == "--version")
-                return parse_result{std::nullopt, build_info(), false, true};
-            if (!arg.starts_with("--") || arg == "--") {
-                // Nothing is positional, so "--" (end of options) has nothing to end.
-                if (arg.starts_with("-"))
-                    return fail(
-                        "unknown flag " + detail::quote(arg.substr(0, arg.find('='))) +
-                        " (see --help)"
-                    );
-                // Not echoed: a stray word is as likely a pasted secret as a typo.
-                return fail(
-                    "unexpected argument " + std::to_string(i) +
-                    ": every setting is a --flag (see --help)"
-                );
-            }
-            const auto eq = arg.find('=');
-            const auto name = arg.substr(2, eq == std::string_view::npos ? eq : eq - 2);
-            if (is_api_key_flag(name))
-                return fail(
-                    "--api-key is not accepted, since a key on the command line shows in ps: "
-                    "set TOKENRELAY_API_KEY or use --api-key-file FILE"
-                );
-            const auto* spec = detail::find_flag(name);
-            if (spec == nullptr)
-                return fail("unknown flag " + detail::quote(arg.substr(0, eq)) + " (see --help)");
+        for (int i = 1; i < argc_; ++i)
+            if (auto stop = read_argument(i))
+                return std::move(*stop);
+        if (auto failed = read_environment())
+            return std::move(*failed);
+        return finish();
+    }
 
-            std::string_view value;
-            if (eq != std::string_view::npos) {
-                value = arg.substr(eq + 1);
-            } else if (spec->is_boolean()) {
-                value = "true";
-            } else if (is_value(i + 1)) {
-                value = argv_[++i];
-            } else {
-                const std::string flag = "--" + std::string(name);
-                const std::string meta(spec->metavar);
+private:
+    using outcome = std::optional<parse_result>; // set: parsing stops with it
+
+    // argv[i], and the value after it when that is the flag's; advances `i` past what it
+    // took.
+    outcome read_argument(int& i)
+    {
+        const std::string_view arg = argv_[i] ? argv_[i] : "";
+        if (arg == "-h" || arg == "--help")
+            return parse_result{std::nullopt, usage(), true};
+        if (arg == "-V" || arg == "--version")
+            return parse_result{std::nullopt, build_info(), false, true};
+        if (!arg.starts_with("--") || arg == "--") {
+            // Nothing is positional, so "--" (end of options) has nothing to end.
+            if (arg.starts_with("-"))
                 return fail(
-                    flag + ": missing value (" + flag + " " + meta + " or " + flag + "=" + meta +
-                    ")"
+                    "unknown flag " + detail::quote(arg.substr(0, arg.find('='))) + " (see --help)"
                 );
-            }
-            if (const auto* other = same_setting(*spec); other && given(other))
-                return fail(
-                    "--" + std::string(name) + ": --" + std::string(other->name) +
-                    " is given too, for the same setting; give one of them"
-                );
-            if (auto problem = spec->apply(config_, value); !problem.empty())
-                return fail("--" + std::string(name) + ": " + problem);
-            given_.push_back(spec);
+            // Not echoed: a stray word is as likely a pasted secret as a typo.
+            return fail(
+                "unexpected argument " + std::to_string(i) +
+                ": every setting is a --flag (see --help)"
+            );
         }
+        const auto eq = arg.find('=');
+        const auto name = arg.substr(2, eq == std::string_view::npos ? eq : eq - 2);
+        if (is_api_key_flag(name))
+            return fail("--api-key is not accepted, since a key on the command line shows in ps: "
+                        "set TOKENRELAY_API_KEY or use --api-key-file FILE");
+        const auto* spec = detail::find_flag(name);
+        if (spec == nullptr)
+            return fail("unknown flag " + detail::quote(arg.substr(0, eq)) + " (see --help)");
 
+        std::string_view value;
+        if (eq != std::string_view::npos) {
+            value = arg.substr(eq + 1);
+        } else if (spec->is_boolean()) {
+            value = "true";
+        } else if (is_value(i + 1)) {
+            value = argv_[++i];
+        } else {
+            const std::string flag = "--" + std::string(name);
+            const std::string meta(spec->metavar);
+            return fail(
+                flag + ": missing value (" + flag + " " + meta + " or " + flag + "=" + meta + ")"
+            );
+        }
+        return apply_argument(*spec, value);
+    }
+
+    outcome apply_argument(const detail::flag_spec& spec, std::string_view value)
+    {
+        const std::string flag = "--" + std::string(spec.name);
+        if (const auto* other = same_setting(spec); other && given(other))
+            return fail(
+                flag + ": --" + std::string(other->name) +
+                " is given too, for the same setting; give one of them"
+            );
+        if (auto problem = spec.apply(config_, value); !problem.empty())
+            return fail(flag + ": " + problem);
+        given_.push_back(&spec);
+        return std::nullopt;
+    }
+
+    outcome read_environment()
+    {
         std::vector<const detail::flag_spec*> from_env;
         for (const auto& spec : detail::flags()) {
             // The command line wins, also when it gave the setting the other way.
@@ -124,7 +143,11 @@ public:
                 return fail(prefix + problem);
             from_env.push_back(&spec);
         }
+        return std::nullopt;
+    }
 
+    parse_result finish()
+    {
         // A key file, from either source, wins over TOKENRELAY_API_KEY.
         if (config_.api_key.empty() && !env_key_.empty()) {
             if (auto problem = detail::check_api_key(env_key_); !problem.empty())
@@ -142,7 +165,6 @@ public:
         return parse_result{std::move(config_), {}, false};
     }
 
-private:
     bool given(const detail::flag_spec* spec) const
     {
         return std::find(given_.begin(), given_.end(), spec) != given_.end();
@@ -205,7 +227,7 @@ std::string usage()
             left += " " + std::string(spec.metavar);
         line(
             std::move(left),
-            std::string(spec.help) + " (default: " + std::string(spec.default_text) + ")"
+            std::string(spec.help) + " (default: " + detail::default_text(spec) + ")"
         );
     }
     line("-h, --help", "this text");

@@ -2,6 +2,8 @@
 // Everything the relay can be told at start-up (PROTOCOL.md section 7), with the defaults
 // the protocol gives.
 
+#include <tokenrelay/core/log.hpp>
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -25,6 +27,13 @@ struct listen_address
     bool operator==(const listen_address&) const = default;
 };
 
+/// The wire format the upstream speaks: OpenAI-compatible chat completions (PROTOCOL.md
+/// section 6) or Anthropic's Messages API (`POST {base}/messages`, `x-api-key`, named SSE
+/// events).
+enum class api_format { openai, anthropic };
+
+// The member initialisers are the defaults: usage() prints them from a default-constructed
+// relay_config, so --help cannot disagree with what the relay does.
 struct relay_config
 {
     listen_address listen;
@@ -33,8 +42,8 @@ struct relay_config
     std::string model = "deepseek-v3.2";
     std::vector<std::string> allowed_models; // empty: only `model`
     std::string upstream_ca;                 // extra CA file; empty: system store only
-    std::string upstream_format = "openai";  // "openai" or "anthropic" (Messages API)
-    unsigned threads = 0;                    // 0: number of cores
+    api_format upstream_format = api_format::openai;
+    unsigned threads = 0; // 0: number of cores
     std::size_t max_connections = 100000;
     std::size_t max_connections_per_ip = 1000;
     std::size_t max_sessions_per_ip = 100;     // attached or detached
@@ -59,8 +68,8 @@ struct relay_config
     std::vector<std::string> allowed_origins; // empty: the relay's own origin
     std::vector<std::string> public_hosts;    // Host names besides addresses and localhost
     std::string metrics_token;                // empty: /metrics is open
-    std::string log_level = "info";
-    std::string log_format = "text";
+    log::level log_level = log::level::info;
+    log::format log_format = log::format::text;
     std::string api_key; // from TOKENRELAY_API_KEY or --api-key-file, never a flag
 
     // Limits that are fixed by PROTOCOL.md rather than flags, kept here so tests can

@@ -1,9 +1,7 @@
-#include <tokenrelay/config/values.hpp>
+// The number, text and file kinds of PROTOCOL.md section 7 (addresses.cpp has the
+// address kinds).
 
-#include <boost/url/ipv4_address.hpp>
-#include <boost/url/ipv6_address.hpp>
-#include <boost/url/parse.hpp>
-#include <boost/url/scheme.hpp>
+#include <tokenrelay/config/values.hpp>
 
 #include <algorithm>
 #include <cerrno>
@@ -25,6 +23,14 @@ char lower(char c) noexcept
     return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
 }
 
+bool all_digits(std::string_view text) noexcept
+{
+    return !text.empty() &&
+           std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+} // namespace
+
 std::string lowercase(std::string_view text)
 {
     std::string out(text);
@@ -39,13 +45,6 @@ bool iequals(std::string_view a, std::string_view b) noexcept
            });
 }
 
-bool all_digits(std::string_view text) noexcept
-{
-    return !text.empty() &&
-           std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
-
-// Milliseconds written as seconds, the unit the flags use: 1500 -> "1.5".
 std::string seconds_text(milliseconds ms)
 {
     const auto count = static_cast<std::uint64_t>(ms.count());
@@ -60,14 +59,12 @@ std::string seconds_text(milliseconds ms)
     return out;
 }
 
-std::string bad_origin(std::string_view text)
+std::string decimal_text(double value)
 {
-    return "expected an origin such as https://chat.example.com (scheme, host and optional "
-           "port, no path), got " +
-           quote(text);
+    char buf[32];
+    const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value);
+    return std::string(buf, ec == std::errc{} ? end : buf);
 }
-
-} // namespace
 
 std::string quote(std::string_view text)
 {
@@ -187,153 +184,6 @@ parsed<bool> parse_bool(std::string_view text)
     } else {
         out.problem = "expected true, false, 1, 0, yes or no, got " + quote(text);
     }
-    return out;
-}
-
-parsed<listen_address> parse_listen(std::string_view text)
-{
-    parsed<listen_address> out;
-    const auto bad_host = [&] {
-        out.problem = "expected HOST:PORT with an IPv4 address, a [bracketed] IPv6 address or "
-                      "localhost, got " +
-                      quote(text);
-        return out;
-    };
-    std::string_view host;
-    std::string_view port;
-    if (text.starts_with('[')) {
-        const auto close = text.find(']');
-        if (close == std::string_view::npos || text.substr(close + 1, 1) != ":")
-            return bad_host();
-        host = text.substr(1, close - 1);
-        port = text.substr(close + 2);
-        if (!boost::urls::parse_ipv6_address(host))
-            return bad_host();
-        out.value.host = std::string(host);
-    } else {
-        const auto colon = text.rfind(':');
-        if (colon == std::string_view::npos)
-            return bad_host();
-        host = text.substr(0, colon);
-        port = text.substr(colon + 1);
-        if (iequals(host, "localhost")) {
-            out.value.host = "127.0.0.1";
-        } else if (boost::urls::parse_ipv4_address(host)) {
-            out.value.host = std::string(host);
-        } else {
-            return bad_host();
-        }
-    }
-    const auto number = parse_integer(port, 0, 65535);
-    if (!number) {
-        out.problem = "expected a port from 0 to 65535 after the host, got " + quote(text);
-        return out;
-    }
-    out.value.port = static_cast<std::uint16_t>(number.value);
-    return out;
-}
-
-parsed<std::string> parse_base_url(std::string_view text)
-{
-    parsed<std::string> out;
-    const auto parsed_url = boost::urls::parse_absolute_uri(text);
-    if (!parsed_url || (parsed_url->scheme_id() != boost::urls::scheme::http &&
-                        parsed_url->scheme_id() != boost::urls::scheme::https)) {
-        out.problem = "expected an http:// or https:// base URL, got " + quote(text);
-        return out;
-    }
-    const auto& url = *parsed_url;
-    // User info would carry a credential in a value that gets logged; the key has its own
-    // channels (PROTOCOL.md section 7), so the URL is not echoed here.
-    if (url.has_userinfo()) {
-        out.problem = "user info in the URL is not allowed (the key comes from "
-                      "TOKENRELAY_API_KEY or --api-key-file)";
-        return out;
-    }
-    if (!url.has_authority() || url.encoded_host().empty()) {
-        out.problem = "expected a URL with a host, got " + quote(text);
-        return out;
-    }
-    if (url.has_port() && !parse_integer(url.port(), 1, 65535)) {
-        out.problem = "expected a port from 1 to 65535 in the URL, got " + quote(text);
-        return out;
-    }
-    if (url.has_query()) {
-        out.problem = "expected a base URL without a query, got " + quote(text);
-        return out;
-    }
-    out.value = lowercase(url.scheme());
-    out.value.append(text.substr(url.scheme().size()));
-    while (out.value.ends_with('/'))
-        out.value.pop_back();
-    return out;
-}
-
-parsed<std::string> parse_origin(std::string_view text)
-{
-    parsed<std::string> out;
-    const auto parsed_url = boost::urls::parse_absolute_uri(text);
-    if (!parsed_url) {
-        out.problem = bad_origin(text);
-        return out;
-    }
-    const auto& url = *parsed_url;
-    const auto id = url.scheme_id();
-    const bool http = id == boost::urls::scheme::http;
-    if ((!http && id != boost::urls::scheme::https) || !url.has_authority() ||
-        url.encoded_host().empty() || url.has_userinfo() || url.has_query() ||
-        (url.encoded_path() != "" && url.encoded_path() != "/")) {
-        out.problem = bad_origin(text);
-        return out;
-    }
-    std::string port;
-    if (url.has_port()) {
-        const auto number = parse_integer(url.port(), 1, 65535);
-        if (!number) {
-            out.problem = bad_origin(text);
-            return out;
-        }
-        // Browsers leave the scheme's default port out of the Origin header (RFC 6454 6.1).
-        if (number.value != (http ? 80u : 443u))
-            port = ":" + std::to_string(number.value);
-    }
-    out.value = lowercase(url.scheme()) + "://" + lowercase(url.encoded_host()) + port;
-    return out;
-}
-
-parsed<std::string> parse_host_name(std::string_view text)
-{
-    parsed<std::string> out;
-    auto host = lowercase(text);
-    const bool bracketed = host.starts_with('[') && host.ends_with(']');
-    if ((bracketed && boost::urls::parse_ipv6_address(host.substr(1, host.size() - 2))) ||
-        boost::urls::parse_ipv4_address(host)) {
-        out.value = std::move(host);
-        return out;
-    }
-    if (host.ends_with('.'))
-        host.pop_back();
-    // DNS names (RFC 1123 section 2.1): labels of letters, digits and hyphens, here also
-    // underscores, which some internal names carry.
-    constexpr std::size_t max_name = 253;
-    constexpr std::size_t max_label = 63;
-    std::size_t label = 0;
-    bool valid = !host.empty() && host.size() <= max_name;
-    for (const char c : host) {
-        const bool name_char =
-            (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
-        if (c == '.' && label != 0)
-            label = 0;
-        else if (!name_char || ++label > max_label)
-            valid = false;
-    }
-    if (!valid || label == 0) {
-        out.problem = "expected a host name such as chat.example.com (no scheme, port or "
-                      "path), got " +
-                      quote(text);
-        return out;
-    }
-    out.value = std::move(host);
     return out;
 }
 

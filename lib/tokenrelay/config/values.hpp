@@ -24,6 +24,18 @@ template <class T> struct parsed
 /// characters escaped so an echoed value can never break the error onto a second line.
 std::string quote(std::string_view text);
 
+/// ASCII letters in lower case, everything else as is.
+std::string lowercase(std::string_view text);
+
+/// Equal but for the case of ASCII letters.
+bool iequals(std::string_view a, std::string_view b) noexcept;
+
+/// Milliseconds written as seconds, the unit the flags take: 1500 -> "1.5".
+std::string seconds_text(milliseconds ms);
+
+/// The shortest decimal that reads back as `value`: 0 -> "0", 0.27 -> "0.27".
+std::string decimal_text(double value);
+
 /// Leading and trailing spaces, tabs, CR and LF removed.
 std::string_view trim(std::string_view text);
 

@@ -69,8 +69,7 @@ std::unique_ptr<upstream::model_source> make_source(
     upstream::http_source_options opts;
     opts.endpoint = *target;
     opts.api_key = cfg.api_key;
-    opts.format = cfg.upstream_format == "anthropic" ? upstream::api_format::anthropic
-                                                     : upstream::api_format::openai;
+    opts.format = cfg.upstream_format;
     opts.connect_timeout = cfg.upstream_connect_timeout;
     opts.first_token_timeout = cfg.first_token_timeout;
     opts.token_timeout = cfg.token_timeout;

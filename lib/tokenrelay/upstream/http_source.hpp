@@ -2,6 +2,7 @@
 // An OpenAI-compatible chat-completions server over HTTP(S) with streamed SSE replies
 // (PROTOCOL.md section 6).
 
+#include <tokenrelay/config/config.hpp>
 #include <tokenrelay/core/net.hpp>
 #include <tokenrelay/upstream/connection_pool.hpp>
 #include <tokenrelay/upstream/endpoint.hpp>
@@ -15,10 +16,8 @@
 
 namespace tokenrelay::upstream {
 
-/// The wire format the upstream speaks: OpenAI-compatible chat completions (PROTOCOL.md
-/// section 6) or Anthropic's Messages API (`POST {base}/messages`, `x-api-key`, named SSE
-/// events).
-enum class api_format { openai, anthropic };
+/// The wire format the upstream speaks (config.hpp).
+using api_format = config::api_format;
 
 struct http_source_options
 {
@@ -31,7 +30,7 @@ struct http_source_options
     upstream::retry_limits retry_limits;
     // Per loop. Large enough that the ebb and flow of a few thousand chats reuses
     // connections: at 64, a 3,000-session chat crowd kept closing connections as replies
-    // ended and opening new ones as the next began (issue 7). idle_timeout prunes.
+    // ended and opening new ones as the next began. idle_timeout prunes.
     std::size_t max_idle_connections = 1024;
     std::chrono::milliseconds idle_timeout{60000};
 };

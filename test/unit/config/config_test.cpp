@@ -166,11 +166,15 @@ std::vector<good_case> good_cases()
         {"metrics-token",
          "m3trics-Tok.en_~+/==",
          [](cfg c) { BOOST_TEST(c.metrics_token == "m3trics-Tok.en_~+/=="); }},
-        {"log-level", "debug", [](cfg c) { BOOST_TEST(c.log_level == "debug"); }},
-        {"log-format", "json", [](cfg c) { BOOST_TEST(c.log_format == "json"); }},
+        {"log-level",
+         "debug",
+         [](cfg c) { BOOST_TEST((c.log_level == tokenrelay::log::level::debug)); }},
+        {"log-format",
+         "json",
+         [](cfg c) { BOOST_TEST((c.log_format == tokenrelay::log::format::json)); }},
         {"upstream-format",
          "Anthropic",
-         [](cfg c) { BOOST_TEST(c.upstream_format == "anthropic"); }},
+         [](cfg c) { BOOST_TEST((c.upstream_format == tc::api_format::anthropic)); }},
         {"demo-token-interval-ms",
          "0",
          [](cfg c) { BOOST_TEST(c.demo_token_interval.count() == 0); }},
@@ -225,7 +229,7 @@ BOOST_FIXTURE_TEST_CASE(no_flags_gives_the_protocol_defaults, fixture)
     BOOST_TEST(c.model == "deepseek-v3.2");
     BOOST_TEST(c.allowed_models.empty());
     BOOST_TEST(c.upstream_ca == "");
-    BOOST_TEST(c.upstream_format == "openai");
+    BOOST_TEST((c.upstream_format == tc::api_format::openai));
     BOOST_TEST(c.threads == 0u);
     BOOST_TEST(c.max_connections == 100000u);
     BOOST_TEST(c.max_connections_per_ip == 1000u);
@@ -248,8 +252,8 @@ BOOST_FIXTURE_TEST_CASE(no_flags_gives_the_protocol_defaults, fixture)
     BOOST_TEST(!c.log_content);
     BOOST_TEST(c.client_token == "");
     BOOST_TEST(c.allowed_origins.empty());
-    BOOST_TEST(c.log_level == "info");
-    BOOST_TEST(c.log_format == "text");
+    BOOST_TEST((c.log_level == tokenrelay::log::level::info));
+    BOOST_TEST((c.log_format == tokenrelay::log::format::text));
     BOOST_TEST(c.api_key == "");
 }
 
@@ -980,36 +984,86 @@ BOOST_AUTO_TEST_CASE(usage_lists_each_public_flag_once_with_its_default)
     BOOST_TEST(!contains(text, "--api-key "));
 }
 
-// The defaults usage() prints must be the defaults relay_config holds: applying each
-// printable default as a flag leaves the config unchanged.
+// The defaults usage() prints are the defaults relay_config holds: each printed value,
+// given as the flag, leaves a default-constructed config unchanged, and a flag printed as
+// unset is unset in it.
 BOOST_FIXTURE_TEST_CASE(usage_defaults_match_the_config_defaults, fixture)
 {
-    const std::set<std::string> described_not_literal{
-        "static",
-        "upstream",
-        "allowed-models",
-        "upstream-ca",
-        "threads",
-        "compression",
-        "log-content",
-        "client-token",
-        "allowed-origin",
-        "public-host",
-        "metrics-token",
-        "metrics-token-file",
-        "client-token-file",
-        "api-key-file",
-    };
+    const tc::relay_config defaults{};
+    const auto text = tc::usage();
+    std::size_t literal = 0;
+    std::set<std::string> without_show;
     for (const auto& spec : tc::detail::flags()) {
         const std::string name(spec.name);
-        if (described_not_literal.contains(name))
-            continue;
-        BOOST_TEST_CONTEXT(name << " default " << spec.default_text)
+        const auto shown = tc::detail::default_text(spec);
+        if (!spec.show)
+            without_show.insert(name);
+        BOOST_TEST_CONTEXT(name << " default " << shown)
         {
-            const auto c = parse_ok({"--" + name, std::string(spec.default_text)});
-            BOOST_TEST((c == tc::relay_config{}));
+            if (!spec.hidden) {
+                const auto line_start = text.find("\n  --" + name + " ");
+                BOOST_TEST_REQUIRE(line_start != std::string::npos);
+                const auto line =
+                    text.substr(line_start, text.find('\n', line_start + 1) - line_start);
+                BOOST_TEST(line.ends_with(" (default: " + shown + ")"));
+            }
+            const auto value = spec.show ? spec.show(defaults) : std::string{};
+            if (value.empty()) {
+                BOOST_TEST(!spec.unset.empty());
+                BOOST_TEST(shown == std::string(spec.unset));
+                continue;
+            }
+            ++literal;
+            BOOST_TEST(shown == value);
+            // A boolean flag shows on/off; its value (the environment's) is true/false.
+            const auto as_flag = spec.is_boolean()
+                                     ? "--" + name + "=" + (shown == "on" ? "true" : "false")
+                                     : "--" + name + "=" + shown;
+            BOOST_TEST((parse_ok({as_flag}) == defaults));
         }
     }
+    // Only secrets, never printed, go without show(); a row that lost it would drop out of
+    // the check above.
+    BOOST_TEST(
+        without_show == (std::set<std::string>{
+                            "client-token",
+                            "metrics-token",
+                            "metrics-token-file",
+                            "client-token-file",
+                            "api-key-file"})
+    );
+    BOOST_TEST(literal > 0u);
+}
+
+// show() writes what the flag reads back, so a changed default changes --help with it.
+BOOST_FIXTURE_TEST_CASE(each_shown_value_reads_back_as_the_same_setting, fixture)
+{
+    const auto changed = parse_ok(
+        {"--listen=[::1]:9000",
+         "--resume-window=1.5",
+         "--price-input=0.27",
+         "--compression",
+         "--log-level=warn",
+         "--upstream-format=anthropic",
+         "--allowed-models=a,b",
+         "--threads=3",
+         "--max-context-bytes=100"}
+    );
+    std::vector<std::string> args;
+    for (const auto& spec : tc::detail::flags()) {
+        if (!spec.show)
+            continue;
+        const auto value = spec.show(changed);
+        if (value.empty())
+            continue;
+        const std::string name(spec.name);
+        args.push_back(
+            spec.is_boolean() ? "--" + name + "=" + (value == "on" ? "true" : "false")
+                              : "--" + name + "=" + value
+        );
+    }
+    BOOST_TEST((parse_ok(args) == changed));
+    BOOST_TEST((changed != tc::relay_config{}));
 }
 
 BOOST_AUTO_TEST_CASE(a_null_getenv_reads_the_process_environment)

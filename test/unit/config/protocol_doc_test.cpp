@@ -47,10 +47,10 @@ std::string_view trim(std::string_view s)
     return s.substr(first, s.find_last_not_of(" \t") - first + 1);
 }
 
-/// The first cell of every body row of the table that follows `heading` (a whole line,
+/// Cell `column` of every body row of the table that follows `heading` (a whole line,
 /// e.g. "### Error codes"). The heading names the table, so a table moved or renamed fails
 /// here instead of being silently skipped.
-std::vector<std::string> first_cells_under(const std::string& heading)
+std::vector<std::string> cells_under(const std::string& heading, std::size_t column)
 {
     const auto lines = doc_lines();
     auto it = std::find(lines.begin(), lines.end(), heading);
@@ -69,11 +69,23 @@ std::vector<std::string> first_cells_under(const std::string& heading)
         if (row < 2)
             continue; // the header row and the |---| separator
         const std::string_view line = *it;
-        const auto end = line.find('|', 1);
-        cells.emplace_back(trim(line.substr(1, end == std::string_view::npos ? end : end - 1)));
+        std::size_t begin = 1;
+        for (std::size_t i = 0; i < column && begin != std::string_view::npos; ++i)
+            begin = line.find('|', begin);
+        BOOST_TEST_REQUIRE(begin != std::string_view::npos, "no column " << column << ": " << line);
+        begin += column == 0 ? 0 : 1;
+        const auto end = line.find('|', begin);
+        cells.emplace_back(
+            trim(line.substr(begin, end == std::string_view::npos ? end : end - begin))
+        );
     }
     BOOST_TEST_REQUIRE(!cells.empty(), "the table under \"" << heading << "\" is empty");
     return cells;
+}
+
+std::vector<std::string> first_cells_under(const std::string& heading)
+{
+    return cells_under(heading, 0);
 }
 
 std::string without_backticks(std::string s)
@@ -168,6 +180,43 @@ BOOST_AUTO_TEST_CASE(test_only_flags_match_the_code_both_ways)
 {
     const auto documented = flags_in(first_cells_under("### Test-only flags"));
     check_same(documented, code_flags(true), "test-only flag");
+}
+
+// A flags table's default is the one --help shows, which is relay_config's own
+// (flags.hpp, default_text()). A cell may add a note in parentheses ("0 (none)"); a row
+// of two flags gives both defaults ("`info` / `text`") or one they share.
+BOOST_AUTO_TEST_CASE(flag_defaults_match_the_code)
+{
+    static const std::regex flag(R"(--([a-z0-9][a-z0-9-]*))");
+    int checked = 0;
+    for (const std::string heading : {"### Flags", "### Test-only flags"}) {
+        const auto flag_cells = cells_under(heading, 0);
+        const auto default_cells = cells_under(heading, 1);
+        for (std::size_t row = 0; row < flag_cells.size(); ++row) {
+            const auto& cell = flag_cells[row];
+            std::vector<std::string> defaults;
+            std::string rest = without_backticks(default_cells[row]);
+            for (std::size_t slash; (slash = rest.find(" / ")) != std::string::npos;) {
+                defaults.push_back(rest.substr(0, slash));
+                rest.erase(0, slash + 3);
+            }
+            defaults.push_back(rest);
+            std::size_t i = 0;
+            for (std::sregex_iterator m(cell.begin(), cell.end(), flag), end; m != end; ++m, ++i) {
+                const auto* spec = tc::detail::find_flag((*m)[1].str());
+                BOOST_TEST_REQUIRE(spec != nullptr);
+                auto documented = defaults[std::min(i, defaults.size() - 1)];
+                if (const auto note = documented.find(" ("); note != std::string::npos)
+                    documented.erase(note);
+                BOOST_TEST(
+                    documented == tc::detail::default_text(*spec),
+                    "--" << spec->name << " in " << heading
+                );
+                ++checked;
+            }
+        }
+    }
+    BOOST_TEST(checked > 40);
 }
 
 BOOST_AUTO_TEST_CASE(close_code_table_matches_what_the_relay_sends)
