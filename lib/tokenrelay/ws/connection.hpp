@@ -87,6 +87,8 @@ private:
     template <class T> bool write_from_wake(T& t);
     /// The session's frames due on this connection: what both write paths send.
     bool collect(protocol::frame_batch& frames);
+    /// A keep-alive ping, under the write watchdog.
+    template <class T> awaitable<error_code> send_ping(T& t);
     /// Sends the close frame and waits (briefly) for the client's close in answer.
     template <class T> awaitable<void> close_handshake(T& t);
     void start_writer();

@@ -89,10 +89,7 @@ awaitable<bool> connection::write_loop(T& t, [[maybe_unused]] std::shared_ptr<co
                 co_return true;
             // Section 5: a quiet connection is pinged (keepalive_policy).
             if (std::exchange(ping_due_, false)) {
-                begin_write();
-                keepalive_.on_ping(keepalive_.last_write());
-                const auto ec = co_await t.write_ping();
-                writing_ = false;
+                const auto ec = co_await send_ping(t);
                 if (ec)
                     co_return true;
                 continue;
@@ -148,6 +145,15 @@ awaitable<bool> connection::write_loop(T& t, [[maybe_unused]] std::shared_ptr<co
         answers_in_flight_ = false;
         wake_reader();
     }
+}
+
+template <class T> awaitable<error_code> connection::send_ping(T& t)
+{
+    begin_write();
+    keepalive_.on_ping(keepalive_.last_write());
+    const auto ec = co_await t.write_ping();
+    writing_ = false;
+    co_return ec;
 }
 
 template <class T> awaitable<void> connection::close_handshake(T& t)
