@@ -111,11 +111,8 @@ void own_transport::queue_pong(std::string_view payload)
     ++h.unsent_frames;
 }
 
-own_transport::buffer_pair own_transport::frame_buffers(
-    const frame_header& header,
-    std::string_view payload,
-    std::size_t skip
-)
+own_transport::buffer_pair
+own_transport::frame_buffers(const frame_header& header, std::string_view payload, std::size_t skip)
 {
     buffer_pair rest(std::array<net::const_buffer, 2>{
         net::buffer(header.data(), header.size()), net::buffer(payload)});
