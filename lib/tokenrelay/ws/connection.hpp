@@ -1,42 +1,32 @@
 #pragma once
-// One WebSocket connection (PROTOCOL.md section 2): a reader coroutine that decodes
-// client frames and a single writer coroutine through which every outgoing frame passes
-// (control frames from a small bounded queue, generation frames from the session's log).
-// The writer runs while there is something to send or a reply is streaming, and then
-// ends; a timer wait holds the connection's next ping until something starts it again.
-//
-// The WebSocket framing is the relay's own (frame_reader, frame_writer, handshake): an
-// idle connection then holds no read buffer and no timer of its own beyond the ping wait,
-// and a token frame goes out as one gathered write of header and payload (issue 7).
-// With --compression, Beast's stream does the framing instead, because it negotiates
-// permessage-deflate, which the relay's framing does not implement.
+// One WebSocket connection (PROTOCOL.md section 2), written once over either framing
+// (transport.hpp). A reader decodes client frames and hands each message to
+// client_messages, which turns it into session calls and answer frames. Every frame goes
+// out through one write path: a writer coroutine that runs while there is something to
+// send or a reply is streaming, and then ends, a timer wait holding the connection's next
+// keep-alive deadline (keepalive_policy) until something starts it again. While the writer
+// only waits for a streaming reply, the session's wake writes the new frames itself with
+// the same collect-and-write steps, when the socket takes them at once
+// (write_from_wake, docs/performance.md; switched off with
+// -DTOKENRELAY_WRITE_FROM_WAKE=OFF). A write pending for --idle-timeout closes the
+// connection (section 5: a client that stops reading is disconnected).
 
 #include <tokenrelay/core/lazy_timer.hpp>
 #include <tokenrelay/core/net.hpp>
-#include <tokenrelay/protocol/client_frame.hpp>
 #include <tokenrelay/session/session.hpp>
-#include <tokenrelay/ws/frame_reader.hpp>
-#include <tokenrelay/ws/frame_writer.hpp>
+#include <tokenrelay/ws/beast_transport.hpp>
+#include <tokenrelay/ws/client_messages.hpp>
+#include <tokenrelay/ws/keepalive_policy.hpp>
+#include <tokenrelay/ws/own_transport.hpp>
 #include <tokenrelay/ws/relay_state.hpp>
 
 #include <atomic>
 #include <memory>
 #include <optional>
 #include <string>
-#include <vector>
+#include <variant>
 
 namespace tokenrelay::ws {
-
-// With --compression. Over the bare socket: the WebSocket keeps its own timers (handshake,
-// idle, and the write deadline below), so beast::tcp_stream's three would only cost memory.
-using websocket_stream = websocket::stream<tcp::socket>;
-
-/// Where a connection asked to resume from (query string or first `resume` frame).
-struct resume_request
-{
-    std::string session;
-    std::uint64_t last_seq = 0;
-};
 
 class connection final : public session::subscriber, public std::enable_shared_from_this<connection>
 {
@@ -70,96 +60,82 @@ public:
     void close_for_shutdown();
 
 private:
-    /// Beast's handshake; false if the connection is not a WebSocket after all.
-    awaitable<bool> accept_compressed(http::request<http::string_body>& request);
-    awaitable<void> read_loop_compressed();
+    using transport_variant = std::variant<own_transport, beast_transport>;
+    static transport_variant make_transport(
+        tcp::socket socket, const relay_state& state, loop_context& loop, keepalive_policy& k
+    );
+
+    // Reading (connection_reader.cpp).
+    /// The reader, then finish(). Not a coroutine of its own under serve(): this frame and
+    /// co_spawn's are what an idle connection holds.
+    template <class T>
+    awaitable<void> read_loop(T& t, std::shared_ptr<connection> self, std::string ip);
+    /// Acts on one event the framing found; false when reading is over.
+    template <class T> bool on_event(T& t, const client_event& event);
+    template <class T> bool answers_backlogged(const T& t) const noexcept;
+    /// Waits while too many answers wait for a client that does not read them.
+    template <class T> awaitable<void> wait_for_answer_room(const T& t);
     /// After the reader: waits for the writer to end, then leaves the session.
     awaitable<void> finish(std::shared_ptr<connection> self);
-    /// Waits while too many answers wait for a client that does not read them.
-    awaitable<void> wait_for_control_room();
-    /// Acts on one thing the frame reader found; false when reading is over.
-    bool on_read_event(const read_event& event);
-    /// A whole data message from the client, from either framing.
-    void on_message(bool text, std::string_view data);
+
+    // Writing (connection_writer.cpp).
     /// Sends what is due until the connection closes (true), or until it has nothing to
     /// send and no reply is streaming (false: parked). `self` keeps the connection alive.
-    awaitable<bool> write_loop(std::shared_ptr<connection> self);
+    template <class T> awaitable<bool> write_loop(T& t, std::shared_ptr<connection> self);
+    /// The speed trick: writes what the session has from its wake, when the writer only
+    /// waits for a streaming reply; false when the writer must do it (or finish it, or park).
+    template <class T> bool write_from_wake(T& t);
+    /// The session's frames due on this connection: what both write paths send.
+    bool collect(protocol::frame_batch& frames);
+    /// A keep-alive ping, under the write watchdog.
+    template <class T> awaitable<error_code> send_ping(T& t);
+    /// Sends the close frame and waits (briefly) for the client's close in answer.
+    template <class T> awaitable<void> close_handshake(T& t);
     void start_writer();
-    /// Writes what the session has for this connection without the writer, when the
-    /// writer only waits for a streaming reply; false when the writer must do it (or
-    /// finish it, or park).
-    bool write_directly();
-    /// One frame's header and payload, as much as the socket takes without waiting.
-    std::size_t write_at_once(const frame_header& header, std::string_view payload, error_code& ec);
     /// Tells the writer there may be something to send, starting it if it is parked.
     void notify_writer();
-    /// Sends close_ and waits (briefly) for the client's close in answer.
-    awaitable<void> close_handshake();
-    /// A rare frame (pong, close) already framed, under the write deadline.
-    awaitable<error_code> write_whole_frame(std::string_view frame);
     void on_writer_done(std::exception_ptr e);
-    void handle_text(std::string_view text);
-    void start_fresh_session();
-    void resume(const resume_request& r);
-    void request_close(websocket::close_code code, std::string_view reason);
+    void wake_reader();
+    void count_sent(std::size_t bytes);
+
+    // Keep-alive and the write watchdog (connection.cpp).
+    keepalive_config keepalive() const noexcept;
+    /// What the keep-alive deadline calls for, done: a drop, or a ping for the writer.
+    keepalive_action on_keepalive_deadline();
+    /// Holds a parked writer's next keep-alive deadline in a timer wait.
+    void arm_parked_wait();
+    void drop_idle();
+    /// A frame starts going out: the keep-alive's write time and the watchdog.
+    void begin_write();
     void watch_write();
     void on_write_watch(error_code ec);
     void stop_write_watch();
-    /// When a quiet connection next needs the writer: its ping, or with the relay's own
-    /// framing, the idle timeout's keep-alive ping and the idle timeout itself.
-    std::chrono::steady_clock::time_point quiet_deadline() const;
-    enum class quiet_action { none, ping, drop };
-    quiet_action on_quiet() const;
-    /// Holds a parked writer's next ping (or idle check) in a timer wait.
-    void arm_parked_wait();
-    void drop_idle();
-    bool control_backlogged() const noexcept;
-    void close_socket() noexcept;
-    void enqueue(std::string frame);
-    void enqueue_error(
-        errc code,
-        std::string_view message,
-        std::string_view id = {},
-        std::optional<std::int64_t> retry_after_ms = std::nullopt
-    );
-    std::string log_id() const;
 
-    loop_socket socket_;                           // unused with --compression
-    std::unique_ptr<websocket_stream> compressed_; // with --compression only
-    relay_state& state_;
-    loop_context& loop_;
+    void request_close(std::uint16_t code, std::string_view reason);
+    void close_socket() noexcept;
+    loop_executor executor() const noexcept { return messages_.loop().executor; }
+
+    client_messages messages_;
+    keepalive_policy keepalive_; // before transport_: Beast's reports its control frames
+    transport_variant transport_;
     loop_timer wake_timer_;
     lazy_timer reader_timer_; // only a reader held back, or ending, waits
-    // Section 5: a client that stops reading is disconnected. The idle timeout only sees
-    // reads, so a write pending for --idle-timeout closes the socket. One timer for the
-    // connection, re-armed at most once per timeout rather than for every frame, and
-    // freed while the writer is parked.
+    // One timer for the connection, re-armed at most once per timeout rather than for
+    // every frame, and freed while the writer is parked.
     lazy_timer write_timer_;
-    std::chrono::steady_clock::time_point write_started_{}; // the last frame's, pings too
-    std::chrono::steady_clock::time_point last_read_{};
+    // Set once the connection is to close. Held apart: close_reason carries a 123-byte
+    // reason buffer that an open connection does not need.
+    std::unique_ptr<websocket::close_reason> close_;
+    std::atomic<bool> wake_pending_{false};
     bool writing_ = false;
     bool write_watch_armed_ = false;
-    std::atomic<bool> wake_pending_{false};
-
-    // Touched only on this connection's loop.
-    std::vector<std::string> control_;      // text frames: pongs, errors, session frames
-    std::vector<std::string> wire_control_; // whole WebSocket frames: pongs to client pings
-    frame_reader frames_in_;
-    std::string unread_; // read but not yet parsed while the reader waits for room
-    std::shared_ptr<session::session> session_;
-    std::string client_ip_;
-    // Set once the connection is to close. Held apart: close_reason carries a 123-byte
-    // reason buffer that an open connection does not need (issue 7, memory per session).
-    std::unique_ptr<websocket::close_reason> close_;
     bool reader_done_ = false;
     bool reader_waiting_ = false;
     bool writer_done_ = false;
     bool writer_running_ = false;
-    bool ping_due_ = false;        // set by a parked writer's ping wait
-    bool awaiting_stream_ = false; // the writer waits for a streaming reply's frames
-    bool first_frame_ = true;
-    bool pinged_since_read_ = false;
-    bool discarding_ = false; // the client broke the protocol: read only to the end
+    bool ping_due_ = false;          // set when the keep-alive deadline calls for a ping
+    bool awaiting_stream_ = false;   // the writer waits for a streaming reply's frames
+    bool answers_in_flight_ = false; // the writer holds answers it has not written yet
 };
 
 } // namespace tokenrelay::ws

@@ -26,14 +26,6 @@ bool is_known(std::uint8_t op)
     return op <= 0x2 || (op >= 0x8 && op <= 0xA);
 }
 
-// Codes a peer may put in a close frame (RFC 6455 section 7.4; 1004-1006 and 1015 are
-// reserved for local use, 1012-1014 registered since).
-bool is_valid_close_code(std::uint16_t code)
-{
-    return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
-           (code >= 3000 && code <= 4999);
-}
-
 // Header bytes the frame needs, known once the first two have arrived.
 std::uint8_t header_size(unsigned char second)
 {
@@ -42,6 +34,12 @@ std::uint8_t header_size(unsigned char second)
 }
 
 } // namespace
+
+bool is_valid_close_code(std::uint16_t code) noexcept
+{
+    return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
+           (code >= 3000 && code <= 4999);
+}
 
 void frame_reader::release_message()
 {

@@ -33,6 +33,10 @@ inline constexpr std::uint16_t invalid_payload = 1007;
 inline constexpr std::uint16_t too_big = 1009;
 } // namespace close_code
 
+/// Whether a peer may put `code` in a close frame (RFC 6455 section 7.4: 1004-1006 and
+/// 1015 are reserved for local use, 1012-1014 registered since, 5000 and up unassigned).
+bool is_valid_close_code(std::uint16_t code) noexcept;
+
 /// What the bytes read so far amount to.
 struct read_event
 {

@@ -1,0 +1,149 @@
+#include <tokenrelay/core/clock.hpp>
+#include <tokenrelay/core/log.hpp>
+#include <tokenrelay/core/session_id.hpp>
+#include <tokenrelay/metrics/metrics.hpp>
+#include <tokenrelay/protocol/server_frame.hpp>
+#include <tokenrelay/ws/client_messages.hpp>
+
+#include <variant>
+
+namespace tokenrelay::ws {
+
+void client_messages::open(
+    const std::shared_ptr<session::subscriber>& self,
+    const std::optional<resume_request>& resume_from,
+    std::string client_ip
+)
+{
+    client_ip_ = std::move(client_ip);
+    if (resume_from)
+        resume(*resume_from, self);
+    else
+        start_fresh_session(self);
+}
+
+void client_messages::start_fresh_session(const std::shared_ptr<session::subscriber>& self)
+{
+    session_ =
+        state_.sessions.create(loop_.executor, loop_.source, state_.session_settings, client_ip_);
+    queue_session_frame(false, session_->attach(self, std::nullopt));
+    log::info("ws_session", {{"session", log_id()}, {"resumed", "false"}});
+}
+
+void client_messages::resume(
+    const resume_request& r, const std::shared_ptr<session::subscriber>& self
+)
+{
+    auto found = state_.sessions.find(r.session);
+    if (!found) {
+        // Section 2: session_not_found, then a fresh session frame.
+        queue_error(
+            errc::session_not_found, "that session is unknown or its resume window has ended"
+        );
+        if (session_)
+            queue_session_frame(false, session_->attach(self, std::nullopt));
+        else
+            start_fresh_session(self);
+        return;
+    }
+    if (session_ && session_ != found) {
+        // The fresh session made at connect time was never used: drop it now rather
+        // than keep it for a resume window.
+        session_->detach(self.get());
+        state_.sessions.forget(*session_);
+    }
+    session_ = std::move(found);
+    const auto attached = session_->attach(self, r.last_seq);
+    state_.sessions.counters.resumed.fetch_add(1, std::memory_order_relaxed);
+    queue_session_frame(true, attached);
+    log::info(
+        "ws_session",
+        {{"session", log_id()}, {"resumed", "true"}, {"last_seq", std::to_string(r.last_seq)}}
+    );
+}
+
+void client_messages::on_text(
+    std::string_view text, const std::shared_ptr<session::subscriber>& self
+)
+{
+    const bool first = std::exchange(first_message_, false);
+    auto decoded = protocol::decode_client_frame(text, state_.frame_limits);
+    if (auto* err = std::get_if<protocol::decode_error>(&decoded)) {
+        queue_error(err->code, err->message, err->id);
+        return;
+    }
+    auto& frame = std::get<protocol::client_frame>(decoded);
+    if (auto* chat = std::get_if<protocol::chat_frame>(&frame)) {
+        on_chat(std::move(*chat));
+    } else if (std::holds_alternative<protocol::cancel_frame>(frame)) {
+        session_->stop(session::stop_reason::cancelled);
+    } else if (auto* ping = std::get_if<protocol::ping_frame>(&frame)) {
+        std::string out;
+        protocol::append_pong_frame(out, now_ms(), ping->timestamp);
+        answers_.push_back(std::move(out));
+    } else if (auto* r = std::get_if<protocol::resume_frame>(&frame)) {
+        if (!first) {
+            queue_error(errc::bad_request, "resume must be the first message on a connection");
+            return;
+        }
+        resume({r->session, r->last_seq}, self);
+    }
+}
+
+void client_messages::on_chat(protocol::chat_frame chat)
+{
+    auto outcome = session_->start_chat(std::move(chat));
+    if (!outcome.refused)
+        return;
+    const bool limited = outcome.refused == errc::rate_limited;
+    if (limited)
+        metrics::global().rate_limit_refusals.fetch_add(1, std::memory_order_relaxed);
+    // Section 2: both limits tell the client when to try again.
+    const bool retry = limited || outcome.refused == errc::overloaded;
+    queue_error(
+        *outcome.refused,
+        outcome.message,
+        outcome.id,
+        retry ? std::optional<std::int64_t>(outcome.retry_after_ms) : std::nullopt
+    );
+}
+
+bool client_messages::collect(
+    const session::subscriber* self, std::size_t max_bytes, protocol::frame_batch& out
+)
+{
+    return session_ && session_->collect(self, max_bytes, out);
+}
+
+void client_messages::leave(const session::subscriber* self)
+{
+    if (session_)
+        session_->detach(self);
+}
+
+void client_messages::queue_session_frame(bool resumed, const session::session::attach_result& r)
+{
+    std::string frame;
+    protocol::append_session_frame(frame, session_->id(), resumed, r.last_seq, r.first_seq);
+    answers_.push_back(std::move(frame));
+}
+
+void client_messages::queue_error(
+    errc code,
+    std::string_view message,
+    std::string_view id,
+    std::optional<std::int64_t> retry_after_ms
+)
+{
+    metrics::global().count_error(code);
+    std::string frame;
+    protocol::append_error_frame(frame, code, message, id, retry_after_ms);
+    answers_.push_back(std::move(frame));
+}
+
+std::string client_messages::log_id() const
+{
+    return session_ ? short_session_id(session_->id()) : std::string("-");
+}
+
+} // namespace tokenrelay::ws

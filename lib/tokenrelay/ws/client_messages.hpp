@@ -1,0 +1,80 @@
+#pragma once
+// What a connection's client says, acted on (PROTOCOL.md section 2): each text message is
+// decoded and becomes session calls (chat, cancel, resume) and answer frames (pong, error,
+// session) queued for the connection's writer. The session-facing half of a connection,
+// with no socket: the connection passes itself in as the session's subscriber.
+
+#include <tokenrelay/core/error.hpp>
+#include <tokenrelay/protocol/frame_batch.hpp>
+#include <tokenrelay/session/session.hpp>
+#include <tokenrelay/ws/relay_state.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace tokenrelay::ws {
+
+/// Where a connection asked to resume from (query string or first `resume` frame).
+struct resume_request
+{
+    std::string session;
+    std::uint64_t last_seq = 0;
+};
+
+class client_messages
+{
+public:
+    client_messages(relay_state& state, loop_context& loop) : state_(state), loop_(loop) {}
+
+    relay_state& state() const noexcept { return state_; }
+    loop_context& loop() const noexcept { return loop_; }
+
+    /// Resumes or makes the session for `self` and queues the session frame.
+    void open(
+        const std::shared_ptr<session::subscriber>& self,
+        const std::optional<resume_request>& resume,
+        std::string client_ip
+    );
+    /// One whole text message from the client.
+    void on_text(std::string_view text, const std::shared_ptr<session::subscriber>& self);
+
+    /// Answer frames (text payloads) waiting for the writer, oldest first.
+    std::vector<std::string>& answers() noexcept { return answers_; }
+    const std::vector<std::string>& answers() const noexcept { return answers_; }
+    /// The session's frames after `self`'s cursor, up to about `max_bytes`; whether more
+    /// are to come (see session::collect). False with no session.
+    bool
+    collect(const session::subscriber* self, std::size_t max_bytes, protocol::frame_batch& out);
+    /// The session now belongs to another connection: forget it here.
+    void forget_session() noexcept { session_.reset(); }
+    /// The connection ends: the session's resume window starts.
+    void leave(const session::subscriber* self);
+
+    /// The session id, shortened, for log lines ("-" before there is one).
+    std::string log_id() const;
+
+private:
+    void start_fresh_session(const std::shared_ptr<session::subscriber>& self);
+    void resume(const resume_request& r, const std::shared_ptr<session::subscriber>& self);
+    void on_chat(protocol::chat_frame chat);
+    void queue_session_frame(bool resumed, const session::session::attach_result& r);
+    void queue_error(
+        errc code,
+        std::string_view message,
+        std::string_view id = {},
+        std::optional<std::int64_t> retry_after_ms = std::nullopt
+    );
+
+    relay_state& state_;
+    loop_context& loop_;
+    std::shared_ptr<session::session> session_;
+    std::vector<std::string> answers_;
+    std::string client_ip_;
+    bool first_message_ = true;
+};
+
+} // namespace tokenrelay::ws
