@@ -1,6 +1,7 @@
 // GET /metrics (PROTOCOL.md section 1): the exposition is checked by Prometheus's own
 // parser (`promtool check metrics`), and the counters move by exactly what a chat did.
 
+#include "support/eventually.hpp"
 #include "support/metric_samples.hpp"
 #include "support/relay_fixture.hpp"
 
@@ -11,7 +12,6 @@
 #include <map>
 #include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
 namespace tokenrelay::test {
@@ -81,14 +81,17 @@ BOOST_AUTO_TEST_CASE(errors_and_detached_sessions_are_counted)
         BOOST_TEST(string_of(err, "code") == "bad_json");
         s->drop();
     }
-    // The drop is noticed asynchronously: wait on the relay's own figure.
+    // The drop is noticed asynchronously, and the session detaches before the connection
+    // is gone: wait on both of the relay's own figures.
     std::map<std::string, double> m;
-    for (int i = 0; i < 200; ++i) {
-        m = scrape_metrics(relay.port());
-        if (m.at("tokenrelay_sessions{state=\"detached\"}") == 1)
-            break;
-        std::this_thread::sleep_for(10ms);
-    }
+    BOOST_TEST(eventually(
+        [&] {
+            m = scrape_metrics(relay.port());
+            return m.at("tokenrelay_sessions{state=\"detached\"}") == 1 &&
+                   m.at("tokenrelay_open_connections") == 0;
+        },
+        2s
+    ));
     BOOST_TEST(m.at("tokenrelay_sessions{state=\"detached\"}") == 1);
     BOOST_TEST(m.at("tokenrelay_open_connections") == 0);
     BOOST_TEST(m.at("tokenrelay_errors_total{code=\"bad_json\"}") == 1);
@@ -116,12 +119,13 @@ BOOST_AUTO_TEST_CASE(upstream_requests_and_connections_are_gauged)
 
     // The slot and the connection are given back as the generation winds down, which
     // may be just after its stream_end reached the client.
-    for (int i = 0; i < 200; ++i) {
-        m = scrape_metrics(relay.port());
-        if (m.at("tokenrelay_upstream_requests_in_flight") == 0 && m.at(idle) == 1)
-            break;
-        std::this_thread::sleep_for(10ms);
-    }
+    BOOST_TEST(eventually(
+        [&] {
+            m = scrape_metrics(relay.port());
+            return m.at("tokenrelay_upstream_requests_in_flight") == 0 && m.at(idle) == 1;
+        },
+        2s
+    ));
     BOOST_TEST(m.at("tokenrelay_upstream_requests_in_flight") == 0);
     // Section 6: kept alive for the next request.
     BOOST_TEST(m.at(in_use) == 0);
@@ -134,12 +138,13 @@ BOOST_AUTO_TEST_CASE(upstream_requests_and_connections_are_gauged)
     s->send(json::object{{"type", "cancel"}});
     BOOST_TEST(string_of(s->read_until("stream_end"), "reason") == "cancelled");
     relay.mock_wait("aborted", 1);
-    for (int i = 0; i < 200; ++i) {
-        m = scrape_metrics(relay.port());
-        if (m.at("tokenrelay_upstream_requests_in_flight") == 0 && m.at(in_use) == 0)
-            break;
-        std::this_thread::sleep_for(10ms);
-    }
+    BOOST_TEST(eventually(
+        [&] {
+            m = scrape_metrics(relay.port());
+            return m.at("tokenrelay_upstream_requests_in_flight") == 0 && m.at(in_use) == 0;
+        },
+        2s
+    ));
     BOOST_TEST(m.at("tokenrelay_upstream_requests_in_flight") == 0);
     BOOST_TEST(m.at(in_use) == 0);
     BOOST_TEST(m.at(idle) == 0);
