@@ -145,7 +145,7 @@ check_client(door d, const client_credentials& who, const config::relay_config& 
     return std::nullopt;
 }
 
-std::optional<refusal> check_draining(door d, const ws::relay_state& state)
+std::optional<refusal> check_draining(door d, const runtime::relay_state& state)
 {
     if (!state.draining.load())
         return std::nullopt;
@@ -166,16 +166,16 @@ std::optional<refusal> connection_slot::reserve(std::string ip, const config::re
 {
     ip_ = std::move(ip);
     switch (set_.try_reserve(ip_, cfg.max_connections, cfg.max_connections_per_ip)) {
-    case ws::reserve_result::reserved:
+    case runtime::reserve_result::reserved:
         held_ = true;
         return std::nullopt;
-    case ws::reserve_result::over_per_ip:
+    case runtime::reserve_result::over_per_ip:
         return refusal{
             http::status::too_many_requests,
             "too many connections from this address",
             errc::overloaded,
             default_retry_after_s};
-    case ws::reserve_result::over_total:
+    case runtime::reserve_result::over_total:
         break;
     }
     return refusal{
@@ -202,7 +202,7 @@ std::optional<refusal> admit_upgrade(
     const client_credentials& who,
     const std::string& ip,
     std::optional<std::string_view> resume_session,
-    ws::relay_state& state,
+    runtime::relay_state& state,
     connection_slot& slot
 )
 {
@@ -216,7 +216,7 @@ std::optional<refusal> admit_upgrade(
 }
 
 std::variant<session::reply_admission, refusal>
-admit_reply(ws::relay_state& state, const std::string& ip)
+admit_reply(runtime::relay_state& state, const std::string& ip)
 {
     auto admitted = state.sessions.admit_reply(ip, nullptr, &state.upstream_slots);
     if (admitted)

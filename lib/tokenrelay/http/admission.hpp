@@ -19,8 +19,8 @@
 #include <tokenrelay/core/error.hpp>
 #include <tokenrelay/core/net.hpp>
 #include <tokenrelay/http/host_check.hpp>
+#include <tokenrelay/runtime/relay_state.hpp>
 #include <tokenrelay/session/registry.hpp>
-#include <tokenrelay/ws/relay_state.hpp>
 
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/status.hpp>
@@ -76,7 +76,7 @@ std::optional<refusal>
 check_client(door d, const client_credentials& who, const config::relay_config& cfg);
 
 /// 503 once the drain has begun (section 2): a new client would only be cut off.
-std::optional<refusal> check_draining(door d, const ws::relay_state& state);
+std::optional<refusal> check_draining(door d, const runtime::relay_state& state);
 
 /// One open connection of a client, counted against --max-connections and
 /// --max-connections-per-ip while held. A WebSocket and a completion request being
@@ -84,7 +84,7 @@ std::optional<refusal> check_draining(door d, const ws::relay_state& state);
 class connection_slot
 {
 public:
-    explicit connection_slot(ws::connection_set& set) noexcept : set_(set) {}
+    explicit connection_slot(runtime::connection_set& set) noexcept : set_(set) {}
     connection_slot(const connection_slot&) = delete;
     connection_slot& operator=(const connection_slot&) = delete;
     ~connection_slot();
@@ -96,7 +96,7 @@ public:
     const std::string& ip() const noexcept { return ip_; }
 
 private:
-    ws::connection_set& set_;
+    runtime::connection_set& set_;
     std::string ip_;
     bool held_ = false;
 };
@@ -117,7 +117,7 @@ std::optional<refusal> admit_upgrade(
     const client_credentials& who,
     const std::string& ip,
     std::optional<std::string_view> resume_session,
-    ws::relay_state& state,
+    runtime::relay_state& state,
     connection_slot& slot
 );
 
@@ -125,6 +125,6 @@ std::optional<refusal> admit_upgrade(
 /// (session::registry::admit_reply); else 429 (the client's rate or its running
 /// replies), or 503 (every upstream request taken), with the wait as Retry-After.
 std::variant<session::reply_admission, refusal>
-admit_reply(ws::relay_state& state, const std::string& ip);
+admit_reply(runtime::relay_state& state, const std::string& ip);
 
 } // namespace tokenrelay::http_server

@@ -57,7 +57,7 @@ awaitable<void> watch_client(exchange& x)
 
 /// The upstream request and the answer, raced against the client going away and the
 /// drain's deadline.
-awaitable<void> run_exchange(exchange& x, chat_request request, ws::loop_context& loop)
+awaitable<void> run_exchange(exchange& x, chat_request request, runtime::loop_context& loop)
 {
     // The source lives on this loop and the channel must share its executor (model_source).
     upstream::event_channel events(loop.executor, channel_capacity);
@@ -89,8 +89,8 @@ awaitable<bool> answer_completion(
     const http::request<http::string_body>& request,
     protocol::completion_request req,
     session::reply_admission admitted,
-    ws::relay_state& state,
-    ws::loop_context& loop
+    runtime::relay_state& state,
+    runtime::loop_context& loop
 )
 {
     const auto& settings = state.session_settings;
@@ -130,8 +130,8 @@ awaitable<bool> serve_completion(
     beast::tcp_stream& stream,
     beast::flat_buffer& buffer,
     const http::request<http::string_body>& request,
-    ws::relay_state& state,
-    ws::loop_context& loop
+    runtime::relay_state& state,
+    runtime::loop_context& loop
 )
 {
     const auto& cfg = state.config;

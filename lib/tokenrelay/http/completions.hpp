@@ -6,7 +6,7 @@
 // (usage, cost, /metrics, the generation_end log line) and drain (section 2, SIGTERM).
 
 #include <tokenrelay/core/net.hpp>
-#include <tokenrelay/ws/relay_state.hpp>
+#include <tokenrelay/runtime/relay_state.hpp>
 
 namespace tokenrelay::http_server {
 
@@ -18,8 +18,8 @@ awaitable<bool> serve_completion(
     beast::tcp_stream& stream,
     beast::flat_buffer& buffer,
     const http::request<http::string_body>& request,
-    ws::relay_state& state,
-    ws::loop_context& loop
+    runtime::relay_state& state,
+    runtime::loop_context& loop
 );
 
 } // namespace tokenrelay::http_server

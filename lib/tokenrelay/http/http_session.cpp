@@ -104,7 +104,7 @@ std::string query_token(std::string_view target)
 response plain_response(
     const http::request<http::string_body>& request,
     std::string_view path,
-    const ws::relay_state& state
+    const runtime::relay_state& state
 )
 {
     const auto version = request.version();
@@ -195,7 +195,7 @@ awaitable<bool> accept_upgrade(
     beast::tcp_stream& stream,
     const http::request<http::string_body>& request,
     const std::optional<ws::resume_request>& resume,
-    ws::relay_state& state,
+    runtime::relay_state& state,
     connection_slot& slot
 )
 {
@@ -234,8 +234,8 @@ awaitable<bool> answer_request(
     beast::tcp_stream& stream,
     beast::flat_buffer& buffer,
     const http::request<http::string_body>& request,
-    ws::relay_state& state,
-    ws::loop_context& loop
+    runtime::relay_state& state,
+    runtime::loop_context& loop
 )
 {
     const auto path = path_of(request.target());
@@ -251,8 +251,8 @@ awaitable<bool> answer_request(
 
 awaitable<void> run_http_session(
     tcp::socket socket,
-    ws::relay_state& state,
-    ws::loop_context& loop,
+    runtime::relay_state& state,
+    runtime::loop_context& loop,
     std::chrono::steady_clock::time_point first_deadline
 )
 {

@@ -3,7 +3,7 @@
 // until one of them upgrades to the WebSocket chat session.
 
 #include <tokenrelay/core/net.hpp>
-#include <tokenrelay/ws/relay_state.hpp>
+#include <tokenrelay/runtime/relay_state.hpp>
 
 #include <chrono>
 
@@ -14,8 +14,8 @@ namespace tokenrelay::http_server {
 /// --header-timeout of its own.
 awaitable<void> run_http_session(
     tcp::socket socket,
-    ws::relay_state& state,
-    ws::loop_context& loop,
+    runtime::relay_state& state,
+    runtime::loop_context& loop,
     std::chrono::steady_clock::time_point first_deadline
 );
 

@@ -28,7 +28,9 @@ struct silent_connection
 /// generator) would otherwise leave those kilobytes scattered between the long-lived
 /// state of the sessions that open meanwhile, where the allocator keeps them as holes
 /// (memory per open session).
-void serve_when_readable(tcp::socket socket, ws::loop_context& loop, ws::relay_state& state)
+void serve_when_readable(
+    tcp::socket socket, runtime::loop_context& loop, runtime::relay_state& state
+)
 {
     const auto deadline = std::chrono::steady_clock::now() + state.config.header_timeout;
     auto waiting =
@@ -107,7 +109,8 @@ open_acceptors(const std::vector<net::io_context*>& contexts, const tcp::endpoin
     return acceptors;
 }
 
-awaitable<void> accept_loop(tcp::acceptor& acceptor, ws::loop_context& loop, ws::relay_state& state)
+awaitable<void>
+accept_loop(tcp::acceptor& acceptor, runtime::loop_context& loop, runtime::relay_state& state)
 {
     for (;;) {
         auto [ec, socket] = co_await acceptor.async_accept(use_tuple);

@@ -5,7 +5,7 @@
 
 #include <tokenrelay/config/config.hpp>
 #include <tokenrelay/core/net.hpp>
-#include <tokenrelay/ws/relay_state.hpp>
+#include <tokenrelay/runtime/relay_state.hpp>
 
 #include <memory>
 #include <vector>
@@ -20,6 +20,6 @@ open_acceptors(const std::vector<net::io_context*>& contexts, const tcp::endpoin
 /// Accepts on `acceptor` until it is closed; each socket is served on the acceptor's own
 /// loop.
 awaitable<void>
-accept_loop(tcp::acceptor& acceptor, ws::loop_context& loop, ws::relay_state& state);
+accept_loop(tcp::acceptor& acceptor, runtime::loop_context& loop, runtime::relay_state& state);
 
 } // namespace tokenrelay::http_server

@@ -5,7 +5,7 @@
 namespace tokenrelay::http_server {
 namespace {
 
-std::string metrics_text(const ws::relay_state& state)
+std::string metrics_text(const runtime::relay_state& state)
 {
     metrics::gauges g;
     for (const auto& s : state.sessions.all()) {
@@ -29,7 +29,7 @@ std::string metrics_text(const ws::relay_state& state)
 } // namespace
 
 response
-metrics_response(const ws::relay_state& state, const http::request<http::string_body>& request)
+metrics_response(const runtime::relay_state& state, const http::request<http::string_body>& request)
 {
     const auto version = request.version();
     const bool keep_alive = request.keep_alive();

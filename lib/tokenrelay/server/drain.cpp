@@ -15,7 +15,7 @@ using clock = std::chrono::steady_clock;
 constexpr auto stop_grace = std::chrono::seconds(3);
 constexpr auto listener_close_grace = std::chrono::seconds(1);
 
-std::size_t running_generations(const ws::relay_state& state)
+std::size_t running_generations(const runtime::relay_state& state)
 {
     std::size_t n = 0;
     for (const auto& s : state.sessions.all())
@@ -25,7 +25,7 @@ std::size_t running_generations(const ws::relay_state& state)
 
 /// Both doors' work in progress: WebSocket generations and completion requests
 /// (section 1), whose answers may finish within the drain timeout just the same.
-bool idle(const ws::relay_state& state)
+bool idle(const runtime::relay_state& state)
 {
     return running_generations(state) == 0 && state.drain.completions_running() == 0;
 }
@@ -42,7 +42,7 @@ awaitable<void> abort_on_second_signal(net::signal_set& signals, loop_set& loops
 
 /// Each acceptor belongs to its loop's thread: close it there, so new connections are
 /// refused rather than left in a backlog nobody reads.
-awaitable<void> close_listeners(ws::relay_state& state, loop_set& loops)
+awaitable<void> close_listeners(runtime::relay_state& state, loop_set& loops)
 {
     auto closed = std::make_shared<std::atomic<std::size_t>>(0);
     for (auto& a : loops.acceptors)
@@ -66,7 +66,8 @@ void loop_set::stop_all()
         c->stop();
 }
 
-awaitable<void> drain_on_signal(net::signal_set& signals, ws::relay_state& state, loop_set& loops)
+awaitable<void>
+drain_on_signal(net::signal_set& signals, runtime::relay_state& state, loop_set& loops)
 {
     auto [ec, signo] = co_await signals.async_wait(use_tuple);
     if (ec)

@@ -5,7 +5,7 @@
 // close the listeners, then stop the loops. A second signal stops at once.
 
 #include <tokenrelay/core/net.hpp>
-#include <tokenrelay/ws/relay_state.hpp>
+#include <tokenrelay/runtime/relay_state.hpp>
 
 #include <memory>
 #include <vector>
@@ -18,13 +18,14 @@ struct loop_set
 {
     std::vector<std::unique_ptr<net::io_context>> contexts;
     std::vector<std::unique_ptr<upstream::model_source>> sources;
-    std::vector<std::unique_ptr<ws::loop_context>> loops;
+    std::vector<std::unique_ptr<runtime::loop_context>> loops;
     std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
 
     void stop_all();
 };
 
 /// Waits for the first signal on `signals`, then drains. Runs on the first loop.
-awaitable<void> drain_on_signal(net::signal_set& signals, ws::relay_state& state, loop_set& loops);
+awaitable<void>
+drain_on_signal(net::signal_set& signals, runtime::relay_state& state, loop_set& loops);
 
 } // namespace tokenrelay::server

@@ -14,7 +14,7 @@ constexpr std::uint64_t trim_after_sessions_ended = 1000;
 
 } // namespace
 
-awaitable<void> return_freed_memory(ws::relay_state& state)
+awaitable<void> return_freed_memory(runtime::relay_state& state)
 {
     net::steady_timer timer(co_await net::this_coro::executor);
     auto& ended = state.sessions.counters.forgotten;

@@ -5,11 +5,11 @@
 // last look, malloc_trim hands the free pages in the middle of the arenas back too.
 
 #include <tokenrelay/core/net.hpp>
-#include <tokenrelay/ws/relay_state.hpp>
+#include <tokenrelay/runtime/relay_state.hpp>
 
 namespace tokenrelay::server {
 
 /// Runs until its timer is cancelled (the loop stops).
-awaitable<void> return_freed_memory(ws::relay_state& state);
+awaitable<void> return_freed_memory(runtime::relay_state& state);
 
 } // namespace tokenrelay::server

@@ -129,13 +129,13 @@ void make_loops(
     for (unsigned i = 0; i < threads; ++i) {
         r.contexts.push_back(std::make_unique<net::io_context>(1));
         r.sources.push_back(make_source(*r.contexts.back(), cfg, up.endpoint, up.tls));
-        r.loops.push_back(
-            std::make_unique<ws::loop_context>(r.contexts.back()->get_executor(), *r.sources.back())
-        );
+        r.loops.push_back(std::make_unique<runtime::loop_context>(
+            r.contexts.back()->get_executor(), *r.sources.back()
+        ));
     }
 }
 
-void listen(loop_set& r, ws::relay_state& state)
+void listen(loop_set& r, runtime::relay_state& state)
 {
     std::vector<net::io_context*> contexts;
     for (auto& c : r.contexts)
@@ -197,7 +197,7 @@ int run_relay(config::relay_config cfg)
 
     loop_set r;
     make_loops(r, threads, cfg, up);
-    ws::relay_state state(std::move(cfg));
+    runtime::relay_state state(std::move(cfg));
     listen(r, state);
 
     auto& main_ctx = *r.contexts.front();

@@ -6,8 +6,8 @@
 
 #include <tokenrelay/core/error.hpp>
 #include <tokenrelay/protocol/frame_batch.hpp>
+#include <tokenrelay/runtime/relay_state.hpp>
 #include <tokenrelay/session/session.hpp>
-#include <tokenrelay/ws/relay_state.hpp>
 
 #include <cstdint>
 #include <memory>
@@ -28,10 +28,12 @@ struct resume_request
 class client_messages
 {
 public:
-    client_messages(relay_state& state, loop_context& loop) : state_(state), loop_(loop) {}
+    client_messages(runtime::relay_state& state, runtime::loop_context& loop)
+        : state_(state), loop_(loop)
+    {}
 
-    relay_state& state() const noexcept { return state_; }
-    loop_context& loop() const noexcept { return loop_; }
+    runtime::relay_state& state() const noexcept { return state_; }
+    runtime::loop_context& loop() const noexcept { return loop_; }
 
     /// Resumes or makes the session for `self` and queues the session frame.
     void open(
@@ -69,8 +71,8 @@ private:
         std::optional<std::int64_t> retry_after_ms = std::nullopt
     );
 
-    relay_state& state_;
-    loop_context& loop_;
+    runtime::relay_state& state_;
+    runtime::loop_context& loop_;
     std::shared_ptr<session::session> session_;
     std::vector<std::string> answers_;
     std::string client_ip_;

@@ -3,14 +3,17 @@
 
 namespace tokenrelay::ws {
 
-connection::connection(tcp::socket socket, relay_state& state, loop_context& loop)
+connection::connection(tcp::socket socket, runtime::relay_state& state, runtime::loop_context& loop)
     : messages_(state, loop),
       transport_(make_transport(std::move(socket), state, loop, keepalive_)),
       wake_timer_(loop.executor)
 {}
 
 connection::transport_variant connection::make_transport(
-    tcp::socket socket, const relay_state& state, loop_context& loop, keepalive_policy& k
+    tcp::socket socket,
+    const runtime::relay_state& state,
+    runtime::loop_context& loop,
+    keepalive_policy& k
 )
 {
     // The one place the framing is chosen; the rest of the connection is written once.

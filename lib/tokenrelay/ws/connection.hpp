@@ -13,12 +13,12 @@
 
 #include <tokenrelay/core/lazy_timer.hpp>
 #include <tokenrelay/core/net.hpp>
+#include <tokenrelay/runtime/relay_state.hpp>
 #include <tokenrelay/session/session.hpp>
 #include <tokenrelay/ws/beast_transport.hpp>
 #include <tokenrelay/ws/client_messages.hpp>
 #include <tokenrelay/ws/keepalive_policy.hpp>
 #include <tokenrelay/ws/own_transport.hpp>
-#include <tokenrelay/ws/relay_state.hpp>
 
 #include <atomic>
 #include <memory>
@@ -28,10 +28,12 @@
 
 namespace tokenrelay::ws {
 
-class connection final : public session::subscriber, public std::enable_shared_from_this<connection>
+class connection final : public session::subscriber,
+                         public runtime::open_connection,
+                         public std::enable_shared_from_this<connection>
 {
 public:
-    connection(tcp::socket socket, relay_state& state, loop_context& loop);
+    connection(tcp::socket socket, runtime::relay_state& state, runtime::loop_context& loop);
 
     /// Starts a connection whose upgrade request has been answered (switching_protocols):
     /// resumes or makes its session and queues the session frame. `already_read`: bytes
@@ -57,12 +59,15 @@ public:
     void wake() override;
     void close_taken_over() override;
     /// Flushes what the session has for this connection, then closes with 1001.
-    void close_for_shutdown();
+    void close_for_shutdown() override;
 
 private:
     using transport_variant = std::variant<own_transport, beast_transport>;
     static transport_variant make_transport(
-        tcp::socket socket, const relay_state& state, loop_context& loop, keepalive_policy& k
+        tcp::socket socket,
+        const runtime::relay_state& state,
+        runtime::loop_context& loop,
+        keepalive_policy& k
     );
 
     // Reading (connection_reader.cpp).

@@ -9,7 +9,7 @@ namespace {
 // however serving ends.
 struct reservation
 {
-    connection_set& connections;
+    runtime::connection_set& connections;
     std::string ip;
     ~reservation()
     {

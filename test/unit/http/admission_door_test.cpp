@@ -106,7 +106,7 @@ BOOST_AUTO_TEST_CASE(each_door_words_its_refusals)
 
 BOOST_AUTO_TEST_CASE(a_draining_relay_takes_no_new_client)
 {
-    tokenrelay::ws::relay_state state(tokenrelay::config::relay_config{});
+    tokenrelay::runtime::relay_state state(tokenrelay::config::relay_config{});
     BOOST_TEST(!th::check_draining(door::websocket, state));
     state.draining = true;
     const auto ws = th::check_draining(door::websocket, state);
@@ -124,7 +124,7 @@ BOOST_AUTO_TEST_CASE(connection_slots_count_per_address_and_in_all)
     tokenrelay::config::relay_config cfg;
     cfg.max_connections = 2;
     cfg.max_connections_per_ip = 1;
-    tokenrelay::ws::relay_state state(cfg);
+    tokenrelay::runtime::relay_state state(cfg);
     {
         th::connection_slot a(state.connections);
         BOOST_TEST(!a.reserve("10.0.0.1", cfg));
@@ -154,7 +154,7 @@ BOOST_AUTO_TEST_CASE(a_handed_over_slot_stays_taken)
 {
     tokenrelay::config::relay_config cfg;
     cfg.max_connections_per_ip = 1;
-    tokenrelay::ws::relay_state state(cfg);
+    tokenrelay::runtime::relay_state state(cfg);
     {
         th::connection_slot a(state.connections);
         BOOST_TEST(!a.reserve("10.0.0.1", cfg));
@@ -172,7 +172,7 @@ BOOST_AUTO_TEST_CASE(the_upgrade_asks_in_order_and_gives_the_slot_back)
     cfg.client_token = token;
     cfg.max_connections_per_ip = 1;
     cfg.max_sessions_per_ip = 1;
-    tokenrelay::ws::relay_state state(cfg);
+    tokenrelay::runtime::relay_state state(cfg);
     const th::client_credentials good{"Bearer s3cret-token", "", "", "h"};
     const std::string ip = "10.0.0.1";
     auto status = [&](const th::client_credentials& who, std::optional<std::string_view> resume) {
@@ -207,7 +207,7 @@ BOOST_AUTO_TEST_CASE(a_reply_needs_room_in_the_clients_bounds_and_upstream)
     tokenrelay::config::relay_config cfg;
     cfg.max_generations_per_ip = 1;
     cfg.max_upstream_requests = 1;
-    tokenrelay::ws::relay_state state(cfg);
+    tokenrelay::runtime::relay_state state(cfg);
     auto first = th::admit_reply(state, "10.0.0.1");
     BOOST_TEST_REQUIRE(std::holds_alternative<tokenrelay::session::reply_admission>(first));
     BOOST_TEST(state.sessions.clients.generations_of("10.0.0.1") == 1u);
@@ -237,7 +237,7 @@ BOOST_AUTO_TEST_CASE(the_clients_rate_counts_completion_requests)
 {
     tokenrelay::config::relay_config cfg;
     cfg.rate_limit_per_ip = 1;
-    tokenrelay::ws::relay_state state(cfg);
+    tokenrelay::runtime::relay_state state(cfg);
     {
         auto first = th::admit_reply(state, "10.0.0.1");
         BOOST_TEST(std::holds_alternative<tokenrelay::session::reply_admission>(first));

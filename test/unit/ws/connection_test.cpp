@@ -43,7 +43,9 @@ struct served_connection
         : state(config_with(compressed, idle_timeout)),
           source(ioc.get_executor(), 0ms), loop{ioc.get_executor(), source}, pair(ioc)
     {
-        BOOST_REQUIRE(state.connections.try_reserve(ip, 10, 10) == reserve_result::reserved);
+        BOOST_REQUIRE(
+            state.connections.try_reserve(ip, 10, 10) == runtime::reserve_result::reserved
+        );
         if (compressed) {
             // Beast's handshake, for a request read first as http_session reads it.
             net::write(pair.near, net::buffer(test::ws_upgrade_request("/ws", 1)));
@@ -121,9 +123,9 @@ struct served_connection
     }
 
     net::io_context ioc;
-    relay_state state;
+    runtime::relay_state state;
     upstream::demo_source source;
-    loop_context loop;
+    runtime::loop_context loop;
     test::socket_pair pair;
     std::string in;
 };

@@ -10,9 +10,19 @@
 #include <unordered_map>
 #include <unordered_set>
 
-namespace tokenrelay::ws {
+namespace tokenrelay::runtime {
 
-class connection;
+/// An open connection as the set sees it: something the drain can ask to close.
+class open_connection
+{
+public:
+    /// Flushes what the connection still has to send, then closes with 1001
+    /// (PROTOCOL.md section 2, shutdown).
+    virtual void close_for_shutdown() = 0;
+
+protected:
+    ~open_connection() = default;
+};
 
 enum class reserve_result { reserved, over_total, over_per_ip };
 
@@ -28,8 +38,8 @@ public:
     try_reserve(const std::string& ip, std::size_t max_total, std::size_t max_per_ip);
     void release(const std::string& ip);
 
-    void add(const std::shared_ptr<connection>& c);
-    void remove(const std::shared_ptr<connection>& c);
+    void add(const std::shared_ptr<open_connection>& c);
+    void remove(const std::shared_ptr<open_connection>& c);
 
     /// Asks every open connection to close with 1001 (section 2, shutdown).
     void close_all();
@@ -38,9 +48,9 @@ public:
 private:
     drain_watch& drain_;
     mutable std::mutex mutex_;
-    std::unordered_set<std::shared_ptr<connection>> open_;
+    std::unordered_set<std::shared_ptr<open_connection>> open_;
     std::unordered_map<std::string, std::size_t> per_ip_;
     std::size_t reserved_ = 0;
 };
 
-} // namespace tokenrelay::ws
+} // namespace tokenrelay::runtime

@@ -1,6 +1,6 @@
-#include <tokenrelay/ws/relay_state.hpp>
+#include <tokenrelay/runtime/relay_state.hpp>
 
-namespace tokenrelay::ws {
+namespace tokenrelay::runtime {
 namespace {
 
 session::session_settings session_settings_from(
@@ -54,4 +54,4 @@ relay_state::relay_state(config::relay_config cfg)
       frame_limits(frame_limits_from(config)), sessions(client_limits_from(config))
 {}
 
-} // namespace tokenrelay::ws
+} // namespace tokenrelay::runtime

@@ -6,15 +6,15 @@
 #include <tokenrelay/core/loop_stop.hpp>
 #include <tokenrelay/core/net.hpp>
 #include <tokenrelay/protocol/client_frame.hpp>
+#include <tokenrelay/runtime/connection_set.hpp>
 #include <tokenrelay/session/registry.hpp>
 #include <tokenrelay/upstream/model_source.hpp>
 #include <tokenrelay/upstream/request_slots.hpp>
-#include <tokenrelay/ws/connection_set.hpp>
 
 #include <atomic>
 #include <string>
 
-namespace tokenrelay::ws {
+namespace tokenrelay::runtime {
 
 struct relay_state
 {
@@ -44,4 +44,4 @@ struct loop_context
     loop_stop stop;
 };
 
-} // namespace tokenrelay::ws
+} // namespace tokenrelay::runtime

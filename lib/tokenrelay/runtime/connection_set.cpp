@@ -1,9 +1,8 @@
-#include <tokenrelay/ws/connection.hpp>
-#include <tokenrelay/ws/connection_set.hpp>
+#include <tokenrelay/runtime/connection_set.hpp>
 
 #include <vector>
 
-namespace tokenrelay::ws {
+namespace tokenrelay::runtime {
 
 reserve_result
 connection_set::try_reserve(const std::string& ip, std::size_t max_total, std::size_t max_per_ip)
@@ -32,13 +31,13 @@ void connection_set::release(const std::string& ip)
         --reserved_;
 }
 
-void connection_set::add(const std::shared_ptr<connection>& c)
+void connection_set::add(const std::shared_ptr<open_connection>& c)
 {
     std::lock_guard lock(mutex_);
     open_.insert(c);
 }
 
-void connection_set::remove(const std::shared_ptr<connection>& c)
+void connection_set::remove(const std::shared_ptr<open_connection>& c)
 {
     {
         std::lock_guard lock(mutex_);
@@ -49,7 +48,7 @@ void connection_set::remove(const std::shared_ptr<connection>& c)
 
 void connection_set::close_all()
 {
-    std::vector<std::shared_ptr<connection>> all;
+    std::vector<std::shared_ptr<open_connection>> all;
     {
         std::lock_guard lock(mutex_);
         all.assign(open_.begin(), open_.end());
@@ -64,4 +63,4 @@ std::size_t connection_set::size() const
     return open_.size();
 }
 
-} // namespace tokenrelay::ws
+} // namespace tokenrelay::runtime
