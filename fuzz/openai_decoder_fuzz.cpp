@@ -2,9 +2,9 @@
 // kept across inputs, as the relay keeps one per stream, so its parsers' reuse is
 // exercised; every result, failure reason included, is checked against a plain DOM reading
 // of PROTOCOL.md section 6, and a fixed valid chunk must still decode after whatever came
-// before. The decoder reads most payloads from parser events without a value tree (issue
-// 7), so the DOM reading is the differential oracle: the input is also tried where that
-// reader keeps state (inside delta, choices, usage, the root object), and, when it is
+// before. The decoder reads most payloads from parser events without a value tree
+// (it costs per token), so the DOM reading is the differential oracle: the input is also tried
+// where that reader keeps state (inside delta, choices, usage, the root object), and, when it is
 // JSON, rewritten with every string and key character escaped, which must not change the
 // answer.
 #include <tokenrelay/sse/openai_decoder.hpp>

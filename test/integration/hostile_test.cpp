@@ -1,4 +1,4 @@
-// Hostile clients (issue #5): slow headers, a client that never reads, connection bursts,
+// Hostile clients: slow headers, a client that never reads, connection bursts,
 // odd fragmentation, ping floods, guessed session ids and path tricks. Each case attacks
 // one defence of PROTOCOL.md and checks both that the attacker gets nothing and that an
 // ordinary client is still served meanwhile. Memory and descriptors are read from the

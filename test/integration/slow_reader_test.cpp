@@ -76,7 +76,7 @@ BOOST_AUTO_TEST_CASE(a_client_that_sends_but_never_reads_is_disconnected, *scale
 }
 
 // The relay writes a frame at once when the socket takes it, and waits only for the part
-// it did not take (issue 7). A client that stops reading until the relay is held back,
+// it did not take. A client that stops reading until the relay is held back,
 // then reads on, makes those writes partial; it must still get every byte, in order.
 BOOST_AUTO_TEST_CASE(a_client_that_falls_behind_then_reads_gets_every_byte, *scaled_timeout(120))
 {

@@ -1,4 +1,4 @@
-// Proof: soak (issue #5). Dozens of clients run seeded random scripts against the real
+// Proof: soak. Dozens of clients run seeded random scripts against the real
 // relay and mock for TOKENRELAY_SOAK_SECONDS (default 60): normal chats, cancels, drops
 // with resume (query string and frame), upstream faults (500, cut, malformed, stall),
 // malformed client frames and abandoned sessions. Every reply is checked word for word

@@ -1,6 +1,6 @@
 // What the client sees when the model server misbehaves (PROTOCOL.md sections 2 and 6),
 // driven by mock_upstream's fault directives and by sockets that never answer; and the
-// relay's other deadlines, where a client is the peer that stalls (issue #5).
+// relay's other deadlines, where a client is the peer that stalls.
 
 #include "support/raw_socket.hpp"
 #include "support/relay_fixture.hpp"
@@ -701,7 +701,7 @@ BOOST_AUTO_TEST_CASE(quiet_websocket_is_pinged_every_ping_interval, *scaled_time
 
 BOOST_AUTO_TEST_CASE(reply_that_goes_quiet_is_pinged_and_completes, *scaled_timeout(60))
 {
-    // An idle connection's writer ends and a timer holds its ping (issue 7); during a
+    // An idle connection's writer ends and a timer holds its ping; during a
     // reply the writer stays, waiting for tokens, and pings from there when they pause.
     relay_fixture f{{.flags = {"--ping-interval", "0.3"}}};
     auto s = f.open_session();

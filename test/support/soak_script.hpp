@@ -1,5 +1,5 @@
 #pragma once
-// What one simulated client of the soak test does (issue #5): a seeded random script of
+// What one simulated client of the soak test does: a seeded random script of
 // normal chats, cancels, drops with resume, upstream faults, malformed frames and
 // abandoned sessions, each step checked exactly against PROTOCOL.md. Runs as a coroutine;
 // failures are collected as text, never asserted from inside.

@@ -1,7 +1,7 @@
 #pragma once
 // A steady_timer made on first use. Most sessions and connections never wait on some of
 // their timers (a generation's stop, a detached session's expiry, a reader held back),
-// and an unused steady_timer still costs its 120 bytes (issue 7: memory per session).
+// and an unused steady_timer still costs its 120 bytes (memory per session).
 // Like the timer itself, it belongs to one loop: use it only on that loop's thread.
 
 #include <tokenrelay/core/net.hpp>

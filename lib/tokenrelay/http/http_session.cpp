@@ -285,7 +285,7 @@ awaitable<void> run_http_session(
             auto& c = *conn;
             // This frame (parser, read buffer, the loop's locals) is done with: the
             // connection gets a coroutine of its own, so an idle WebSocket holds only the
-            // state it needs (issue 7: memory per open session).
+            // state it needs (memory per open session).
             auto serving = [&] {
                 if (cfg.compression) {
                     return c.serve_compressed(

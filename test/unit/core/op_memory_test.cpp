@@ -1,5 +1,5 @@
 // op_memory: blocks of one size class are reused, other classes and large requests are
-// not mixed in, and what a thread keeps is bounded. Then the point of it (issue 7): a
+// not mixed in, and what a thread keeps is bounded. Then the point of it: a
 // steady exchange over a socket whose operations use with_op_memory allocates nothing,
 // where the same exchange awaited through use_awaitable allocates every round.
 #include <tokenrelay/core/op_memory.hpp>

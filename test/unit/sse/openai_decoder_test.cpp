@@ -242,10 +242,10 @@ std::vector<test_case> const invalid_cases{
      failure("malformed JSON in stream event: too deep")},
 };
 
-// The decoder reads the common shapes from parser events, without a value tree (issue
-// 7), so what a tree hides must not matter: escapes split keys and strings into parts,
-// members come in any order, everything it does not read is skipped at any depth, and
-// the first problem reported is still the one the tree reading finds first.
+// The decoder reads the common shapes from parser events, without a value tree
+// (it costs per token), so what a tree hides must not matter: escapes split keys and strings into
+// parts, members come in any order, everything it does not read is skipped at any depth, and the
+// first problem reported is still the one the tree reading finds first.
 std::vector<test_case> const escape_cases{
     {"escaped key", R"({"choices":[{"delta":{"con\u0074ent":"x"}}]})", chunk("x")},
     {"every key that matters escaped",

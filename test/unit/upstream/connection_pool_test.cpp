@@ -1,4 +1,4 @@
-// Every stage of making an upstream connection is bounded (issue #5, PROTOCOL.md section
+// Every stage of making an upstream connection is bounded (PROTOCOL.md section
 // 6): the TCP connect and the TLS handshake share one deadline, min(now +
 // --upstream-connect-timeout, the first-token deadline), and a peer that breaks the
 // handshake off fails at once rather than at the deadline.
