@@ -131,32 +131,32 @@ void write(level l, std::string_view event, std::span<const field> fields)
     std::fflush(stderr);
 }
 
-void connection_failure(std::exception_ptr e)
+namespace {
+
+/// What an exception says, whatever its type.
+std::string what_of(std::exception_ptr e)
 {
-    if (!e)
-        return;
     try {
         std::rethrow_exception(e);
     } catch (const std::exception& x) {
-        error("connection_failed", {{"what", x.what()}});
+        return x.what();
     } catch (...) {
-        error("connection_failed", {{"what", "an exception of unknown type"}});
+        return "an exception of unknown type";
     }
+}
+
+} // namespace
+
+void connection_failure(std::exception_ptr e)
+{
+    if (e)
+        error("connection_failed", {{"what", what_of(e)}});
 }
 
 void task_failure::operator()(std::exception_ptr e) const
 {
-    if (!e)
-        return;
-    try {
-        std::rethrow_exception(e);
-    } catch (const std::exception& x) {
-        error("task_failed", {{"task", std::string(task)}, {"what", x.what()}});
-    } catch (...) {
-        error(
-            "task_failed", {{"task", std::string(task)}, {"what", "an exception of unknown type"}}
-        );
-    }
+    if (e)
+        error("task_failed", {{"task", std::string(task)}, {"what", what_of(e)}});
 }
 
 } // namespace tokenrelay::log
