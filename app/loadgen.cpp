@@ -2,13 +2,12 @@
 // throughput, errors and the relay's CPU and memory. Used by scripts/bench and the smoke
 // test; `loadgen --help` lists the flags.
 
-#include <testing/loadgen/options.hpp>
-#include <testing/loadgen/runner.hpp>
-
 #include <cstdio>
 #include <exception>
 #include <fstream>
 #include <string_view>
+#include <testing/loadgen/options.hpp>
+#include <testing/loadgen/runner.hpp>
 #include <vector>
 
 namespace {

@@ -2,14 +2,14 @@
 // benchmarks. Behaviour contract: docs/mock_upstream.md.
 
 #include <tokenrelay/core/net.hpp>
-#include <testing/mock/options.hpp>
-#include <testing/mock/server.hpp>
 
 #include <csignal>
 #include <cstdio>
 #include <optional>
 #include <stdexcept>
 #include <string_view>
+#include <testing/mock/options.hpp>
+#include <testing/mock/server.hpp>
 #include <vector>
 
 int main(int argc, char** argv)

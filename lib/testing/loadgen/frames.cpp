@@ -1,8 +1,8 @@
-#include <testing/loadgen/frames.hpp>
-
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
+
+#include <testing/loadgen/frames.hpp>
 
 namespace tokenrelay::loadgen {
 namespace {

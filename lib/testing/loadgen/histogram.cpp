@@ -1,8 +1,7 @@
-#include <testing/loadgen/histogram.hpp>
-
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <testing/loadgen/histogram.hpp>
 
 namespace tokenrelay::loadgen {
 namespace {

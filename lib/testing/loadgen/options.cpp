@@ -1,7 +1,6 @@
-#include <testing/loadgen/options.hpp>
-
 #include <charconv>
 #include <cmath>
+#include <testing/loadgen/options.hpp>
 
 namespace tokenrelay::loadgen {
 namespace {

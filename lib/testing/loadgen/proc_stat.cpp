@@ -1,10 +1,9 @@
-#include <testing/loadgen/proc_stat.hpp>
-
 #include <charconv>
 #include <fstream>
 #include <iterator>
 #include <string>
 #include <sys/resource.h>
+#include <testing/loadgen/proc_stat.hpp>
 #include <unistd.h>
 
 namespace tokenrelay::loadgen {

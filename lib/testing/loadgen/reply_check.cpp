@@ -1,6 +1,5 @@
-#include <testing/loadgen/reply_check.hpp>
-
 #include <charconv>
+#include <testing/loadgen/reply_check.hpp>
 
 namespace tokenrelay::loadgen {
 namespace {

@@ -1,11 +1,10 @@
-#include <testing/loadgen/report.hpp>
-
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 
 #include <algorithm>
 #include <cstdio>
+#include <testing/loadgen/report.hpp>
 
 namespace tokenrelay::loadgen {
 namespace {

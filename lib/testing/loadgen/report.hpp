@@ -2,13 +2,12 @@
 // Sans-I/O: what a load run measured, merged across threads, and its two renderings: the
 // JSON report (--json, read by scripts/bench and the smoke test) and a human table.
 
-#include <testing/loadgen/histogram.hpp>
-#include <testing/loadgen/options.hpp>
-#include <testing/loadgen/proc_stat.hpp>
-
 #include <cstdint>
 #include <map>
 #include <string>
+#include <testing/loadgen/histogram.hpp>
+#include <testing/loadgen/options.hpp>
+#include <testing/loadgen/proc_stat.hpp>
 #include <vector>
 
 namespace tokenrelay::loadgen {

@@ -1,13 +1,12 @@
-#include <testing/loadgen/detail/worker.hpp>
-#include <testing/loadgen/proc_stat.hpp>
-#include <testing/loadgen/runner.hpp>
-
 #include <algorithm>
 #include <cstdio>
 #include <exception>
 #include <memory>
 #include <stdexcept>
 #include <sys/resource.h>
+#include <testing/loadgen/detail/worker.hpp>
+#include <testing/loadgen/proc_stat.hpp>
+#include <testing/loadgen/runner.hpp>
 #include <thread>
 
 namespace tokenrelay::loadgen {

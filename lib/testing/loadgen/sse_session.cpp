@@ -2,10 +2,9 @@
 // events themselves, so the relay can be compared with a plain SSE proxy (nginx) in front
 // of the same mock.
 
+#include <algorithm>
 #include <testing/loadgen/detail/worker.hpp>
 #include <testing/loadgen/reply_check.hpp>
-
-#include <algorithm>
 
 namespace tokenrelay::loadgen::detail {
 namespace {

@@ -1,6 +1,5 @@
-#include <testing/loadgen/url.hpp>
-
 #include <charconv>
+#include <testing/loadgen/url.hpp>
 
 namespace tokenrelay::loadgen {
 

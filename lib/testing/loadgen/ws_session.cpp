@@ -1,11 +1,10 @@
 // The WebSocket session patterns of the load generator (PROTOCOL.md sections 2 and 3).
 
-#include <testing/loadgen/detail/worker.hpp>
-#include <testing/loadgen/reply_check.hpp>
-
 #include <algorithm>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <testing/loadgen/detail/worker.hpp>
+#include <testing/loadgen/reply_check.hpp>
 #include <variant>
 
 #ifndef IP_BIND_ADDRESS_NO_PORT

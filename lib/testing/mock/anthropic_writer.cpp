@@ -1,8 +1,7 @@
-#include <testing/mock/anthropic_writer.hpp>
-
 #include <boost/json/serialize.hpp>
 
 #include <algorithm>
+#include <testing/mock/anthropic_writer.hpp>
 
 namespace tokenrelay::mock {
 namespace {

@@ -3,14 +3,13 @@
 // (docs/mock_upstream.md, "Anthropic mode"), one event at a time like stream_writer, so the
 // I/O layer frames, delays and writes the same `sse_piece`s.
 
-#include <testing/mock/directives.hpp>
-#include <testing/mock/stream_writer.hpp>
-
 #include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <testing/mock/directives.hpp>
+#include <testing/mock/stream_writer.hpp>
 
 namespace tokenrelay::mock {
 

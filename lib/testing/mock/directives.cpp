@@ -1,9 +1,8 @@
-#include <testing/mock/directives.hpp>
-
 #include <boost/json/serialize.hpp>
 
 #include <charconv>
 #include <limits>
+#include <testing/mock/directives.hpp>
 
 namespace tokenrelay::mock {
 namespace {

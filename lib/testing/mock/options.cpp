@@ -1,7 +1,6 @@
-#include <testing/mock/options.hpp>
-
 #include <charconv>
 #include <limits>
+#include <testing/mock/options.hpp>
 
 namespace tokenrelay::mock {
 namespace {

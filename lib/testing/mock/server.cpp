@@ -1,13 +1,13 @@
 #include <tokenrelay/core/log.hpp>
-#include <testing/mock/detail/anthropic_response.hpp>
-#include <testing/mock/detail/connection.hpp>
-#include <testing/mock/server.hpp>
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
 
 #include <charconv>
 #include <exception>
 #include <stdexcept>
+#include <testing/mock/detail/anthropic_response.hpp>
+#include <testing/mock/detail/connection.hpp>
+#include <testing/mock/server.hpp>
 #include <tuple>
 
 namespace tokenrelay::mock {

@@ -1,7 +1,7 @@
-#include <testing/mock/stats.hpp>
-
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
+
+#include <testing/mock/stats.hpp>
 
 namespace tokenrelay::mock {
 

@@ -1,8 +1,7 @@
-#include <testing/mock/stream_writer.hpp>
-
 #include <boost/json/serialize.hpp>
 
 #include <algorithm>
+#include <testing/mock/stream_writer.hpp>
 
 namespace tokenrelay::mock {
 namespace {

@@ -3,14 +3,13 @@
 // `mock:huge` reply never sits in memory whole. The I/O layer only frames, delays and
 // writes what `next()` returns.
 
-#include <testing/mock/directives.hpp>
-
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <testing/mock/directives.hpp>
 
 namespace tokenrelay::mock {
 

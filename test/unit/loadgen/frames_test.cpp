@@ -1,9 +1,8 @@
-#include <testing/loadgen/frames.hpp>
-
 #include <boost/json/parse.hpp>
 #include <boost/test/unit_test.hpp>
 
 #include <string>
+#include <testing/loadgen/frames.hpp>
 #include <vector>
 
 namespace loadgen = tokenrelay::loadgen;

@@ -1,9 +1,8 @@
-#include <testing/loadgen/histogram.hpp>
-
 #include <boost/test/unit_test.hpp>
 
 #include <cmath>
 #include <cstdint>
+#include <testing/loadgen/histogram.hpp>
 
 namespace loadgen = tokenrelay::loadgen;
 

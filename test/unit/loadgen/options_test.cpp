@@ -1,9 +1,8 @@
-#include <testing/loadgen/options.hpp>
-#include <testing/loadgen/url.hpp>
-
 #include <boost/test/unit_test.hpp>
 
 #include <string>
+#include <testing/loadgen/options.hpp>
+#include <testing/loadgen/url.hpp>
 #include <vector>
 
 namespace loadgen = tokenrelay::loadgen;

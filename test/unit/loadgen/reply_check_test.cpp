@@ -1,8 +1,7 @@
-#include <testing/loadgen/reply_check.hpp>
-
 #include <boost/test/unit_test.hpp>
 
 #include <string>
+#include <testing/loadgen/reply_check.hpp>
 #include <vector>
 
 namespace loadgen = tokenrelay::loadgen;

@@ -1,9 +1,8 @@
-#include <testing/loadgen/proc_stat.hpp>
-#include <testing/loadgen/report.hpp>
-
 #include <boost/json/parse.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include <testing/loadgen/proc_stat.hpp>
+#include <testing/loadgen/report.hpp>
 #include <unistd.h>
 
 namespace loadgen = tokenrelay::loadgen;

@@ -1,8 +1,7 @@
-#include <testing/mock/anthropic_writer.hpp>
-
 #include <boost/test/unit_test.hpp>
 
 #include <string>
+#include <testing/mock/anthropic_writer.hpp>
 #include <vector>
 
 namespace mock = tokenrelay::mock;

@@ -1,9 +1,8 @@
-#include <testing/mock/directives.hpp>
-
 #include <boost/json/parse.hpp>
 #include <boost/test/unit_test.hpp>
 
 #include <string>
+#include <testing/mock/directives.hpp>
 #include <vector>
 
 namespace mock = tokenrelay::mock;

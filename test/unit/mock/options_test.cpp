@@ -1,8 +1,7 @@
-#include <testing/mock/options.hpp>
-
 #include <boost/test/unit_test.hpp>
 
 #include <string_view>
+#include <testing/mock/options.hpp>
 #include <vector>
 
 namespace mock = tokenrelay::mock;

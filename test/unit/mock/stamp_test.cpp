@@ -1,12 +1,11 @@
 // `mock:stamp` (docs/mock_upstream.md): token text `w<i>@<unix-micros> `, the slot reserved
 // by the writer and filled by the I/O layer.
 
-#include <testing/mock/stream_writer.hpp>
-
 #include <boost/json/parse.hpp>
 #include <boost/test/unit_test.hpp>
 
 #include <string>
+#include <testing/mock/stream_writer.hpp>
 #include <vector>
 
 namespace mock = tokenrelay::mock;

@@ -1,7 +1,7 @@
-#include <testing/mock/stats.hpp>
-
 #include <boost/json/parse.hpp>
 #include <boost/test/unit_test.hpp>
+
+#include <testing/mock/stats.hpp>
 
 namespace mock = tokenrelay::mock;
 

@@ -1,11 +1,10 @@
-#include <testing/mock/stream_writer.hpp>
-
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
 #include <string>
+#include <testing/mock/stream_writer.hpp>
 #include <vector>
 
 namespace mock = tokenrelay::mock;

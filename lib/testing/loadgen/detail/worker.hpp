@@ -4,10 +4,6 @@
 // io_context and its own metrics; what threads share is read-only or atomic.
 
 #include <tokenrelay/core/net.hpp>
-#include <testing/loadgen/frames.hpp>
-#include <testing/loadgen/options.hpp>
-#include <testing/loadgen/report.hpp>
-#include <testing/loadgen/url.hpp>
 
 #include <array>
 #include <atomic>
@@ -15,6 +11,10 @@
 #include <cstdint>
 #include <list>
 #include <random>
+#include <testing/loadgen/frames.hpp>
+#include <testing/loadgen/options.hpp>
+#include <testing/loadgen/report.hpp>
+#include <testing/loadgen/url.hpp>
 
 namespace tokenrelay::loadgen::detail {
 

@@ -1,11 +1,11 @@
 #include <tokenrelay/core/log.hpp>
+
+#include <boost/json/parse.hpp>
+
 #include <testing/mock/anthropic_writer.hpp>
 #include <testing/mock/detail/anthropic_response.hpp>
 #include <testing/mock/detail/response_io.hpp>
 #include <testing/mock/directives.hpp>
-
-#include <boost/json/parse.hpp>
-
 #include <variant>
 
 namespace tokenrelay::mock::detail {

@@ -1,14 +1,14 @@
 #include <tokenrelay/core/clock.hpp>
 #include <tokenrelay/core/log.hpp>
-#include <testing/mock/detail/connection.hpp>
-#include <testing/mock/detail/response_io.hpp>
-#include <testing/mock/directives.hpp>
-#include <testing/mock/stream_writer.hpp>
 
 #include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <testing/mock/detail/connection.hpp>
+#include <testing/mock/detail/response_io.hpp>
+#include <testing/mock/directives.hpp>
+#include <testing/mock/stream_writer.hpp>
 #include <variant>
 
 namespace tokenrelay::mock::detail {

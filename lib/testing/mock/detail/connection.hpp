@@ -3,12 +3,12 @@
 // (chat_response.cpp). The coroutine templates are instantiated for the two stream types.
 
 #include <tokenrelay/core/net.hpp>
-#include <testing/mock/stats.hpp>
 
 #include <chrono>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <testing/mock/stats.hpp>
 
 namespace tokenrelay::mock::detail {
 

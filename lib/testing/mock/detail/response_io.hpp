@@ -3,14 +3,14 @@
 // the response head, the open/aborted accounting, and the paced chunked body.
 
 #include <tokenrelay/core/clock.hpp>
-#include <testing/mock/detail/connection.hpp>
-#include <testing/mock/stream_writer.hpp>
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
 
 #include <chrono>
 #include <string>
 #include <string_view>
+#include <testing/mock/detail/connection.hpp>
+#include <testing/mock/stream_writer.hpp>
 #include <variant>
 
 namespace tokenrelay::mock::detail {
