@@ -75,6 +75,11 @@ private:
     /// co_spawn's are what an idle connection holds.
     template <class T>
     awaitable<void> read_loop(T& t, std::shared_ptr<connection> self, std::string ip);
+    /// What the reader does after an event: read on, wait for input, end, or end after
+    /// discarding the rest of a stream the client broke.
+    enum class read_step { go_on, need_input, stop, broken };
+    /// Parses the next event the framing has and acts on it.
+    template <class T> read_step on_next_event(T& t);
     /// Acts on one event the framing found; false when reading is over.
     template <class T> bool on_event(T& t, const client_event& event);
     template <class T> bool answers_backlogged(const T& t) const noexcept;

@@ -49,43 +49,51 @@ template <class T>
 awaitable<void> connection::read_loop(T& t, std::shared_ptr<connection> self, std::string ip)
 {
     reservation held{messages_.state().connections, std::move(ip)};
-    for (;;) {
+    read_step step = read_step::go_on;
+    while (step == read_step::go_on) {
         if (answers_backlogged(t)) {
             t.keep_unread();
             co_await wait_for_answer_room(t);
         }
         if (writer_done_)
             break;
-        const auto event = t.parse();
-        if (event.what == client_event::kind::need_input) {
-            auto input = t.wait_input();
-            auto result = co_await std::move(input);
-            const auto ec = t.take_input(result);
-            if (ec) {
-                log::debug(
-                    "ws_read_end", {{"session", messages_.log_id()}, {"error", ec.message()}}
-                );
-                break;
-            }
-            keepalive_.on_read(std::chrono::steady_clock::now());
+        // The event is parsed and acted on in a plain function: what this frame keeps is
+        // what an idle connection holds, and an event kept here would be in it.
+        step = on_next_event(t);
+        if (step != read_step::need_input)
             continue;
-        }
-        if (event.what == client_event::kind::fail) {
-            log::debug(
-                "ws_protocol_error",
-                {{"session", messages_.log_id()}, {"error", std::string(event.reason)}}
-            );
-            request_close(event.code, event.reason);
-            // The stream is broken: nothing more in it can be parsed. Read on to the
-            // client's end of the connection, so closing does not reset it under the
-            // close frame (a client still writing a message would never see the close).
-            co_await t.discard_input();
+        auto input = t.wait_input();
+        auto result = co_await std::move(input);
+        if (const auto ec = t.take_input(result)) {
+            log::debug("ws_read_end", {{"session", messages_.log_id()}, {"error", ec.message()}});
             break;
         }
-        if (!on_event(t, event))
-            break;
+        keepalive_.on_read(std::chrono::steady_clock::now());
+        step = read_step::go_on;
+    }
+    if (step == read_step::broken) {
+        // The stream is broken: nothing more in it can be parsed. Read on to the client's
+        // end of the connection, so closing does not reset it under the close frame (a
+        // client still writing a message would never see the close).
+        co_await t.discard_input();
     }
     co_await finish(std::move(self));
+}
+
+template <class T> connection::read_step connection::on_next_event(T& t)
+{
+    const auto event = t.parse();
+    if (event.what == client_event::kind::need_input)
+        return read_step::need_input;
+    if (event.what == client_event::kind::fail) {
+        log::debug(
+            "ws_protocol_error",
+            {{"session", messages_.log_id()}, {"error", std::string(event.reason)}}
+        );
+        request_close(event.code, event.reason);
+        return read_step::broken;
+    }
+    return on_event(t, event) ? read_step::go_on : read_step::stop;
 }
 
 template <class T> bool connection::on_event(T& t, const client_event& event)
