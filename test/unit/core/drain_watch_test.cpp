@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <future>
 #include <thread>
 
 using namespace tokenrelay;
@@ -42,24 +43,28 @@ BOOST_AUTO_TEST_CASE(each_notify_looks_again_until_done)
     drain_watch watch;
     net::io_context ioc;
     std::atomic<int> ended{0};
-    std::thread worker;
+    // The work ends only after the wait's first look, which then sees none of it ended:
+    // only the notifies can bring it to look again.
+    std::promise<void> first_look;
+    std::thread worker([&, looked = first_look.get_future()]() mutable {
+        looked.wait();
+        for (int i = 0; i < 3; ++i) {
+            ended.fetch_add(1);
+            watch.notify();
+        }
+    });
     int looks = 0;
-    auto wait = [&]() -> awaitable<void> {
-        worker = std::thread([&] {
-            for (int i = 0; i < 3; ++i) {
-                ended.fetch_add(1);
-                watch.notify();
-            }
-        });
-        co_await watch.wait_until(
-            [&] {
-                ++looks;
-                return ended.load() == 3;
-            },
-            clock_type::now() + std::chrono::hours(1)
-        );
+    auto done = [&] {
+        const bool all_ended = ended.load() == 3; // read before the work may start
+        if (++looks == 1)
+            first_look.set_value();
+        return all_ended;
     };
-    test::run_coro(ioc, wait(), test::scaled(std::chrono::seconds(10)));
+    test::run_coro(
+        ioc,
+        watch.wait_until(done, clock_type::now() + std::chrono::hours(1)),
+        test::scaled(std::chrono::seconds(10))
+    );
     worker.join();
     BOOST_TEST(ended.load() == 3);
     BOOST_TEST(looks >= 2); // the first look, and at least the one after the last end
