@@ -15,6 +15,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fcntl.h>
 #include <string>
 #include <sys/socket.h>
 #include <vector>
@@ -123,6 +124,10 @@ BOOST_DATA_TEST_CASE(an_oversized_message_is_read_to_its_end, bdata::make(framin
     BOOST_TEST_REQUIRE(ws.socket().write(answer, scaled(10s)) == answer.size());
     ::shutdown(ws.socket().fd(), SHUT_WR);
     // An orderly end: EOF, not a reset (which unread bytes on the relay's side would cause).
+    // The socket is non-blocking: made blocking here, so that recv waits for the end
+    // (bounded by the receive timeout) rather than finding nothing yet.
+    const int flags = ::fcntl(ws.socket().fd(), F_GETFL);
+    BOOST_TEST_REQUIRE(::fcntl(ws.socket().fd(), F_SETFL, flags & ~O_NONBLOCK) == 0);
     const auto wait = scaled(15s);
     const timeval limit{static_cast<time_t>(wait.count() / 1000), 0};
     ::setsockopt(ws.socket().fd(), SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
