@@ -47,6 +47,7 @@ struct relay_config
     std::size_t max_connections = 100000;
     std::size_t max_connections_per_ip = 1000;
     std::size_t max_sessions_per_ip = 100;     // attached or detached
+    std::size_t max_connections_per_session = 8; // tabs and devices on one conversation
     std::size_t max_generations_per_ip = 20;   // replies running at once, both doors
     std::size_t max_detached_sessions = 20000; // all clients
     std::size_t max_upstream_requests = 10000; // concurrent upstream requests, all clients
