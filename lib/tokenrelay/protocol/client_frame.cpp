@@ -243,9 +243,7 @@ decode_result decode_client_frame(std::string_view text, const frame_limits& lim
         if (*name == "history")
             return client_frame{history_frame{}};
     }
-    return fail(
-        errc::unknown_type, "type must be one of chat, cancel, ping, resume, history", id
-    );
+    return fail(errc::unknown_type, "type must be one of chat, cancel, ping, resume, history", id);
 }
 
 } // namespace tokenrelay::protocol

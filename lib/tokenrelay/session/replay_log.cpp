@@ -188,12 +188,7 @@ std::uint64_t replay_log::collect(
         const auto& last = entries[j - 1];
         auto& frame = out.add();
         protocol::append_token_frame(
-            frame,
-            frame_type(e.kind),
-            content,
-            now_ms,
-            last.seq,
-            id_of(e)
+            frame, frame_type(e.kind), content, now_ms, last.seq, id_of(e)
         );
         sent += frame.size();
         cursor = last.seq;

@@ -62,8 +62,8 @@ public:
 
     /// Serialises the entries after `cursor` into WebSocket messages appended to `out`:
     /// consecutive token (or reasoning) entries of one message become one frame whose
-    /// seq is the last one's; a user entry is a frame of its own. Stops once about `max_bytes` are out. Returns the new
-    /// cursor (unchanged when there was nothing to send).
+    /// seq is the last one's; a user entry is a frame of its own. Stops once about `max_bytes` are
+    /// out. Returns the new cursor (unchanged when there was nothing to send).
     std::uint64_t collect(
         std::uint64_t cursor, std::size_t max_bytes, std::int64_t now_ms, protocol::frame_batch& out
     ) const;

@@ -49,9 +49,9 @@ struct session_settings
     unsigned rate_limit = 30;
     std::chrono::milliseconds resume_window{60000};
     std::size_t max_connections = 8; // past it the oldest connection is evicted (4001)
-    usage_prices prices;            // both 0: stream_end.usage carries no cost
-    std::uint64_t token_budget = 0; // prompt + completion tokens per session; 0: none
-    bool log_content = false;       // generation_end logs the message and the reply
+    usage_prices prices;             // both 0: stream_end.usage carries no cost
+    std::uint64_t token_budget = 0;  // prompt + completion tokens per session; 0: none
+    bool log_content = false;        // generation_end logs the message and the reply
     /// Shared by every session (and the HTTP endpoint); null: no cap.
     upstream::request_slots* upstream_slots = nullptr;
     /// Told of every generation that ends, for the drain's wait; may be null.
@@ -204,11 +204,11 @@ private:
     attachments attached_;
     std::uint64_t attach_epoch_ = 0;
     std::uint64_t through_seq_ = 0; // the last completed turn's stream_end
-    upstream::request_slot slot_;  // held while a generation runs
-    generation_ticket ticket_;     // the client's count of running replies, likewise
-    bool running_ = false;         // a generation has started and not logged its end
-    std::uint64_t generation_ = 0; // numbers generations, so a late finish is ignored
-    bool pump_waiting_ = false;    // the pump waits for a connection (backpressure)
+    upstream::request_slot slot_;   // held while a generation runs
+    generation_ticket ticket_;      // the client's count of running replies, likewise
+    bool running_ = false;          // a generation has started and not logged its end
+    std::uint64_t generation_ = 0;  // numbers generations, so a late finish is ignored
+    bool pump_waiting_ = false;     // the pump waits for a connection (backpressure)
     std::optional<stop_reason> stop_reason_;
     std::uint64_t next_message_number_ = 1;
     std::unique_ptr<reply_state> reply_; // made by the first chat

@@ -1,8 +1,8 @@
 #pragma once
 // What a connection's client says, acted on (PROTOCOL.md section 2): each text message is
 // decoded and becomes session calls (chat, cancel, resume, history) and answer frames
-// (pong, error, session, history) queued for the connection's writer. The session-facing half of a connection,
-// with no socket: the connection passes itself in as the session's subscriber.
+// (pong, error, session, history) queued for the connection's writer. The session-facing half of a
+// connection, with no socket: the connection passes itself in as the session's subscriber.
 
 #include <tokenrelay/core/error.hpp>
 #include <tokenrelay/protocol/frame_batch.hpp>

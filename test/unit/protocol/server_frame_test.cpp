@@ -236,7 +236,9 @@ BOOST_AUTO_TEST_CASE(history_frame)
     );
     const auto o = parse_object(out);
     BOOST_TEST(o.at("messages").as_array().size() == 2u);
-    BOOST_TEST(o.at("messages").as_array()[0].as_object().at("content").as_string() == "say \"hi\"");
+    BOOST_TEST(
+        o.at("messages").as_array()[0].as_object().at("content").as_string() == "say \"hi\""
+    );
 }
 
 BOOST_AUTO_TEST_CASE(token_and_reasoning_frames)
