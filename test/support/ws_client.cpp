@@ -281,8 +281,10 @@ reply ws_client::collect_reply(
         auto f = try_read(remaining(deadline));
         if (!f)
             BOOST_FAIL(
-                "no stream_end within " << timeout.count() << " ms; text so far: \"" << r.text
-                                        << "\", " << r.frames.size() << " frames"
+                "no stream_end within " << timeout.count() << " ms; text so far (" << r.text.size()
+                                        << " bytes): \"" << r.text.substr(0, 200)
+                                        << (r.text.size() > 200 ? "…" : "") << "\", "
+                                        << r.frames.size() << " frames"
             );
         if (add_frame(r, std::move(*f)))
             return r;

@@ -6,6 +6,7 @@
 #include <tokenrelay/session/front_queue.hpp>
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -23,8 +24,10 @@ public:
         std::string id;
     };
 
+    /// Both bounds are at most what the flags allow (64 turns, 256 KiB).
     history(std::size_t max_turns, std::size_t max_bytes)
-        : max_turns_(max_turns), max_bytes_(max_bytes)
+        : max_turns_(static_cast<std::uint32_t>(max_turns)),
+          max_bytes_(static_cast<std::uint32_t>(max_bytes))
     {}
 
     void add(chat_turn turn, std::string id = {});
@@ -37,8 +40,9 @@ public:
 private:
     front_queue<entry> turns_;
     std::size_t bytes_ = 0;
-    std::size_t max_turns_;
-    std::size_t max_bytes_;
+    // Narrow: a session holds a history, and there are thousands of sessions.
+    std::uint32_t max_turns_;
+    std::uint32_t max_bytes_;
 };
 
 /// Appends as much of `more` to `text` as keeps it within `limit` bytes, cut at a UTF-8

@@ -206,9 +206,10 @@ private:
     std::uint64_t through_seq_ = 0; // the last completed turn's stream_end
     upstream::request_slot slot_;   // held while a generation runs
     generation_ticket ticket_;      // the client's count of running replies, likewise
-    bool running_ = false;          // a generation has started and not logged its end
     std::uint64_t generation_ = 0;  // numbers generations, so a late finish is ignored
-    bool pump_waiting_ = false;     // the pump waits for a connection (backpressure)
+    // Side by side, as small members of an object there are thousands of.
+    bool running_ = false;      // a generation has started and not logged its end
+    bool pump_waiting_ = false; // the pump waits for a connection (backpressure)
     std::optional<stop_reason> stop_reason_;
     std::uint64_t next_message_number_ = 1;
     std::unique_ptr<reply_state> reply_; // made by the first chat
