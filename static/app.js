@@ -119,6 +119,7 @@ class ChatClient {
     this.attempt = 0;
     this.msgs = [];
     this.ownChats = new Set(); // ids of the chats this page sent
+    this.retries = new Set(); // ids of Retry chats: their question is the bubble they retry
     this.streaming = null; // id of the reply whose stream is open
     this.stopping = false;
     this.pendingCancel = null;
@@ -504,7 +505,7 @@ class ChatClient {
     const own = this.findUser(id);
     if (own) {
       own.echoed = true;
-    } else if (!this.ownChats.has(id)) { // a Retry of ours reuses the bubble it retries
+    } else if (!this.retries.has(id)) {
       const u = { role: 'user', id, content: plainText(f.content), echoed: true };
       this.msgs.push(u);
       this.mount(u);
@@ -703,6 +704,7 @@ class ChatClient {
     if (this.streaming || !this.connected || !m.prompt) return;
     if (m.error && m.error.until && Date.now() < m.error.until) return;
     if (this.startChat(m.prompt, false)) {
+      this.retries.add(this.streaming);
       m.retried = true;
       this.refresh(m);
     }
@@ -727,6 +729,7 @@ class ChatClient {
     clearTimeout(this.reconnectTimer);
     this.reconnectTimer = null;
     this.historyWait = null;
+    this.ownChats.clear();
     this.sessionId = id;
     this.lastSeq = 0;
     this.synced = false;
@@ -739,6 +742,7 @@ class ChatClient {
 
   clearScreen() {
     this.msgs = [];
+    this.retries.clear();
     this.streaming = null;
     this.stopping = false;
     this.pendingCancel = null;

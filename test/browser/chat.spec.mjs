@@ -485,6 +485,40 @@ test('Stop in the other tab cancels the reply in both', { timeout: TEST_MS }, as
   });
 });
 
+test('a tab that fell behind (4002) resumes, and redraws from history what the log no longer holds', { timeout: TEST_MS }, async () => {
+  await mockReset();
+  await withPage(async (page) => {
+    const turns = [['one mock:tokens=3', words(3)], ['two mock:tokens=4', words(4)]];
+    for (const [q] of turns) {
+      await send(page, q);
+      await waitReplyDone(page);
+    }
+    const q3 = 'three mock:tokens=40 mock:interval=40';
+    await send(page, q3);
+    await waitReplyLength(page, 'w0 w1 w2 '.length);
+    // The relay closes a connection the log has left behind with 4002 (PROTOCOL.md section
+    // 3); here the page plays that close, as if it had applied only the first turn's
+    // first seqs. The log now starts at the second turn: the resume finds a gap.
+    const status = await page.evaluate(() => {
+      const c = window.__chat;
+      c.detachSocket();
+      c.lastSeq = 2;
+      c.onClosed(4002);
+      return document.getElementById('conn-text').textContent;
+    });
+    assert.equal(status, 'Fell behind, reconnecting');
+    await page.waitForFunction(() => window.__chat.connects === 2 && window.__chat.connected);
+    const frame = await page.evaluate(() => window.__chat.lastSessionFrame);
+    assert.equal(frame.resumed, true);
+    assert.ok(frame.first_seq > 3, `the log no longer holds seq 3 (first_seq ${frame.first_seq})`);
+    await waitRepliesDone(page, 3);
+    turns.push([q3, words(40)]);
+    await assertConversation(page, turns, 'after the redraw');
+    assert.equal(await page.locator('article.notice').count(), 0, 'nothing was lost for good');
+    assert.equal((await mockStats()).requests, 3);
+  });
+});
+
 test('a 1 MB reply arrives whole', { timeout: TEST_MS }, async () => {
   await mockReset();
   await withPage(async (page) => {
