@@ -13,7 +13,7 @@ const STORE_SESSION = 'tokenrelay.session';
 const FRAGMENT_KEY = 'session';
 // What a session id may look like (section 2: 1–128 characters, URL-safe): anything else
 // in the fragment is not ours.
-const SESSION_ID = /^[A-Za-z0-9_-]{1,128}$/;
+const SESSION_ID = /^[A-Za-z0-9._~-]{1,128}$/;
 // Reconnect backoff: exponential with full jitter (a uniform delay between 0 and the
 // ceiling), so many clients dropped at once by a relay restart do not return in lockstep.
 const BACKOFF_BASE_MS = 500;
