@@ -1,14 +1,19 @@
 // The tokenrelay chat page: one WebSocket to the relay, speaking PROTOCOL.md version 1.
 //
 // Model output only ever reaches the page through markdown.js (DOM nodes, never innerHTML)
-// or textContent. The conversation, the session id and the last seq seen are kept in
-// sessionStorage, so a reload resumes the same session (PROTOCOL.md section 3) and a reply
-// that was streaming carries on where it stopped.
+// or textContent. The session id lives in the URL fragment (#session=…), so the same
+// conversation opens in another tab or on another device, and in sessionStorage for a
+// reload of the address without it. Several pages may share a session, and each receives
+// every frame (PROTOCOL.md section 3); a page that opens with nothing on screen draws the
+// conversation from the relay's history and the log frames after it (section 4).
 
 import { renderMarkdown } from './markdown.js';
 
 const STORE_SESSION = 'tokenrelay.session';
-const STORE_STATE = 'tokenrelay.state';
+const FRAGMENT_KEY = 'session';
+// What a session id may look like (section 2: 1–128 characters, URL-safe): anything else
+// in the fragment is not ours.
+const SESSION_ID = /^[A-Za-z0-9._~-]{1,128}$/;
 // Reconnect backoff: exponential with full jitter (a uniform delay between 0 and the
 // ceiling), so many clients dropped at once by a relay restart do not return in lockstep.
 const BACKOFF_BASE_MS = 500;
@@ -20,7 +25,6 @@ const PONG_TIMEOUT_MS = 10000;
 // relay normally ends a silent generation itself; this only catches a chat that was lost
 // with a dropped connection before the relay saw it.
 const REPLY_WATCHDOG_MS = 75000;
-const SAVE_DELAY_MS = 400;
 // The relay's default --max-message-bytes (section 7). A larger frame makes the relay close
 // the connection (1009), and a browser that is still sending it may only see the reset, so
 // the page refuses it up front. A relay configured smaller is handled in onClosed().
@@ -28,9 +32,16 @@ const MAX_MESSAGE_BYTES = 65536;
 const LARGE_REPLY_CHARS = 50000;
 const LARGE_REPLY_RENDER_MS = 250;
 const MAX_SPOKEN_CHARS = 2000;
+// Close codes of section 3: this connection was the session's oldest past the relay's
+// --max-connections-per-session; this connection fell behind what the log holds.
+const CLOSE_TAKEN_OVER = 4001;
+const CLOSE_TOO_SLOW = 4002;
 
 // Errors that refuse a chat outright: no stream_end will follow them (section 2).
 const REFUSALS = new Set(['bad_json', 'bad_request', 'unknown_type', 'busy', 'rate_limited', 'overloaded']);
+// Frames of the session's log (and the errors kept in it): while the page waits for the
+// history answer they are held back, to be applied above its through_seq (section 4).
+const LOG_FRAMES = new Set(['user', 'token', 'reasoning', 'refusal', 'stream_end', 'error']);
 const END_NOTES = {
   length: 'The reply hit the length limit.',
   cancelled: 'Stopped.',
@@ -64,26 +75,62 @@ function speakable(text) {
   return text.replace(/```[^\n]*/g, ' ').replace(/[*_#>`|~]+/g, ' ').replace(/\s+/g, ' ').trim();
 }
 
+// A message's content as the relay relays it: a string, or OpenAI content parts when
+// another client sent those (section 2); images show as a placeholder.
+function plainText(content) {
+  if (typeof content === 'string') return content;
+  if (!Array.isArray(content)) return '';
+  return content.map((p) => {
+    if (p && p.type === 'text' && typeof p.text === 'string') return p.text;
+    return p && p.type === 'image_url' ? '[image]' : '';
+  }).filter(Boolean).join('\n');
+}
+
+function sessionFromFragment() {
+  const id = new URLSearchParams(location.hash.slice(1)).get(FRAGMENT_KEY);
+  return id && SESSION_ID.test(id) ? id : null;
+}
+
+function sessionFromStorage() {
+  try {
+    const id = sessionStorage.getItem(STORE_SESSION);
+    return id && SESSION_ID.test(id) ? id : null;
+  } catch {
+    return null;
+  }
+}
+
 class ChatClient {
   constructor() {
     this.ws = null;
+    // open: this socket has its session frame, so frames may be sent. connected: the
+    // conversation on screen has caught up with the session too, so chats may be sent.
+    this.open = false;
     this.connected = false;
-    this.sessionId = null;
+    this.sessionId = sessionFromFragment() || sessionFromStorage();
+    // synced: the screen shows this session's conversation up to lastSeq, so a reconnect
+    // resumes from there; until then a connection loads it from history.
+    this.synced = false;
     this.lastSeq = 0;
+    this.historyWait = null; // { frames, redraw, firstSeq, relaySeq } while history is asked for
+    this.catchUpTo = 0; // the relay's last_seq when it was asked for history
     this.lastSessionFrame = null;
     this.connects = 0;
     this.attempt = 0;
     this.msgs = [];
+    this.ownChats = new Set(); // ids of the chats this page sent
+    this.retries = new Set(); // ids of Retry chats: their question is the bubble they retry
     this.streaming = null; // id of the reply whose stream is open
     this.stopping = false;
     this.pendingCancel = null;
     this.pings = new Map(); // client timestamp -> performance.now() when sent
     this.rttMs = null;
     this.reconnectAt = 0;
+    this.reconnectWhy = '';
     this.reconnectTimer = null;
     this.handshakeTimer = null;
+    this.historyTimer = null;
     this.pingTimer = null;
-    this.saveTimer = null;
     this.renderQueued = new Set();
     this.speech = new Map(); // reply -> text not yet announced to screen readers
     this.renderFrame = 0;
@@ -109,60 +156,26 @@ class ChatClient {
       live: $('live'),
     };
     this.bindUi();
-    this.restore();
+    this.updateComposer();
     setInterval(() => this.tick(), 1000);
     this.connect();
   }
 
-  // ---- persistence -------------------------------------------------------------------
+  // ---- where the session id lives ----------------------------------------------------
 
-  restore() {
-    let state = null;
-    try {
-      this.sessionId = sessionStorage.getItem(STORE_SESSION);
-      state = JSON.parse(sessionStorage.getItem(STORE_STATE) || 'null');
-    } catch {
-      state = null;
-    }
-    if (!this.sessionId || !state || state.session !== this.sessionId) return;
-    // lastSeq and the texts are saved together, so what we ask the relay to replay on
-    // resume starts exactly after the last text we still have.
-    this.lastSeq = Number.isInteger(state.lastSeq) ? state.lastSeq : 0;
-    for (const saved of state.msgs || []) {
-      const m = { ...saved, sentAt: null, firstAt: null, endAt: null };
-      this.msgs.push(m);
-      this.mount(m);
-      if (m.role === 'assistant' && m.status === 'streaming') this.streaming = m.id;
-    }
-    this.updateComposer();
-    this.scrollToBottom(true);
-  }
-
-  save() {
-    clearTimeout(this.saveTimer);
-    this.saveTimer = null;
-    const pick = (m) => {
-      const { el, sentAt, firstAt, endAt, ...rest } = m;
-      return rest;
-    };
+  // The fragment makes the address of this tab the address of the conversation; the
+  // storage keeps it for a reload of an address without one.
+  saveSession() {
     try {
       if (this.sessionId) sessionStorage.setItem(STORE_SESSION, this.sessionId);
       else sessionStorage.removeItem(STORE_SESSION);
-      sessionStorage.setItem(STORE_STATE, JSON.stringify({
-        v: 1, session: this.sessionId, lastSeq: this.lastSeq, msgs: this.msgs.map(pick),
-      }));
     } catch {
-      // Over the storage quota: keep only the session, and ask for the whole log on resume.
-      try {
-        sessionStorage.setItem(STORE_STATE, JSON.stringify({ v: 1, session: this.sessionId, lastSeq: 0, msgs: [] }));
-      } catch {
-        // Storage unavailable: a reload starts over, nothing else breaks.
-      }
+      // Storage unavailable: the fragment still carries the session.
     }
-  }
-
-  saveSoon() {
-    if (!this.saveTimer) this.saveTimer = setTimeout(() => this.save(), SAVE_DELAY_MS);
+    const u = new URL(location.href);
+    u.hash = this.sessionId ? `${FRAGMENT_KEY}=${encodeURIComponent(this.sessionId)}` : '';
+    // replaceState, not location.hash: no history entry, no hashchange of our own.
+    if (u.href !== location.href) history.replaceState(history.state, '', u.href);
   }
 
   // ---- connection --------------------------------------------------------------------
@@ -174,7 +187,7 @@ class ChatClient {
     u.hash = '';
     if (this.sessionId) {
       u.searchParams.set('session', this.sessionId);
-      u.searchParams.set('last_seq', String(this.lastSeq));
+      u.searchParams.set('last_seq', String(this.synced ? this.lastSeq : 0));
     }
     // A relay run with --client-token accepts ?token=; a page opened as /?token=… passes it on.
     const token = new URLSearchParams(location.search).get('token');
@@ -196,9 +209,10 @@ class ChatClient {
       return;
     }
     this.ws = ws;
+    this.open = false;
     this.connected = false;
     this.handshakeTimer = setTimeout(() => {
-      if (this.ws === ws && !this.connected) this.abandonSocket();
+      if (this.ws === ws && !this.open) this.abandonSocket();
     }, HANDSHAKE_TIMEOUT_MS);
     ws.onmessage = (ev) => {
       if (this.ws !== ws) return;
@@ -234,10 +248,15 @@ class ChatClient {
 
   onClosed(code) {
     this.ws = null;
+    this.open = false;
     this.connected = false;
     clearTimeout(this.handshakeTimer);
+    clearTimeout(this.historyTimer);
     clearInterval(this.pingTimer);
     this.pings.clear();
+    // Frames held back for a history answer were never applied: the next connection
+    // asks again from the same place.
+    this.historyWait = null;
     this.updateComposer();
     if (code === 1009 && this.streaming) {
       // The relay closes on a frame over its size limit (section 2); the chat never started.
@@ -250,26 +269,29 @@ class ChatClient {
         m.prompt = null;
         this.finishStreaming();
         this.refresh(m);
-        this.save();
       }
     }
-    if (code === 4001) {
-      // Another tab resumed this session (section 3). Taking it back automatically would
-      // make the two tabs steal it from each other forever.
+    if (code === CLOSE_TAKEN_OVER) {
+      // The relay closed the session's oldest connection to make room for a newer one
+      // (section 3). Coming back on our own would close another tab in turn, and that
+      // one would do the same: only the user's click brings this tab back.
       this.takenOver = true;
-      this.setConn('taken', 'This chat is open in another tab');
+      this.setConn('taken', 'Closed here: this chat is open in too many tabs');
       this.ui.reconnectNow.textContent = 'Use it here';
       this.ui.reconnectNow.hidden = false;
       return;
     }
-    this.scheduleReconnect();
+    // Too slow (4002): the relay replays from the oldest frame it still holds, and
+    // onSession redraws from history when that leaves a gap.
+    this.scheduleReconnect(code === CLOSE_TOO_SLOW ? 'Fell behind' : '');
   }
 
-  scheduleReconnect() {
+  scheduleReconnect(why = '') {
     this.attempt++;
     const ceiling = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** Math.min(this.attempt, 16));
     const delay = Math.floor(Math.random() * ceiling);
     this.reconnectAt = performance.now() + delay;
+    this.reconnectWhy = why;
     clearTimeout(this.reconnectTimer);
     this.reconnectTimer = setTimeout(() => this.connect(), delay);
     this.ui.reconnectNow.textContent = 'Reconnect now';
@@ -280,7 +302,7 @@ class ChatClient {
   showReconnectCountdown() {
     if (!this.reconnectTimer) return;
     const left = Math.max(0, Math.ceil((this.reconnectAt - performance.now()) / 1000));
-    const why = navigator.onLine === false ? 'Offline' : 'Disconnected';
+    const why = navigator.onLine === false ? 'Offline' : this.reconnectWhy || 'Disconnected';
     this.setConn('reconnecting', `${why}, reconnecting`, left > 0 ? `in ${left} s` : '…');
   }
 
@@ -292,7 +314,7 @@ class ChatClient {
   }
 
   send(frame) {
-    if (!this.ws || !this.connected) return false;
+    if (!this.ws || !this.open) return false;
     this.ws.send(JSON.stringify(frame));
     return true;
   }
@@ -313,9 +335,27 @@ class ChatClient {
       return;
     }
     if (!f || typeof f !== 'object') return;
+    if (this.historyWait && LOG_FRAMES.has(f.type)) {
+      // A relay that does not know `history` says so; then the log alone is the record.
+      if (f.type === 'error' && f.code === 'unknown_type' && f.id == null) {
+        this.onHistory({ messages: [], through_seq: 0 });
+      } else {
+        this.historyWait.frames.push(f);
+      }
+      return;
+    }
+    this.apply(f);
+    this.checkCaughtUp();
+  }
+
+  apply(f) {
     switch (f.type) {
       case 'session':
         return this.onSession(f);
+      case 'history':
+        return this.onHistory(f);
+      case 'user':
+        return this.onUser(f);
       case 'token':
         return this.onText(f, 'content');
       case 'reasoning':
@@ -327,45 +367,111 @@ class ChatClient {
       case 'error':
         return this.onError(f);
       default:
-        // Unknown frame types are for newer clients (section 2: both sides can grow).
+        // Unknown frame types are for newer clients (section 2: both sides can grow); one
+        // with a seq still counts, so a resume does not ask for it again.
+        if (Number.isFinite(f.seq)) this.acceptSeq(f);
     }
   }
 
   onSession(f) {
     clearTimeout(this.handshakeTimer);
-    this.connected = true;
+    this.open = true;
     this.connects++;
     this.attempt = 0;
     this.lastSessionFrame = f;
     this.lastActivity = performance.now();
     const previous = this.sessionId;
+    const relaySeq = Number.isInteger(f.last_seq) ? f.last_seq : 0;
+    const firstSeq = Number.isInteger(f.first_seq) ? f.first_seq : 0;
+    this.catchUpTo = 0;
     if (f.resumed && f.session === previous) {
       // first_seq is the oldest frame the relay still holds; below it is gone for good.
-      if (Number.isInteger(f.first_seq) && f.first_seq > this.lastSeq + 1 &&
-          Number.isInteger(f.last_seq) && f.last_seq >= f.first_seq) {
-        this.notice('Part of the conversation could not be recovered after the reconnect.');
-      }
+      const gap = firstSeq > this.lastSeq + 1 && relaySeq >= firstSeq;
+      if (!this.synced || gap) this.askHistory(firstSeq, relaySeq, this.synced);
     } else {
-      if (previous) this.sessionLost();
+      this.sessionLost(previous);
       this.sessionId = f.session;
       this.lastSeq = 0;
+      this.synced = true;
     }
+    this.saveSession();
+    clearInterval(this.pingTimer);
+    this.pingTimer = setInterval(() => this.pingTick(), PING_INTERVAL_MS);
+    this.sendPing();
+    if (this.historyWait) this.setConn('connecting', 'Loading the conversation…');
+    this.updateComposer();
+  }
+
+  // Section 4: the completed turns come from history, everything after its through_seq
+  // from the log frames, which are held back until the answer is here.
+  askHistory(firstSeq, relaySeq, redraw) {
+    const ws = this.ws;
+    this.historyWait = { frames: [], redraw, firstSeq, relaySeq };
+    this.catchUpTo = firstSeq > 0 && relaySeq >= firstSeq ? relaySeq : 0;
+    this.send({ type: 'history' });
+    clearTimeout(this.historyTimer);
+    this.historyTimer = setTimeout(() => {
+      if (this.ws === ws && this.historyWait) this.abandonSocket();
+    }, HANDSHAKE_TIMEOUT_MS);
+  }
+
+  onHistory(f) {
+    const wait = this.historyWait;
+    if (!wait) return; // not asked for on this connection
+    clearTimeout(this.historyTimer);
+    this.historyWait = null;
+    const through = Number.isInteger(f.through_seq) && f.through_seq > 0 ? f.through_seq : 0;
+    // A redraw after a gap keeps the screen when the gap lies within the running reply:
+    // every completed turn is on it already.
+    if (!wait.redraw || through > this.lastSeq) {
+      this.clearScreen();
+      this.drawHistory(Array.isArray(f.messages) ? f.messages : []);
+      this.lastSeq = through;
+    }
+    this.synced = true;
+    if (wait.firstSeq > this.lastSeq + 1 && wait.relaySeq >= wait.firstSeq) {
+      this.notice('Part of the conversation could not be recovered after the reconnect.');
+    }
+    for (const frame of wait.frames) this.apply(frame);
+    this.scrollToBottom(true);
+    this.checkCaughtUp();
+  }
+
+  drawHistory(messages) {
+    for (const h of messages) {
+      if (!h || (h.role !== 'user' && h.role !== 'assistant')) continue;
+      const id = h.id != null ? String(h.id) : randomId('h');
+      const content = plainText(h.content);
+      const m = h.role === 'user'
+        ? { role: 'user', id, content, echoed: true }
+        : { role: 'assistant', id, prompt: null, content, reasoning: '', status: 'done',
+            sentAt: null, firstAt: null, endAt: null };
+      this.msgs.push(m);
+      this.mount(m);
+    }
+  }
+
+  // Live once the frames the relay held when this page asked for history are applied: a
+  // reply running then is on screen, and a chat sent now comes after it.
+  checkCaughtUp() {
+    if (this.connected || !this.open || this.historyWait || this.lastSeq < this.catchUpTo) return;
+    this.connected = true;
+    this.synced = true;
+    this.catchUpTo = 0;
+    this.lastActivity = performance.now();
     this.setConn('connected', 'Connected');
     if (this.ui.composerError.dataset.kind === 'offline') this.composerError('');
-    this.save();
     if (this.pendingCancel && this.pendingCancel === this.streaming) {
       this.send({ type: 'cancel', id: this.pendingCancel });
     }
     this.pendingCancel = null;
-    clearInterval(this.pingTimer);
-    this.pingTimer = setInterval(() => this.pingTick(), PING_INTERVAL_MS);
-    this.sendPing();
     this.updateComposer();
   }
 
-  // The relay no longer knows the session (expired while we were away): whatever was
-  // streaming is lost, and the model will not see the earlier turns.
-  sessionLost() {
+  // The relay no longer knows the session (expired while we were away, or a relay
+  // restart): whatever was streaming is lost, and the model will not see the earlier turns.
+  sessionLost(previous) {
+    if (!previous) return;
     const m = this.streaming && this.findReply(this.streaming);
     if (m) {
       m.status = 'error';
@@ -375,16 +481,43 @@ class ChatClient {
     }
     if (this.msgs.some((x) => x.role !== 'notice')) {
       this.notice('Reconnected with a new session: the relay had forgotten the old one, so earlier messages are not part of the conversation any more.');
+    } else if (!this.synced) {
+      this.notice('The relay no longer has this conversation (it expired, or the relay restarted): this is a new one.');
     }
   }
 
   acceptSeq(f) {
     if (!Number.isFinite(f.seq)) return true;
-    // Seq numbers grow by one per token across the session (section 2): anything at or
-    // below what we already hold is a replayed duplicate.
+    // Seq numbers grow by one per user message, token or end marker across the session
+    // (section 2): anything at or below what we already hold is a replayed duplicate.
     if (f.seq <= this.lastSeq) return false;
     this.lastSeq = f.seq;
     return true;
+  }
+
+  // A chat the relay accepted, from this page or another one on the session (section 2).
+  // This page's own message is on screen already and keeps its place.
+  onUser(f) {
+    if (!this.acceptSeq(f)) return;
+    const id = f.id != null ? String(f.id) : randomId('m');
+    this.lastActivity = performance.now();
+    const stick = this.nearBottom();
+    const own = this.findUser(id);
+    if (own) {
+      own.echoed = true;
+    } else if (!this.retries.has(id)) {
+      const u = { role: 'user', id, content: plainText(f.content), echoed: true };
+      this.msgs.push(u);
+      this.mount(u);
+      this.ui.live.replaceChildren();
+    }
+    if (!this.findReply(id)) this.addReply(id, null);
+    if (!this.streaming) {
+      this.streaming = id;
+      this.stopping = false;
+    }
+    this.updateComposer();
+    if (stick) this.scrollToBottom(true);
   }
 
   onText(f, field) {
@@ -398,7 +531,6 @@ class ChatClient {
     if (wasEmpty || field === 'reasoning') this.refresh(m);
     this.queueRender(m);
     if (field === 'content') this.announce(m, f.content, false);
-    this.saveSoon();
   }
 
   onStreamEnd(f) {
@@ -422,7 +554,6 @@ class ChatClient {
     if (this.streaming === m.id) this.finishStreaming();
     this.announce(m, '', true);
     this.refresh(m);
-    this.save();
   }
 
   onPong(f) {
@@ -437,7 +568,12 @@ class ChatClient {
     const code = typeof f.code === 'string' ? f.code : 'error';
     const message = typeof f.message === 'string' && f.message ? f.message : code;
     if (code === 'session_not_found') return; // a fresh session frame follows; onSession tells the user
-    let m = f.id ? this.findReply(f.id) : null;
+    let m = f.id ? this.findReply(String(f.id)) : null;
+    // The log keeps an error just before its stream_end (section 2), so a resume replays
+    // it: one for a reply that has ended, or (while catching up) for a reply this page
+    // does not show, was told already.
+    if (m && m.status !== 'streaming') return;
+    if (!m && f.id && !this.connected) return;
     if (!m && !f.id && REFUSALS.has(code) && this.streaming) {
       const current = this.findReply(this.streaming);
       if (current && !current.content) m = current;
@@ -453,8 +589,23 @@ class ChatClient {
     // Input comes back on an error too; for upstream_error and timeout the relay's
     // stream_end follows and fills in the figures.
     if (this.streaming === m.id) this.finishStreaming();
+    // A refused chat of ours may have raced one from another tab, whose reply runs on.
+    if (REFUSALS.has(code) && !this.streaming) {
+      const running = this.msgs.findLast((x) => x.role === 'assistant' && x.status === 'streaming' && !x.error);
+      if (running) {
+        this.streaming = running.id;
+        this.updateComposer();
+      }
+    }
     this.refresh(m);
-    this.save();
+  }
+
+  findUser(id) {
+    for (let i = this.msgs.length - 1; i >= 0; i--) {
+      const m = this.msgs[i];
+      if (m.role === 'user' && m.id === id) return m;
+    }
+    return null;
   }
 
   findReply(id) {
@@ -465,8 +616,8 @@ class ChatClient {
     return null;
   }
 
-  // The reply a frame belongs to; a frame for a message this page never saw (replayed
-  // after the saved transcript was lost) gets a bubble of its own.
+  // The reply a frame belongs to; a frame for a message this page never saw (its user
+  // frame is older than the log holds) gets a bubble of its own.
   replyFor(id) {
     let m = id != null ? this.findReply(String(id)) : this.streaming ? this.findReply(this.streaming) : null;
     if (!m) {
@@ -510,11 +661,14 @@ class ChatClient {
     }
   }
 
+  // The question shows at once; the relay's user frame for it (same id) confirms it
+  // rather than drawing it again (section 4).
   startChat(text, showUser) {
     const id = randomId('m');
     if (!this.send({ type: 'chat', id, content: text })) return false;
+    this.ownChats.add(id);
     if (showUser) {
-      const u = { role: 'user', id, content: text };
+      const u = { role: 'user', id, content: text, echoed: false };
       this.msgs.push(u);
       this.mount(u);
     }
@@ -526,7 +680,6 @@ class ChatClient {
     this.ui.live.replaceChildren();
     this.updateComposer();
     this.scrollToBottom(true);
-    this.save();
     return true;
   }
 
@@ -542,7 +695,7 @@ class ChatClient {
     if (!this.streaming || this.stopping) return;
     this.stopping = true;
     // Sent now if we can, else right after the reconnect (the generation keeps running on
-    // the relay while we are away, section 3).
+    // the relay while we are away, section 3). Any tab of the session may stop its reply.
     if (!this.send({ type: 'cancel', id: this.streaming })) this.pendingCancel = this.streaming;
     this.updateComposer();
   }
@@ -551,33 +704,53 @@ class ChatClient {
     if (this.streaming || !this.connected || !m.prompt) return;
     if (m.error && m.error.until && Date.now() < m.error.until) return;
     if (this.startChat(m.prompt, false)) {
+      this.retries.add(this.streaming);
       m.retried = true;
       this.refresh(m);
-      this.save();
     }
   }
 
   newChat() {
-    if (this.streaming) this.send({ type: 'cancel', id: this.streaming });
+    this.openSession(null);
+    this.ui.input.focus();
+  }
+
+  // Shows another conversation: a fresh one (id null), or the one the fragment names.
+  openSession(id) {
+    // A reply this page asked for is abandoned with it; one another tab asked for runs on
+    // for that tab.
+    if (this.streaming && this.ownChats.has(this.streaming)) this.send({ type: 'cancel', id: this.streaming });
     this.detachSocket();
+    this.open = false;
     this.connected = false;
     clearInterval(this.pingTimer);
+    clearTimeout(this.historyTimer);
+    clearTimeout(this.handshakeTimer);
     clearTimeout(this.reconnectTimer);
     this.reconnectTimer = null;
-    this.sessionId = null;
+    this.historyWait = null;
+    this.ownChats.clear();
+    this.sessionId = id;
     this.lastSeq = 0;
-    this.msgs = [];
-    this.streaming = null;
-    this.stopping = false;
-    this.pendingCancel = null;
-    for (const node of [...this.ui.messages.children]) if (node !== this.ui.empty) node.remove();
-    this.ui.empty.hidden = false;
-    this.ui.live.replaceChildren();
-    this.save();
+    this.synced = false;
+    this.clearScreen();
+    this.saveSession();
     this.attempt = 0;
     this.connect();
     this.updateComposer();
-    this.ui.input.focus();
+  }
+
+  clearScreen() {
+    this.msgs = [];
+    this.retries.clear();
+    this.streaming = null;
+    this.stopping = false;
+    this.pendingCancel = null;
+    this.renderQueued.clear();
+    this.speech.clear();
+    for (const node of [...this.ui.messages.children]) if (node !== this.ui.empty) node.remove();
+    this.ui.empty.hidden = false;
+    this.ui.live.replaceChildren();
   }
 
   finishStreaming() {
@@ -596,7 +769,7 @@ class ChatClient {
   }
 
   tick() {
-    if (!this.connected) this.showReconnectCountdown();
+    if (!this.open) this.showReconnectCountdown();
     for (const m of this.msgs) {
       if (m.error && m.error.until && m.el) this.refreshError(m);
     }
@@ -607,13 +780,12 @@ class ChatClient {
         m.error = { code: 'no_response', message: 'No answer arrived for this message.' };
         this.finishStreaming();
         this.refresh(m);
-        this.save();
       }
     }
     // A ping with nothing at all received since it went out, for longer than the timeout:
     // the connection is half-open (a dead NAT entry, a sleeping laptop), so find a live one.
     const now = performance.now();
-    if (this.connected && [...this.pings.values()].some((sent) => sent > this.lastFrameAt && now - sent > PONG_TIMEOUT_MS)) {
+    if (this.open && [...this.pings.values()].some((sent) => sent > this.lastFrameAt && now - sent > PONG_TIMEOUT_MS)) {
       this.abandonSocket();
     }
   }
@@ -652,9 +824,12 @@ class ChatClient {
     window.addEventListener('online', () => {
       if (!this.ws && !this.takenOver) this.connect();
     });
-    window.addEventListener('pagehide', () => this.save());
-    document.addEventListener('visibilitychange', () => {
-      if (document.visibilityState === 'hidden') this.save();
+    // An address with another session pasted into this tab's location bar opens that
+    // conversation; one whose fragment was cleared gets this tab's back.
+    window.addEventListener('hashchange', () => {
+      const id = sessionFromFragment();
+      if (id && id !== this.sessionId) this.openSession(id);
+      else if (!id && this.sessionId) this.saveSession();
     });
   }
 
@@ -682,7 +857,7 @@ class ChatClient {
     stop.disabled = this.stopping;
     stop.textContent = this.stopping ? 'Stopping…' : 'Stop';
     send.disabled = !this.connected;
-    send.title = this.connected ? '' : 'Waiting for the connection';
+    send.title = this.connected ? '' : this.open ? 'Loading the conversation' : 'Waiting for the connection';
     if (busy && inputHadFocus) stop.focus();
     if (!busy && stopHadFocus) input.focus();
   }
@@ -701,7 +876,6 @@ class ChatClient {
     this.msgs.push(n);
     this.mount(n);
     this.scrollToBottom(true);
-    this.save();
   }
 
   mount(m) {
@@ -905,7 +1079,9 @@ class ChatClient {
     return {
       session: this.sessionId,
       lastSeq: this.lastSeq,
+      open: this.open,
       connected: this.connected,
+      synced: this.synced,
       connects: this.connects,
       streaming: this.streaming,
       msgs: this.msgs.map(({ el, ...rest }) => rest),

@@ -118,10 +118,13 @@ async function mockStats() {
  *  fails the test on any uncaught exception in the page. */
 async function withPage(body, { url = relayUrl, contextOptions = {} } = {}) {
   const context = await browser.newContext({ viewport: { width: 1000, height: 760 }, ...contextOptions });
-  const page = await context.newPage();
-  page.setDefaultTimeout(STEP_MS);
   const pageErrors = [];
-  page.on('pageerror', (e) => pageErrors.push(String(e)));
+  // Every page of the context, the tabs a test opens with openTab() included.
+  context.on('page', (p) => {
+    p.setDefaultTimeout(STEP_MS);
+    p.on('pageerror', (e) => pageErrors.push(String(e)));
+  });
+  const page = await context.newPage();
   try {
     await page.goto(url);
     await waitConnected(page);
@@ -165,6 +168,49 @@ function waitReplyLength(page, atLeast) {
 }
 
 const replyBodyText = (page) => page.locator('article.assistant .body').last().textContent();
+
+/** Another tab of `context` (its own sessionStorage) at `url`, live on its session. */
+async function openTab(context, url) {
+  const tab = await context.newPage();
+  await tab.goto(url);
+  await waitConnected(tab);
+  return tab;
+}
+
+/** The conversation a page shows, as [role, text] pairs: from its model (`model`) and from
+ *  the DOM (`shown`, where a reply's rendered Markdown drops the trailing space). */
+function conversation(page) {
+  return page.evaluate(() => ({
+    model: window.__chat.msgs.filter((m) => m.role !== 'notice').map((m) => [m.role, m.content]),
+    shown: [...document.querySelectorAll('#messages article.user, #messages article.assistant')]
+      .map((a) => [a.classList.contains('user') ? 'user' : 'assistant', a.querySelector('.body').textContent]),
+  }));
+}
+
+/** Asserts that `page` shows exactly `turns` ([question, reply] pairs), each message once. */
+async function assertConversation(page, turns, what) {
+  const c = await conversation(page);
+  assert.deepEqual(c.model, turns.flatMap(([q, r]) => [['user', q], ['assistant', r]]), `${what}: messages`);
+  assert.deepEqual(c.shown, turns.flatMap(([q, r]) => [['user', q], ['assistant', r.trim()]]), `${what}: on screen`);
+}
+
+/** Waits until `page` holds at least `n` replies and none of them is streaming. */
+function waitRepliesDone(page, n) {
+  return page.waitForFunction((count) => {
+    const replies = window.__chat.msgs.filter((m) => m.role === 'assistant');
+    return replies.length >= count && replies.every((m) => m.status !== 'streaming');
+  }, n);
+}
+
+/** Waits until the newest reply `page` shows is streaming and holds at least `n` characters. */
+function waitStreaming(page, n) {
+  return page.waitForFunction((atLeast) => {
+    const r = window.__chat.msgs.filter((m) => m.role === 'assistant').at(-1);
+    return r && r.status === 'streaming' && r.content.length >= atLeast;
+  }, n);
+}
+
+const fragmentSession = (page) => new URL(page.url()).hash.replace(/^#session=/, '');
 
 // ---- tests -----------------------------------------------------------------------------
 
@@ -311,6 +357,165 @@ test('reload keeps the session and resumes a streaming reply', { timeout: TEST_M
     assert.equal(await page.locator('article.user').count(), 2);
     assert.deepEqual(await page.locator('article.assistant .body').allTextContents(), [words(3).trim(), words(30).trim()]);
     assert.equal((await mockStats()).requests, 2);
+    assert.equal(fragmentSession(page), id, 'the address names the session');
+
+    // The address without the fragment: sessionStorage still names the session, and the
+    // conversation comes back from the relay's history; the fragment is put back.
+    await page.goto(relayUrl);
+    await waitConnected(page);
+    assert.equal(await page.evaluate(() => window.__chat.lastSessionFrame.resumed), true);
+    assert.equal(fragmentSession(page), id);
+    await assertConversation(page, [['first mock:tokens=3', words(3)], ['second mock:tokens=30 mock:interval=40', words(30)]],
+                             'after loading the address without the fragment');
+  });
+});
+
+test('a second tab on the address shows the live reply, and a chat typed in either shows in both', { timeout: TEST_MS }, async () => {
+  await mockReset();
+  await withPage(async (a, context) => {
+    const q1 = 'first mock:tokens=3';
+    await send(a, q1);
+    await waitReplyDone(a);
+    const id = (await snapshot(a)).session;
+    assert.equal(fragmentSession(a), id, 'the address names the session');
+
+    // Tab B opens A's address: it joins the session (A stays connected) and draws the
+    // conversation so far from history.
+    const b = await openTab(context, a.url());
+    const joined = await b.evaluate(() => window.__chat.lastSessionFrame);
+    assert.equal(joined.session, id);
+    assert.equal(joined.resumed, true);
+    assert.equal(joined.connections, 2);
+    await assertConversation(b, [[q1, words(3)]], 'B on opening');
+    const aNow = await snapshot(a);
+    assert.equal(aNow.connects, 1, 'A was not closed');
+    assert.equal(aNow.connected, true);
+
+    // Typed in A: B shows the question and streams the same reply while it is generated.
+    const q2 = 'second mock:tokens=20 mock:interval=30';
+    await send(a, q2);
+    await waitStreaming(b, 'w0 w1 '.length);
+    assert.equal(await b.isVisible('#stop'), true, 'B can stop the reply A asked for');
+    await waitRepliesDone(a, 2);
+    await waitRepliesDone(b, 2);
+    await assertConversation(a, [[q1, words(3)], [q2, words(20)]], 'A');
+    await assertConversation(b, [[q1, words(3)], [q2, words(20)]], 'B');
+    assert.equal((await lastReply(b)).reason, 'stop');
+    assert.equal(await b.isEnabled('#input'), true);
+
+    // Typed in B: A shows it; the relay's history, sent upstream, has every turn.
+    const q3 = 'third mock:tokens=4';
+    await send(b, q3);
+    await waitRepliesDone(b, 3);
+    await waitRepliesDone(a, 3);
+    const turns = [[q1, words(3)], [q2, words(20)], [q3, words(4)]];
+    await assertConversation(a, turns, 'A');
+    await assertConversation(b, turns, 'B');
+    assert.deepEqual((await mockStats()).last_body.messages.map((m) => [m.role, m.content]),
+                     [['user', q1], ['assistant', words(3)], ['user', q2], ['assistant', words(20)], ['user', q3]]);
+    assert.equal((await mockStats()).requests, 3);
+  });
+});
+
+test('a reload mid-reply restores the conversation from history and the rest of the reply', { timeout: TEST_MS }, async () => {
+  await mockReset();
+  await withPage(async (a, context) => {
+    // Three turns: the relay's log keeps only the last two messages (PROTOCOL.md section 3),
+    // so the first one can come back only from history.
+    const turns = [['one mock:tokens=3', words(3)], ['two mock:tokens=4', words(4)]];
+    for (const [q] of turns) {
+      await send(a, q);
+      await waitReplyDone(a);
+    }
+    const b = await openTab(context, a.url());
+    const q3 = 'three mock:tokens=60 mock:interval=50';
+    await send(b, q3);
+    await waitStreaming(a, 'w0 w1 w2 '.length);
+
+    // Reload A, which did not ask: history gives the two completed turns, the log the
+    // question and the reply so far, and the rest streams live.
+    await a.reload();
+    await waitConnected(a);
+    const frame = await a.evaluate(() => window.__chat.lastSessionFrame);
+    assert.equal(frame.resumed, true);
+    await waitRepliesDone(a, 3);
+    await waitRepliesDone(b, 3);
+    turns.push([q3, words(60)]);
+    await assertConversation(a, turns, 'the reloaded tab');
+    await assertConversation(b, turns, 'the other tab');
+    assert.ok(frame.last_seq < (await snapshot(a)).lastSeq, 'the reload came while the reply was running');
+    assert.equal(await a.locator('article.notice').count(), 0);
+
+    // The reloaded tab chats on, and the other one shows it.
+    const q4 = 'four mock:tokens=2';
+    await send(a, q4);
+    await waitRepliesDone(a, 4);
+    await waitRepliesDone(b, 4);
+    turns.push([q4, words(2)]);
+    await assertConversation(a, turns, 'the reloaded tab');
+    await assertConversation(b, turns, 'the other tab');
+    assert.equal((await mockStats()).requests, 4);
+  });
+});
+
+test('Stop in the other tab cancels the reply in both', { timeout: TEST_MS }, async () => {
+  await mockReset();
+  await withPage(async (a, context) => {
+    const b = await openTab(context, a.url());
+    const q = 'long mock:tokens=200 mock:interval=20';
+    await send(a, q);
+    await waitStreaming(b, 'w0 w1 '.length);
+    await b.click('#stop');
+    const waited = await fetch(`${mockUrl}/_mock/wait?field=aborted&atleast=1&timeout_ms=5000`);
+    assert.equal(waited.status, 200, 'the mock saw the upstream request closed');
+
+    const inA = await waitReplyDone(a);
+    const inB = await waitReplyDone(b);
+    assert.equal(inA.reason, 'cancelled');
+    assert.equal(inB.reason, 'cancelled');
+    assert.ok(inA.content.length > 0 && inA.content.length < words(200).length);
+    assert.ok(words(200).startsWith(inA.content), 'what arrived is a prefix of the reply');
+    await assertConversation(a, [[q, inA.content]], 'A');
+    await assertConversation(b, [[q, inA.content]], 'B');
+    for (const page of [a, b]) {
+      assert.equal(await page.locator('article.assistant .msg-note').textContent(), 'Stopped.');
+      assert.equal(await page.isEnabled('#input'), true);
+      assert.equal(await page.isVisible('#stop'), false);
+    }
+  });
+});
+
+test('a tab that fell behind (4002) resumes, and redraws from history what the log no longer holds', { timeout: TEST_MS }, async () => {
+  await mockReset();
+  await withPage(async (page) => {
+    const turns = [['one mock:tokens=3', words(3)], ['two mock:tokens=4', words(4)]];
+    for (const [q] of turns) {
+      await send(page, q);
+      await waitReplyDone(page);
+    }
+    const q3 = 'three mock:tokens=40 mock:interval=40';
+    await send(page, q3);
+    await waitReplyLength(page, 'w0 w1 w2 '.length);
+    // The relay closes a connection the log has left behind with 4002 (PROTOCOL.md section
+    // 3); here the page plays that close, as if it had applied only the first turn's
+    // first seqs. The log now starts at the second turn: the resume finds a gap.
+    const status = await page.evaluate(() => {
+      const c = window.__chat;
+      c.detachSocket();
+      c.lastSeq = 2;
+      c.onClosed(4002);
+      return document.getElementById('conn-text').textContent;
+    });
+    assert.equal(status, 'Fell behind, reconnecting');
+    await page.waitForFunction(() => window.__chat.connects === 2 && window.__chat.connected);
+    const frame = await page.evaluate(() => window.__chat.lastSessionFrame);
+    assert.equal(frame.resumed, true);
+    assert.ok(frame.first_seq > 3, `the log no longer holds seq 3 (first_seq ${frame.first_seq})`);
+    await waitRepliesDone(page, 3);
+    turns.push([q3, words(40)]);
+    await assertConversation(page, turns, 'after the redraw');
+    assert.equal(await page.locator('article.notice').count(), 0, 'nothing was lost for good');
+    assert.equal((await mockStats()).requests, 3);
   });
 });
 
@@ -474,34 +679,38 @@ test('a message over the frame limit is refused: by the page, or by a stricter r
   }
 });
 
-test('another tab resuming the session takes it over; this one waits to be asked back', { timeout: TEST_MS }, async () => {
-  await withPage(async (page, context) => {
-    await send(page, 'mock:tokens=2');
-    await waitReplyDone(page);
-    const id = (await snapshot(page)).session;
+test('past the connection cap the oldest tab is closed (4001) and waits to be asked back', { timeout: TEST_MS }, async () => {
+  await mockReset();
+  // With the cap at 1 a joining tab closes the other one (PROTOCOL.md section 3).
+  const capped = await startRelay(['--max-connections-per-session', '1']);
+  try {
+    await withPage(async (page, context) => {
+      await send(page, 'capped mock:tokens=2');
+      await waitReplyDone(page);
+      const id = (await snapshot(page)).session;
 
-    // A second tab with the same session id and no saved transcript (last_seq 0).
-    const other = await context.newPage();
-    await other.addInitScript((sid) => {
-      if (!sessionStorage.getItem('tokenrelay.session')) sessionStorage.setItem('tokenrelay.session', sid);
-    }, id);
-    await other.goto(relayUrl);
-    await waitConnected(other);
-    assert.equal(await other.evaluate(() => window.__chat.lastSessionFrame.resumed), true);
-    assert.equal(await other.evaluate(() => window.__chat.sessionId), id);
-    // The relay replays its log from the start: the reply shows up once in the new tab.
-    await other.waitForFunction(() => window.__chat.msgs.some((m) => m.role === 'assistant' && m.status === 'done'));
-    assert.deepEqual((await snapshot(other)).msgs.map((m) => [m.role, m.content]), [['assistant', words(2)]]);
+      const other = await openTab(context, page.url());
+      const frame = await other.evaluate(() => window.__chat.lastSessionFrame);
+      assert.equal(frame.resumed, true);
+      assert.equal(frame.session, id);
+      assert.equal(frame.connections, 1);
+      await assertConversation(other, [['capped mock:tokens=2', words(2)]], 'the new tab');
 
-    // The first tab was closed with 4001 and does not fight back on its own.
-    await page.waitForFunction(() => document.getElementById('conn').dataset.state === 'taken');
-    assert.equal(await page.evaluate(() => window.__chat.ws === null && window.__chat.reconnectTimer === null), true);
-    assert.equal(await page.textContent('#reconnect-now'), 'Use it here');
-    await page.click('#reconnect-now');
-    await waitConnected(page);
-    assert.equal(await page.evaluate(() => window.__chat.lastSessionFrame.resumed), true);
-    await other.waitForFunction(() => document.getElementById('conn').dataset.state === 'taken');
-  });
+      // The first tab was closed with 4001, keeps its conversation, and does not fight back.
+      await page.waitForFunction(() => document.getElementById('conn').dataset.state === 'taken');
+      assert.equal(await page.textContent('#conn-text'), 'Closed here: this chat is open in too many tabs');
+      assert.equal(await page.evaluate(() => window.__chat.ws === null && window.__chat.reconnectTimer === null), true);
+      assert.equal(await page.textContent('#reconnect-now'), 'Use it here');
+      await assertConversation(page, [['capped mock:tokens=2', words(2)]], 'the closed tab');
+      await page.click('#reconnect-now');
+      await waitConnected(page);
+      assert.equal(await page.evaluate(() => window.__chat.lastSessionFrame.resumed), true);
+      await other.waitForFunction(() => document.getElementById('conn').dataset.state === 'taken');
+      await assertConversation(page, [['capped mock:tokens=2', words(2)]], 'the tab asked back');
+    }, { url: `http://127.0.0.1:${capped.port}/` });
+  } finally {
+    await stopProcess(capped);
+  }
 });
 
 test('New chat starts a fresh session; an unknown session gets a fresh one', { timeout: TEST_MS }, async () => {
@@ -509,30 +718,39 @@ test('New chat starts a fresh session; an unknown session gets a fresh one', { t
     await send(page, 'mock:tokens=2');
     await waitReplyDone(page);
     const before = (await snapshot(page)).session;
+    assert.equal(fragmentSession(page), before);
     await page.click('#new-chat');
     await page.waitForFunction((old) => window.__chat.connected && window.__chat.sessionId !== old, before);
     const frame = await page.evaluate(() => window.__chat.lastSessionFrame);
     assert.equal(frame.resumed, false);
     assert.notEqual(frame.session, before);
     assert.equal(await page.evaluate(() => sessionStorage.getItem('tokenrelay.session')), frame.session);
+    assert.equal(fragmentSession(page), frame.session, 'the address names the new session');
     assert.equal(await page.locator('#messages article').count(), 0);
     assert.equal(await page.isVisible('#empty'), true);
 
-    // A session the relay does not know: session_not_found, then a fresh session frame.
+    // An address naming a session the relay does not know, typed into this tab:
+    // session_not_found, then a fresh session frame, and the page says so.
     const bogus = 'A'.repeat(32);
     await page.evaluate((id) => {
-      // Through the client, as the page saves its state on pagehide.
-      window.__chat.detachSocket();
-      window.__chat.sessionId = id;
-      window.__chat.save();
+      location.hash = `session=${id}`;
     }, bogus);
-    assert.equal(await page.evaluate(() => sessionStorage.getItem('tokenrelay.session')), bogus);
-    await page.reload();
-    await waitConnected(page);
+    await page.waitForFunction(() => window.__chat.connected && window.__chat.connects === 3);
     const fresh = await page.evaluate(() => window.__chat.lastSessionFrame);
     assert.equal(fresh.resumed, false);
     assert.notEqual(fresh.session, bogus);
     assert.equal(await page.evaluate(() => sessionStorage.getItem('tokenrelay.session')), fresh.session);
+    assert.equal(fragmentSession(page), fresh.session);
+    assert.deepEqual(await page.locator('#messages article').allTextContents(),
+                     ['The relay no longer has this conversation (it expired, or the relay restarted): this is a new one.']);
+
+    // Pasting the first session's address brings its conversation back.
+    await page.evaluate((id) => {
+      location.hash = `session=${id}`;
+    }, before);
+    await page.waitForFunction((id) => window.__chat.connected && window.__chat.sessionId === id, before);
+    assert.equal(await page.evaluate(() => window.__chat.lastSessionFrame.resumed), true);
+    await assertConversation(page, [['mock:tokens=2', words(2)]], 'the first session again');
   });
 });
 

@@ -46,7 +46,7 @@ BOOST_AUTO_TEST_CASE(exact_reply_usage_and_headers, *scaled_timeout(60))
     BOOST_TEST(r.errors.empty());
     BOOST_TEST(r.text == default_text);
     BOOST_TEST(r.reasoning.empty());
-    BOOST_TEST(check_seqs(r, 0) == 9);
+    BOOST_TEST(check_seqs(r, 0) == 10);
     BOOST_TEST(string_of(r.end, "reason") == "stop");
 
     const auto stats = f.mock_stats();
@@ -86,7 +86,7 @@ BOOST_AUTO_TEST_CASE(thinking_deltas_become_reasoning_frames, *scaled_timeout(60
     BOOST_TEST(r.errors.empty());
     BOOST_TEST(r.reasoning == "r0 r1 r2 ");
     BOOST_TEST(r.text == "w0 w1 ");
-    BOOST_TEST(check_seqs(r, 0) == 6);
+    BOOST_TEST(check_seqs(r, 0) == 7);
     BOOST_TEST_REQUIRE(r.tokens.size() == 5u);
     for (std::size_t i = 0; i < r.tokens.size(); ++i)
         BOOST_TEST(string_of(r.tokens[i], "type") == (i < 3 ? "reasoning" : "token"));

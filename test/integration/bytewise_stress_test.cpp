@@ -79,6 +79,8 @@ awaitable<void> run_client(std::uint16_t port, int replies, client_tally& t)
                     text += string_field(f, "content").value_or("");
                     continue;
                 }
+                if (type == "user" && text.empty())
+                    continue; // the chat's own question comes first (PROTOCOL.md section 2)
                 if (type != "stream_end" || string_field(f, "reason") != "stop" || text != expected)
                     t.failure = "reply " + std::to_string(i) + ": " + json::serialize(f) +
                                 " after \"" + text + "\"";

@@ -87,7 +87,7 @@ BOOST_AUTO_TEST_CASE(session_frame_then_exact_streamed_reply, *scaled_timeout(60
     BOOST_TEST(r.text == default_text);
     BOOST_TEST(r.reasoning.empty());
     BOOST_TEST(r.errors.empty());
-    BOOST_TEST(check_seqs(r, 0) == 9);
+    BOOST_TEST(check_seqs(r, 0) == 10);
     check_token_frames(r, "m-1", t0, t1);
 
     const auto stats = f.mock_stats();
@@ -114,14 +114,14 @@ BOOST_AUTO_TEST_CASE(second_message_continues_seq_and_history, *scaled_timeout(6
     s->send(chat("first message"));
     const auto r1 = s->collect_reply();
     BOOST_TEST(r1.text == default_text);
-    BOOST_TEST(check_seqs(r1, 0) == 9);
+    BOOST_TEST(check_seqs(r1, 0) == 10);
     const auto id1 = string_of(r1.end, "id");
     BOOST_TEST(!id1.empty());
 
     s->send(chat("and again mock:tokens=3"));
     const auto r2 = s->collect_reply();
     BOOST_TEST(r2.text == "w0 w1 w2 ");
-    BOOST_TEST(check_seqs(r2, 9) == 13);
+    BOOST_TEST(check_seqs(r2, 10) == 15);
     const auto id2 = string_of(r2.end, "id");
     // The relay assigns an id when the chat has none: one per message.
     BOOST_TEST(!id2.empty());
@@ -157,7 +157,7 @@ BOOST_AUTO_TEST_CASE(root_path_serves_the_tutorial_client, *scaled_timeout(60))
     s->send(msg);
     const auto r = s->collect_reply();
     BOOST_TEST(r.text == "w0 w1 w2 w3 ");
-    BOOST_TEST(check_seqs(r, 0) == 5);
+    BOOST_TEST(check_seqs(r, 0) == 6);
 
     // Section 4: a chat with context uses exactly that context.
     const auto stats = f.mock_stats();
@@ -181,7 +181,7 @@ BOOST_AUTO_TEST_CASE(reasoning_frames_precede_tokens, *scaled_timeout(60))
     BOOST_TEST(r.reasoning == "r0 r1 r2 ");
     BOOST_TEST(r.text == default_text);
     // Reasoning and token frames share the session's seq (section 2).
-    BOOST_TEST(check_seqs(r, 0) == 12);
+    BOOST_TEST(check_seqs(r, 0) == 13);
     check_token_frames(r, "r-1", t0, t1);
     bool seen_token = false;
     for (const auto& t : r.tokens) {
@@ -222,7 +222,7 @@ BOOST_AUTO_TEST_CASE(ping_answers_pong_with_client_timestamp, *scaled_timeout(60
     s->send({{"type", "ping"}, {"timestamp", 77}});
     const auto r = s->collect_reply();
     BOOST_TEST(r.text == "w0 w1 w2 w3 w4 w5 w6 w7 w8 w9 ");
-    BOOST_TEST(check_seqs(r, 0) == 11);
+    BOOST_TEST(check_seqs(r, 0) == 12);
     int pongs = 0;
     for (const auto& fr : r.frames) {
         if (string_of(fr, "type") == "pong") {
@@ -258,7 +258,7 @@ BOOST_AUTO_TEST_CASE(upstream_framing_variants_give_exact_text, *scaled_timeout(
             const auto r = s->collect_reply();
             BOOST_TEST(r.text == default_text);
             BOOST_TEST(r.errors.empty());
-            BOOST_TEST(check_seqs(r, 0) == 9);
+            BOOST_TEST(check_seqs(r, 0) == 10);
             check_stop_end(r, 8, f.mock_stats());
         }
     }
@@ -271,7 +271,7 @@ BOOST_AUTO_TEST_CASE(finish_reason_length_ends_with_length, *scaled_timeout(60))
     s->send(chat("cut short mock:tokens=2 mock:finish=length"));
     const auto r = s->collect_reply();
     BOOST_TEST(r.text == "w0 w1 ");
-    BOOST_TEST(check_seqs(r, 0) == 3);
+    BOOST_TEST(check_seqs(r, 0) == 4);
     BOOST_TEST(string_of(r.end, "reason") == "length");
 }
 
@@ -297,7 +297,7 @@ BOOST_AUTO_TEST_CASE(messages_reach_upstream_unchanged, *scaled_timeout(60))
     BOOST_TEST_REQUIRE(!ec, r.text);
     BOOST_TEST(echoed == json::value(expected));
     BOOST_TEST(string_of(r.end, "reason") == "stop");
-    BOOST_TEST(check_seqs(r, 0, false) == 2);
+    BOOST_TEST(check_seqs(r, 0, false) == 3);
 }
 
 BOOST_AUTO_TEST_CASE(large_reply_arrives_whole, *scaled_timeout(120))
@@ -309,19 +309,21 @@ BOOST_AUTO_TEST_CASE(large_reply_arrives_whole, *scaled_timeout(120))
     const auto r = s->collect_reply(60s);
     BOOST_TEST(r.text.size() == 300000u);
     BOOST_TEST(r.text == std::string(300000, 'x'));
-    std::int64_t prev = 0;
+    BOOST_TEST_REQUIRE(r.user.has_value());
+    std::int64_t prev = integer(*r.user, "seq");
     std::size_t bytes = 0;
     for (const auto& t : r.tokens) {
         const auto seq = integer(t, "seq");
         bytes += string_of(t, "content").size();
-        // Tokens are 64 bytes except the last, so a seq names how many bytes precede it.
-        const auto tokens_so_far = static_cast<std::int64_t>((bytes + 63) / 64);
+        // Tokens are 64 bytes except the last, so a seq names how many bytes precede it
+        // (after the user frame's seq 1).
+        const auto tokens_so_far = 1 + static_cast<std::int64_t>((bytes + 63) / 64);
         BOOST_TEST(seq == tokens_so_far, "frame ending at byte " << bytes);
         BOOST_TEST(seq > prev);
         prev = seq;
     }
-    BOOST_TEST(prev == 4688);
-    BOOST_TEST(integer(r.end, "seq") == 4689);
+    BOOST_TEST(prev == 4689);
+    BOOST_TEST(integer(r.end, "seq") == 4690);
     BOOST_TEST(string_of(r.end, "reason") == "stop");
 }
 

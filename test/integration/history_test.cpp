@@ -242,8 +242,9 @@ BOOST_AUTO_TEST_CASE(rate_limit_recovers_after_retry_after, *scaled_timeout(120)
             refusal = std::move(first);
             break;
         }
-        // Accepted: its reply ends this round.
-        BOOST_TEST_REQUIRE(string_of(first, "type") == "token", "frame " << first);
+        // Accepted: its user frame, and its reply ends this round.
+        BOOST_TEST_REQUIRE(string_of(first, "type") == "user", "frame " << first);
+        BOOST_TEST_REQUIRE(string_of(s->read(), "type") == "token");
         const auto end = s->read();
         BOOST_TEST_REQUIRE(string_of(end, "type") == "stream_end", "frame " << end);
         ++accepted;

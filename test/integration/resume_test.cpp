@@ -39,7 +39,7 @@ void expect_pong_next(ws_client& ws)
 }
 
 /// A chat of `tokens` mock tokens on a connection whose session is at `seq_before`: the
-/// seqs continue the session's, and the text is exact.
+/// seqs continue the session's (its user frame, its tokens, its end), and the text is exact.
 void expect_next_chat(ws_client& ws, std::int64_t seq_before, int tokens)
 {
     ws.send(chat_frame("next one mock:tokens=" + std::to_string(tokens)));
@@ -47,7 +47,7 @@ void expect_next_chat(ws_client& ws, std::int64_t seq_before, int tokens)
     follow.read_to_end(ws);
     follow.check_clean();
     BOOST_TEST(follow.text() == mock_words(tokens));
-    BOOST_TEST(integer(follow.end(), "seq") == seq_before + tokens + 1);
+    BOOST_TEST(integer(follow.end(), "seq") == seq_before + 1 + tokens + 1);
 }
 
 unsigned random_seed()
@@ -95,9 +95,9 @@ BOOST_AUTO_TEST_CASE(drop_and_resume_by_query_string_gives_exact_text, *scaled_t
             follow.read_to_end(c);
             follow.check_clean();
             BOOST_TEST(follow.text() == mock_words(40));
-            BOOST_TEST(integer(follow.end(), "seq") == 41);
+            BOOST_TEST(integer(follow.end(), "seq") == 42);
             BOOST_TEST(string_of(follow.end(), "reason") == "stop");
-            expect_next_chat(c, 41, 2);
+            expect_next_chat(c, 42, 2);
         }
     }
     // A resume reattaches to the running upstream request; it never asks again.
@@ -137,10 +137,10 @@ BOOST_AUTO_TEST_CASE(drop_and_resume_by_resume_frame_gives_exact_text, *scaled_t
             follow.read_to_end(b);
             follow.check_clean();
             BOOST_TEST(follow.text() == mock_words(40));
-            BOOST_TEST(integer(follow.end(), "seq") == 41);
+            BOOST_TEST(integer(follow.end(), "seq") == 42);
             BOOST_TEST(string_of(follow.end(), "reason") == "stop");
             // The connection now belongs to the resumed session: its seqs go on.
-            expect_next_chat(b, 41, 3);
+            expect_next_chat(b, 42, 3);
         }
     }
 }
@@ -164,7 +164,7 @@ BOOST_AUTO_TEST_CASE(resume_from_an_older_seq_replays_from_there, *scaled_timeou
     follow.check_clean();
     BOOST_TEST(follow.text() == mock_words(30));
     const auto end = follow.end();
-    BOOST_TEST(integer(end, "seq") == 31);
+    BOOST_TEST(integer(end, "seq") == 32);
     b.drop();
 
     // From the very start, after the generation ended: the whole message again, and the
@@ -172,7 +172,7 @@ BOOST_AUTO_TEST_CASE(resume_from_an_older_seq_replays_from_there, *scaled_timeou
     ws_client c;
     const auto frame = c.connect(f.port(), resume_target(id, 0));
     check_resumed(frame, id, 0);
-    BOOST_TEST(integer(frame, "last_seq") == 31);
+    BOOST_TEST(integer(frame, "last_seq") == 32);
     seq_follower again;
     again.read_to_end(c);
     again.check_clean();
@@ -192,22 +192,22 @@ BOOST_AUTO_TEST_CASE(resume_after_generation_ended_gets_tail_and_stream_end, *sc
     follow.read_to_end(*s.ws);
     follow.check_clean();
     const auto end = follow.end();
-    BOOST_TEST_REQUIRE(integer(end, "seq") == 13);
+    BOOST_TEST_REQUIRE(integer(end, "seq") == 14);
     follow.rewind(5);
     s->drop();
 
     ws_client b;
     const auto frame = b.connect(f.port(), resume_target(id, 5));
     check_resumed(frame, id, 5);
-    BOOST_TEST(integer(frame, "last_seq") == 13);
+    BOOST_TEST(integer(frame, "last_seq") == 14);
     follow.read_to_end(b);
     follow.check_clean();
     BOOST_TEST(follow.text() == mock_words(12));
     BOOST_TEST(follow.end() == end);
     // Nothing more is replayed: the ping's answer comes next, and the next chat's frames
-    // continue at 14 (a repeated frame would show up in either).
+    // continue at 15 (a repeated frame would show up in either).
     expect_pong_next(b);
-    expect_next_chat(b, 13, 2);
+    expect_next_chat(b, 14, 2);
 }
 
 BOOST_AUTO_TEST_CASE(detached_session_keeps_reading_upstream, *scaled_timeout(60))
@@ -230,7 +230,7 @@ BOOST_AUTO_TEST_CASE(detached_session_keeps_reading_upstream, *scaled_timeout(60
     follow.read_to_end(b);
     follow.check_clean();
     BOOST_TEST(follow.text() == mock_words(30));
-    BOOST_TEST(integer(follow.end(), "seq") == 31);
+    BOOST_TEST(integer(follow.end(), "seq") == 32);
     BOOST_TEST(string_of(follow.end(), "reason") == "stop");
     BOOST_TEST(integer(f.mock_stats(), "requests") == 1);
 }
@@ -294,7 +294,8 @@ BOOST_AUTO_TEST_CASE(resume_window_end_aborts_upstream_and_forgets_session, *sca
 
 BOOST_AUTO_TEST_CASE(takeover_closes_the_older_connection_with_4001, *scaled_timeout(60))
 {
-    relay_fixture f;
+    // Section 3: with one connection per session, a resume takes the session over.
+    relay_fixture f{{.flags = {"--max-connections-per-session", "1"}}};
     auto a = f.open_session();
     const auto id = string_of(a.frame, "session");
     a->send(chat_frame("contested mock:tokens=60 mock:interval=15"));
@@ -318,7 +319,7 @@ BOOST_AUTO_TEST_CASE(takeover_closes_the_older_connection_with_4001, *scaled_tim
     follow.read_to_end(c);
     follow.check_clean();
     BOOST_TEST(follow.text() == mock_words(60));
-    BOOST_TEST(integer(follow.end(), "seq") == 61);
+    BOOST_TEST(integer(follow.end(), "seq") == 62);
     BOOST_TEST(string_of(follow.end(), "reason") == "stop");
     const auto stats = f.mock_wait("completed", 1);
     BOOST_TEST(integer(stats, "requests") == 1);
@@ -348,7 +349,7 @@ BOOST_AUTO_TEST_CASE(resume_frame_that_is_not_first_is_bad_request, *scaled_time
     err = b->read();
     BOOST_TEST(string_of(err, "type") == "error", "frame " << err);
     BOOST_TEST(string_of(err, "code") == "bad_request", "frame " << err);
-    expect_next_chat(*b.ws, 3, 2);
+    expect_next_chat(*b.ws, 4, 2);
     expect_pong_next(*a.ws);
     expect_next_chat(*a.ws, 0, 1);
 }
@@ -374,7 +375,7 @@ BOOST_AUTO_TEST_CASE(resume_before_first_seq_replays_from_first_seq, *scaled_tim
         seq = follow.last_seq();
         end_at[seq] = follow.end();
     }
-    BOOST_TEST_REQUIRE(seq == 27);
+    BOOST_TEST_REQUIRE(seq == 30); // three times a user frame, 8 tokens and the end
     s->drop();
 
     for (const std::int64_t asked : {0, 3, 9}) {
@@ -383,18 +384,21 @@ BOOST_AUTO_TEST_CASE(resume_before_first_seq_replays_from_first_seq, *scaled_tim
             ws_client b;
             const auto frame = b.connect(f.port(), resume_target(id, asked));
             BOOST_TEST(frame.at("resumed") == json::value(true));
-            BOOST_TEST(integer(frame, "last_seq") == 27);
+            BOOST_TEST(integer(frame, "last_seq") == 30);
             const auto first = integer(frame, "first_seq");
-            // Messages 2 and 3 (seqs 10..27) must still be there.
+            // Messages 2 and 3 (seqs 11..30) must still be there.
             BOOST_TEST(first >= 1);
-            BOOST_TEST(first <= 10);
+            BOOST_TEST(first <= 11);
             BOOST_TEST_MESSAGE("first_seq after three messages: " << first);
 
             std::int64_t at = std::max(asked, first - 1);
-            while (at < 27) {
+            while (at < 30) {
                 const auto fr = b.read();
                 const auto type = string_of(fr, "type");
-                if (type == "token") {
+                if (type == "user") {
+                    ++at;
+                    BOOST_TEST(integer(fr, "seq") == at, "frame " << fr);
+                } else if (type == "token") {
                     const auto content = string_of(fr, "content");
                     std::size_t start = 0;
                     for (std::size_t i = 0; i < content.size(); ++i) {
@@ -415,7 +419,7 @@ BOOST_AUTO_TEST_CASE(resume_before_first_seq_replays_from_first_seq, *scaled_tim
                     BOOST_ERROR("unexpected frame " << fr);
                 }
             }
-            BOOST_TEST(at == 27);
+            BOOST_TEST(at == 30);
             expect_pong_next(b);
             b.drop();
         }
@@ -428,8 +432,8 @@ BOOST_AUTO_TEST_CASE(replay_log_over_its_byte_bound_drops_the_oldest_first, *sca
     // cannot fit, so message 1 and the start of message 2 are gone; a resume from 0
     // learns first_seq and gets everything from there.
     constexpr std::int64_t huge = 17 * 1024 * 1024;
-    constexpr std::int64_t huge_tokens = huge / 64; // 64 'x' each, none shorter
-    constexpr std::int64_t last_token = 9 + huge_tokens;
+    constexpr std::int64_t huge_tokens = huge / 64;       // 64 'x' each, none shorter
+    constexpr std::int64_t last_token = 11 + huge_tokens; // after "small" (1..10), its user frame
     relay_fixture f;
     auto s = f.open_session();
     const auto id = string_of(s.frame, "session");
@@ -437,7 +441,7 @@ BOOST_AUTO_TEST_CASE(replay_log_over_its_byte_bound_drops_the_oldest_first, *sca
     seq_follower first_msg;
     first_msg.read_to_end(*s.ws);
     first_msg.check_clean();
-    BOOST_TEST_REQUIRE(first_msg.last_seq() == 9);
+    BOOST_TEST_REQUIRE(first_msg.last_seq() == 10);
 
     s->send(chat_frame("large mock:huge=" + std::to_string(huge)));
     std::int64_t bytes = 0;
@@ -449,10 +453,14 @@ BOOST_AUTO_TEST_CASE(replay_log_over_its_byte_bound_drops_the_oldest_first, *sca
             end = std::move(fr);
             break;
         }
+        if (type == "user") {
+            BOOST_TEST_REQUIRE(integer(fr, "seq") == 11, "frame " << fr);
+            continue;
+        }
         BOOST_TEST_REQUIRE(type == "token", "frame " << fr);
         const auto content = string_of(fr, "content");
         bytes += static_cast<std::int64_t>(content.size());
-        BOOST_TEST_REQUIRE(integer(fr, "seq") == 9 + (bytes + 63) / 64, "at byte " << bytes);
+        BOOST_TEST_REQUIRE(integer(fr, "seq") == 11 + (bytes + 63) / 64, "at byte " << bytes);
     }
     BOOST_TEST_REQUIRE(bytes == huge);
     BOOST_TEST_REQUIRE(integer(end, "seq") == last_token + 1);
@@ -619,7 +627,7 @@ load_client(std::uint16_t port, int index, std::int64_t drop_after, load_client_
         problems << p << "; ";
     if (follow.text() != mock_words(load_tokens))
         problems << "text \"" << follow.text() << "\"; ";
-    if (follow.last_seq() != load_tokens + 1)
+    if (follow.last_seq() != 1 + load_tokens + 1) // its user frame, its tokens, its end
         problems << "stream_end seq " << follow.last_seq() << "; ";
     if (follow.ended() && !has_string(follow.end(), "reason", "stop"))
         problems << "stream_end " << follow.end() << "; ";

@@ -335,7 +335,7 @@ BOOST_AUTO_TEST_CASE(resume_through_nginx_reaches_the_same_instance, *scaled_tim
             follow.read_to_end(b);
             follow.check_clean();
             BOOST_TEST(follow.text() == mock_words(40));
-            BOOST_TEST(integer(follow.end(), "seq") == 41);
+            BOOST_TEST(integer(follow.end(), "seq") == 42);
             BOOST_TEST(string_of(follow.end(), "reason") == "stop");
             b.close();
             // The resume created no session anywhere: it found the one it left.

@@ -65,6 +65,12 @@ bool seq_follower::feed(const json::object& frame)
         problem << "frame without type: " << frame;
     } else if (end_) {
         problem << "frame after stream_end: " << frame;
+    } else if (type->as_string() == "user") {
+        // Section 2: the chat's user frame comes first and takes one seq.
+        if (!seq || !seq->is_int64() || seq->as_int64() != last_seq_ + 1 || !words_.empty())
+            problem << "user frame " << frame << " after seq " << last_seq_;
+        else
+            last_seq_ = seq->as_int64();
     } else if (type->as_string() == "token" || type->as_string() == "stream_end") {
         const bool is_end = type->as_string() == "stream_end";
         if (!seq || !seq->is_int64() || !id || !id->is_string()) {

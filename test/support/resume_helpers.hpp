@@ -44,7 +44,8 @@ public:
     /// `last_seq`: the seq before the generation's first token.
     explicit seq_follower(std::int64_t last_seq = 0) : last_seq_(last_seq) {}
 
-    /// Takes one frame; returns true for the stream_end. Unexpected frames are problems.
+    /// Takes one frame; returns true for the stream_end. Unexpected frames are problems;
+    /// the chat's `user` frame is expected before the first token, one seq above.
     bool feed(const json::object& frame);
     /// Reads until at least `words` words in all, or the stream_end (returns true then).
     bool read_words(ws_client& ws, std::int64_t words);

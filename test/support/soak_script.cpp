@@ -122,7 +122,8 @@ void expect_clean(const seq_follower& follow)
     throw soak_failure("seq problems: " + all.str());
 }
 
-/// The end of a reply: the reason, the id, and a stream_end seq one past the last word.
+/// The end of a reply: the reason, the id, and a stream_end seq one past the last word,
+/// which comes one past the chat's user frame (section 2).
 void expect_end(
     const client& c, const seq_follower& follow, std::string_view reason, const std::string& id
 )
@@ -135,7 +136,7 @@ void expect_end(
     );
     expect(string_field(end, "id") == id, "stream_end of another message: " + str(end));
     expect(
-        int_field(end, "seq") == c.seq + follow.words() + 1,
+        int_field(end, "seq") == c.seq + 1 + follow.words() + 1,
         "stream_end seq after " + std::to_string(c.seq) + " and " + std::to_string(follow.words()) +
             " words: " + str(end)
     );

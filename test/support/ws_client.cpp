@@ -253,6 +253,8 @@ bool add_frame(reply& r, json::object f)
         (type == "token" ? r.text : r.reasoning) += string_of(f, "content");
         r.seqs.push_back(integer(f, "seq"));
         r.tokens.push_back(std::move(f));
+    } else if (type == "user") {
+        r.user = std::move(f);
     } else if (type == "error") {
         r.errors.push_back(std::move(f));
     } else if (type == "stream_end") {
@@ -279,8 +281,10 @@ reply ws_client::collect_reply(
         auto f = try_read(remaining(deadline));
         if (!f)
             BOOST_FAIL(
-                "no stream_end within " << timeout.count() << " ms; text so far: \"" << r.text
-                                        << "\", " << r.frames.size() << " frames"
+                "no stream_end within " << timeout.count() << " ms; text so far (" << r.text.size()
+                                        << " bytes): \"" << r.text.substr(0, 200)
+                                        << (r.text.size() > 200 ? "…" : "") << "\", "
+                                        << r.frames.size() << " frames"
             );
         if (add_frame(r, std::move(*f)))
             return r;
@@ -346,6 +350,11 @@ void ws_client::drop()
 std::int64_t check_seqs(const reply& r, std::int64_t seq_before, bool count_words)
 {
     std::int64_t prev = seq_before;
+    if (r.user) {
+        const auto seq = integer(*r.user, "seq");
+        BOOST_TEST(seq == prev + 1, "user " << *r.user << " after seq " << prev);
+        prev = seq;
+    }
     for (const auto& f : r.tokens) {
         const auto seq = integer(f, "seq");
         BOOST_TEST(seq > prev, "seq " << seq << " after " << prev << " in " << f);

@@ -27,6 +27,7 @@ struct reply
     std::vector<json::object> tokens; // token and reasoning frames, in order
     std::vector<std::int64_t> seqs;   // their seqs, in order
     std::vector<json::object> errors; // error frames
+    std::optional<json::object> user; // the chat's `user` frame, when read with the reply
     json::object end;                 // the stream_end frame
 };
 
@@ -105,9 +106,10 @@ private:
     error_code read_ec_;
 };
 
-/// Checks the seq rules of PROTOCOL.md section 2 on one reply from the mock: every token,
-/// reasoning and stream_end frame has a seq, they grow strictly, the first is above
-/// `seq_before`, and stream_end's is one more than the last token's. When `count_words`,
+/// Checks the seq rules of PROTOCOL.md section 2 on one reply from the mock: every user,
+/// token, reasoning and stream_end frame has a seq, they grow strictly, the first is above
+/// `seq_before` (the user frame's, when read, is exactly one above), and stream_end's is
+/// one more than the last token's. When `count_words`,
 /// each frame's seq also grows by exactly the number of mock tokens in it (mock tokens are
 /// "w<i> " / "r<i> ", one space each), which pins down joined frames too. Returns the
 /// stream_end seq.

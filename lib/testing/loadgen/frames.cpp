@@ -36,6 +36,8 @@ frame_type type_of(std::string_view t)
         return frame_type::stream_end;
     if (t == "session")
         return frame_type::session;
+    if (t == "user")
+        return frame_type::user;
     if (t == "reasoning")
         return frame_type::reasoning;
     if (t == "pong")
@@ -73,6 +75,10 @@ bool frame_decoder::decode(std::string_view text, server_frame& out)
         out.seq = uint_of(*o, "seq");
         out.id = string_of(*o, "id");
         out.reason = string_of(*o, "reason");
+        break;
+    case frame_type::user:
+        out.seq = uint_of(*o, "seq");
+        out.id = string_of(*o, "id");
         break;
     case frame_type::session:
         out.session = string_of(*o, "session");

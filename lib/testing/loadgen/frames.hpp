@@ -12,20 +12,21 @@
 
 namespace tokenrelay::loadgen {
 
-enum class frame_type { session, token, reasoning, stream_end, pong, error, other };
+enum class frame_type { session, user, token, reasoning, stream_end, pong, error, other };
 
 struct server_frame
 {
     frame_type type = frame_type::other;
-    std::string content;              // token, reasoning
-    std::optional<std::uint64_t> seq; // token, reasoning, stream_end (absent from tutorial relays)
-    std::string id;                   // token, stream_end, error
-    std::string reason;               // stream_end
-    std::string code;                 // error
-    std::string session;              // session
-    bool resumed = false;             // session
-    std::uint64_t last_seq = 0;       // session
-    std::uint64_t first_seq = 0;      // session
+    std::string content; // token, reasoning
+    std::optional<std::uint64_t>
+        seq;                     // user, token, reasoning, stream_end (not from tutorial relays)
+    std::string id;              // token, stream_end, error
+    std::string reason;          // stream_end
+    std::string code;            // error
+    std::string session;         // session
+    bool resumed = false;        // session
+    std::uint64_t last_seq = 0;  // session
+    std::uint64_t first_seq = 0; // session
 };
 
 /// Decodes relay frames; reuses one JSON parser's memory across frames.

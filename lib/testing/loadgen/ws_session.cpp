@@ -96,6 +96,16 @@ on_frame(worker& w, shared_run& run, session_state& s, reply_state& r, const ser
         if (f.seq)
             s.last_seq = std::max(s.last_seq, *f.seq);
         return std::nullopt;
+    case frame_type::user:
+        // Section 2: the chat's question, one seq before its first token.
+        if (f.seq) {
+            if (*f.seq != s.last_seq + 1) {
+                r.seq_broken = true;
+                ++m.seq_errors;
+            }
+            s.last_seq = std::max(s.last_seq, *f.seq);
+        }
+        return std::nullopt;
     case frame_type::stream_end: {
         if (f.seq) {
             if (*f.seq != s.last_seq + 1) {

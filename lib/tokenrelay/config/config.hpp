@@ -46,10 +46,11 @@ struct relay_config
     unsigned threads = 0; // 0: number of cores
     std::size_t max_connections = 100000;
     std::size_t max_connections_per_ip = 1000;
-    std::size_t max_sessions_per_ip = 100;     // attached or detached
-    std::size_t max_generations_per_ip = 20;   // replies running at once, both doors
-    std::size_t max_detached_sessions = 20000; // all clients
-    std::size_t max_upstream_requests = 10000; // concurrent upstream requests, all clients
+    std::size_t max_sessions_per_ip = 100;       // attached or detached
+    std::size_t max_connections_per_session = 8; // tabs and devices on one conversation
+    std::size_t max_generations_per_ip = 20;     // replies running at once, both doors
+    std::size_t max_detached_sessions = 20000;   // all clients
+    std::size_t max_upstream_requests = 10000;   // concurrent upstream requests, all clients
     std::size_t max_message_bytes = 65536;
     milliseconds resume_window{60000};
     milliseconds first_token_timeout{30000};

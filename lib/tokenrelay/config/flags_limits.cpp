@@ -31,6 +31,11 @@ constexpr std::array rows{
         "sessions one client IP may hold, attached or detached; past it its oldest detached "
         "session ends"
     ),
+    integer_flag<&c::max_connections_per_session, 1, 1024>(
+        "max-connections-per-session",
+        "connections sharing one session; past it the session's oldest connection is closed "
+        "with 4001 (1: a new connection takes the session over)"
+    ),
     integer_flag<&c::max_generations_per_ip, 1, max_connection_limit>(
         "max-generations-per-ip", "replies running at once for one client IP, WebSocket and HTTP"
     ),

@@ -20,6 +20,7 @@ std::string metrics_text(const runtime::relay_state& state)
     g.sessions_created = c.created.load();
     g.sessions_resumed = c.resumed.load();
     g.sessions_taken_over = c.taken_over.load();
+    g.connections_too_slow = c.too_slow.load();
     g.sessions_expired = c.expired.load();
     g.sessions_evicted = c.evicted.load();
     g.draining = state.draining.load();

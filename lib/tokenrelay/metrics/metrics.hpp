@@ -88,6 +88,7 @@ struct gauges
     std::uint64_t sessions_created = 0;
     std::uint64_t sessions_resumed = 0;
     std::uint64_t sessions_taken_over = 0;
+    std::uint64_t connections_too_slow = 0;
     std::uint64_t sessions_expired = 0;
     std::uint64_t sessions_evicted = 0; // ended early to keep a client within its bounds
     bool draining = false;

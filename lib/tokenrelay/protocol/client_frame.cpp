@@ -240,8 +240,10 @@ decode_result decode_client_frame(std::string_view text, const frame_limits& lim
             return decode_ping(*o, id);
         if (*name == "resume")
             return decode_resume(*o, id);
+        if (*name == "history")
+            return client_frame{history_frame{}};
     }
-    return fail(errc::unknown_type, "type must be one of chat, cancel, ping, resume", id);
+    return fail(errc::unknown_type, "type must be one of chat, cancel, ping, resume, history", id);
 }
 
 } // namespace tokenrelay::protocol

@@ -46,7 +46,12 @@ struct resume_frame
     std::uint64_t last_seq = 0;
 };
 
-using client_frame = std::variant<chat_frame, cancel_frame, ping_frame, resume_frame>;
+/// Asks for the session's stored conversation (PROTOCOL.md section 4).
+struct history_frame
+{};
+
+using client_frame =
+    std::variant<chat_frame, cancel_frame, ping_frame, resume_frame, history_frame>;
 
 struct frame_limits
 {

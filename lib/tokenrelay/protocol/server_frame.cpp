@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cstring>
+#include <utility>
 
 namespace tokenrelay::protocol {
 namespace {
@@ -35,7 +36,8 @@ void append_session_frame(
     std::string_view session_id,
     bool resumed,
     std::uint64_t last_seq,
-    std::uint64_t first_seq
+    std::uint64_t first_seq,
+    std::size_t connections
 )
 {
     out += R"({"type":"session","session":)";
@@ -45,6 +47,8 @@ void append_session_frame(
     append_int(out, last_seq);
     out += R"(,"first_seq":)";
     append_int(out, first_seq);
+    out += R"(,"connections":)";
+    append_int(out, connections);
     out += '}';
 }
 
@@ -99,6 +103,28 @@ void append_stream_end_frame(std::string& out, const stream_end_fields& f)
     out += R"(,"total_ms":)";
     append_int(out, f.total_ms);
     out += "}}";
+}
+
+void append_history_frame(
+    std::string& out, std::span<const history_message> messages, std::uint64_t through_seq
+)
+{
+    out += R"({"type":"history","messages":[)";
+    bool first = true;
+    for (const auto& m : messages) {
+        if (!std::exchange(first, false))
+            out += ',';
+        out += R"({"role":)";
+        append_json_string(out, m.role);
+        out += R"(,"content":)";
+        append_json_string(out, m.content);
+        out += R"(,"id":)";
+        append_json_string(out, m.id);
+        out += '}';
+    }
+    out += R"(],"through_seq":)";
+    append_int(out, through_seq);
+    out += '}';
 }
 
 void append_pong_frame(std::string& out, std::int64_t now_ms, std::string_view client_timestamp)

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -20,10 +21,11 @@ void append_session_frame(
     std::string_view session_id,
     bool resumed,
     std::uint64_t last_seq,
-    std::uint64_t first_seq
+    std::uint64_t first_seq,
+    std::size_t connections
 );
 
-/// `type` is "token" or "reasoning".
+/// `type` is "token", "reasoning" or "user": the three share their fields.
 void append_token_frame(
     std::string& out,
     std::string_view type,
@@ -48,6 +50,20 @@ struct stream_end_fields
 };
 
 void append_stream_end_frame(std::string& out, const stream_end_fields& f);
+
+/// One message of the `history` frame: views into the session's stored conversation.
+struct history_message
+{
+    std::string_view role;
+    std::string_view content;
+    std::string_view id;
+};
+
+/// The `history` frame (PROTOCOL.md section 4); `through_seq` is the seq of the last
+/// completed turn's stream_end.
+void append_history_frame(
+    std::string& out, std::span<const history_message> messages, std::uint64_t through_seq
+);
 
 /// `client_timestamp` is the raw JSON number from the ping; empty means absent.
 void append_pong_frame(std::string& out, std::int64_t now_ms, std::string_view client_timestamp);

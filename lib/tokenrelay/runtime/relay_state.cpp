@@ -17,6 +17,7 @@ session::session_settings session_settings_from(
     s.history_max_bytes = c.history_max_bytes;
     s.rate_limit = c.rate_limit;
     s.resume_window = c.resume_window;
+    s.max_connections = c.max_connections_per_session;
     s.prices = {c.price_input_usd, c.price_output_usd};
     s.token_budget = c.session_token_budget;
     s.log_content = c.log_content;

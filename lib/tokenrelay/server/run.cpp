@@ -217,7 +217,7 @@ int run_relay(config::relay_config cfg)
     for (auto& w : workers)
         w.join();
     for (auto& s : state.sessions.all())
-        s->drop_subscriber();
+        s->drop_subscribers();
     return 0;
 }
 

@@ -41,6 +41,7 @@ session::run_generation(chat_request request, std::string message_id, std::uint6
 awaitable<void> session::pump(upstream::event_channel& events, std::string message_id)
 {
     using kind = upstream::stream_event::kind;
+    wake_list readers;
     for (;;) {
         auto receive = with_op_memory(events.async_receive(deferred_tuple), home_);
         auto [ec, ev] = co_await std::move(receive);
@@ -48,7 +49,8 @@ awaitable<void> session::pump(upstream::event_channel& events, std::string messa
             co_return;
         std::optional<generation_end> ended;
         bool over_backlog = false;
-        std::shared_ptr<subscriber> sub;
+        // Reused for every event: waking the connections allocates nothing per token.
+        readers.clear();
         {
             std::lock_guard lock(mutex_);
             switch (ev.type) {
@@ -76,10 +78,11 @@ awaitable<void> session::pump(upstream::event_channel& events, std::string messa
             }
             }
             if (!ended) {
-                sub = attached_;
-                // Section 5: past the backlog limit the upstream read pauses until the
-                // client catches up; a detached session keeps reading into its bounded log.
-                over_backlog = sub && log_.bytes_after(cursor_) > settings_.backlog_bytes;
+                readers_locked(readers);
+                // Section 5: past the backlog limit of every connection the upstream read
+                // pauses until one catches up; a detached session keeps reading into its
+                // bounded log, and so does one whose slower connections lag a faster one.
+                over_backlog = all_behind_locked();
                 pump_waiting_ = over_backlog;
             }
         }
@@ -89,15 +92,14 @@ awaitable<void> session::pump(upstream::event_channel& events, std::string messa
         }
         if (over_backlog)
             metrics::global().backpressure_pauses.fetch_add(1, std::memory_order_relaxed);
-        if (sub)
-            sub->wake();
+        wake_all(readers);
         while (over_backlog) {
             co_await pump_timer_.wait_until_cancelled(home_);
             const auto state = co_await net::this_coro::cancellation_state;
             if (is_cancelled(state))
                 co_return;
             std::lock_guard lock(mutex_);
-            over_backlog = attached_ && log_.bytes_after(cursor_) > settings_.backlog_bytes;
+            over_backlog = all_behind_locked();
             pump_waiting_ = over_backlog;
         }
     }
@@ -159,24 +161,23 @@ session::generation_end session::end_generation_locked(protocol::stream_end_fiel
         done.record.reply = reply_->text;
     }
     reply_->user_content.clear();
-    log_.append_end(std::move(end));
+    through_seq_ = log_.append_end(std::move(end));
     // Section 4: the reply joins the history, a cancelled one as far as it got.
     if (!reply_->text.empty())
-        history_.add({"assistant", std::move(reply_->text)});
+        history_.add({"assistant", std::move(reply_->text)}, reply_->message_id);
     reply_->text.clear();
     running_ = false;
     slot_.reset();
     ticket_.reset();
     pump_waiting_ = false;
-    done.writer = attached_;
+    readers_locked(done.readers);
     return done;
 }
 
 void session::publish_end(const generation_end& done)
 {
     log_generation_end(done.record, settings_.prices, settings_.log_content);
-    if (done.writer)
-        done.writer->wake();
+    wake_all(done.readers);
     if (settings_.drain)
         settings_.drain->notify();
 }

@@ -2,14 +2,23 @@
 
 namespace tokenrelay::session {
 
-void history::add(chat_turn turn)
+void history::add(chat_turn turn, std::string id)
 {
     bytes_ += turn.content.size();
-    turns_.push_back(std::move(turn));
+    turns_.push_back(entry{std::move(turn), std::move(id)});
     while (!turns_.empty() && (turns_.size() > max_turns_ || bytes_ > max_bytes_)) {
-        bytes_ -= turns_.front().content.size();
+        bytes_ -= turns_.front().turn.content.size();
         turns_.pop_front();
     }
+}
+
+std::vector<chat_turn> history::turns() const
+{
+    std::vector<chat_turn> out;
+    out.reserve(turns_.size());
+    for (const auto& e : turns_)
+        out.push_back(e.turn);
+    return out;
 }
 
 void append_within(std::string& text, std::string_view more, std::size_t limit)

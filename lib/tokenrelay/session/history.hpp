@@ -6,6 +6,7 @@
 #include <tokenrelay/session/front_queue.hpp>
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -15,20 +16,33 @@ namespace tokenrelay::session {
 class history
 {
 public:
+    /// A turn and the message id of the chat it belongs to: a user message and its reply
+    /// share the chat's id (the `history` frame carries it).
+    struct entry
+    {
+        chat_turn turn;
+        std::string id;
+    };
+
+    /// Both bounds are at most what the flags allow (64 turns, 256 KiB).
     history(std::size_t max_turns, std::size_t max_bytes)
-        : max_turns_(max_turns), max_bytes_(max_bytes)
+        : max_turns_(static_cast<std::uint32_t>(max_turns)),
+          max_bytes_(static_cast<std::uint32_t>(max_bytes))
     {}
 
-    void add(chat_turn turn);
-    std::vector<chat_turn> turns() const { return {turns_.begin(), turns_.end()}; }
+    void add(chat_turn turn, std::string id = {});
+    /// The turns, oldest first, as an upstream request's messages.
+    std::vector<chat_turn> turns() const;
+    const front_queue<entry>& entries() const noexcept { return turns_; }
     std::size_t size() const noexcept { return turns_.size(); }
     std::size_t bytes() const noexcept { return bytes_; }
 
 private:
-    front_queue<chat_turn> turns_;
+    front_queue<entry> turns_;
     std::size_t bytes_ = 0;
-    std::size_t max_turns_;
-    std::size_t max_bytes_;
+    // Narrow: a session holds a history, and there are thousands of sessions.
+    std::uint32_t max_turns_;
+    std::uint32_t max_bytes_;
 };
 
 /// Appends as much of `more` to `text` as keeps it within `limit` bytes, cut at a UTF-8

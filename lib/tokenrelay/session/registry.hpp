@@ -32,7 +32,8 @@ struct registry_counters
 {
     std::atomic<std::uint64_t> created{0};
     std::atomic<std::uint64_t> resumed{0};
-    std::atomic<std::uint64_t> taken_over{0};
+    std::atomic<std::uint64_t> taken_over{0}; // evicted past the connection cap (4001)
+    std::atomic<std::uint64_t> too_slow{0};   // evicted behind the log (4002)
     std::atomic<std::uint64_t> expired{0};
     std::atomic<std::uint64_t> evicted{0};   // ended early to keep a client within its bounds
     std::atomic<std::uint64_t> forgotten{0}; // removed, for whatever reason

@@ -17,6 +17,19 @@ std::size_t cost(std::size_t text_bytes)
     return text_bytes + entry_overhead;
 }
 
+/// The frame type of a text entry; user, token and reasoning frames share their fields.
+std::string_view frame_type(entry_kind kind)
+{
+    switch (kind) {
+    case entry_kind::user:
+        return "user";
+    case entry_kind::reasoning:
+        return "reasoning";
+    default:
+        return "token";
+    }
+}
+
 } // namespace
 
 replay_log::storage& replay_log::held()
@@ -164,7 +177,8 @@ std::uint64_t replay_log::collect(
         }
         std::size_t j = i + 1;
         std::size_t joined_bytes = e.text_size;
-        while (j < entries.size() && entries[j].kind == e.kind && entries[j].message == e.message &&
+        while (j < entries.size() && e.kind != entry_kind::user && entries[j].kind == e.kind &&
+               entries[j].message == e.message &&
                sent + joined_bytes + entries[j].text_size <= max_bytes) {
             joined_bytes += entries[j].text_size;
             ++j;
@@ -174,12 +188,7 @@ std::uint64_t replay_log::collect(
         const auto& last = entries[j - 1];
         auto& frame = out.add();
         protocol::append_token_frame(
-            frame,
-            e.kind == entry_kind::token ? "token" : "reasoning",
-            content,
-            now_ms,
-            last.seq,
-            id_of(e)
+            frame, frame_type(e.kind), content, now_ms, last.seq, id_of(e)
         );
         sent += frame.size();
         cursor = last.seq;

@@ -18,7 +18,7 @@
 
 namespace tokenrelay::session {
 
-enum class entry_kind : std::uint8_t { token, reasoning, end, error };
+enum class entry_kind : std::uint8_t { user, token, reasoning, end, error };
 
 class replay_log
 {
@@ -29,6 +29,13 @@ public:
     /// Message `message_id` starts: the log keeps this one and the previous one, and
     /// drops anything older.
     void begin_message(std::string_view message_id);
+
+    /// Appends the `user` frame of message `message_id`: the chat's content, as sent.
+    /// Returns its seq.
+    std::uint64_t append_user(std::string_view message_id, std::string_view content)
+    {
+        return append_text(entry_kind::user, message_id, content);
+    }
 
     /// Appends generated text of one message and returns its seq.
     std::uint64_t append_text(entry_kind kind, std::string_view message_id, std::string_view text);
@@ -55,8 +62,8 @@ public:
 
     /// Serialises the entries after `cursor` into WebSocket messages appended to `out`:
     /// consecutive token (or reasoning) entries of one message become one frame whose
-    /// seq is the last one's. Stops once about `max_bytes` are out. Returns the new
-    /// cursor (unchanged when there was nothing to send).
+    /// seq is the last one's; a user entry is a frame of its own. Stops once about `max_bytes` are
+    /// out. Returns the new cursor (unchanged when there was nothing to send).
     std::uint64_t collect(
         std::uint64_t cursor, std::size_t max_bytes, std::int64_t now_ms, protocol::frame_batch& out
     ) const;

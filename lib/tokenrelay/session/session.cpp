@@ -33,20 +33,28 @@ session::~session() = default;
 session::attach_result
 session::attach(std::shared_ptr<subscriber> s, std::optional<std::uint64_t> last_seq)
 {
-    std::shared_ptr<subscriber> previous;
+    std::shared_ptr<subscriber> evicted;
     attach_result result;
     {
         std::lock_guard lock(mutex_);
-        previous = std::exchange(attached_, s);
         ++attach_epoch_;
-        // A fresh connection starts at the end; a resuming one right after what it has.
-        cursor_ = std::min(last_seq.value_or(log_.last_seq()), log_.last_seq());
-        result = {log_.first_seq(), log_.last_seq()};
+        // A fresh connection starts at the end; a resuming one right after what it has,
+        // or at the oldest frame the log still holds (section 3: the relay replays from
+        // first_seq). From then on a cursor the log drops is a connection too slow.
+        const auto last = log_.last_seq();
+        auto cursor = std::min(last_seq.value_or(last), last);
+        if (log_.first_seq() > 0)
+            cursor = std::max(cursor, log_.first_seq() - 1);
+        if (auto* again = attached_.find(s.get()))
+            again->cursor = cursor; // a `resume` of the session it already has
+        else
+            evicted = attached_.add({s, cursor}, settings_.max_connections);
+        result = {log_.first_seq(), last, attached_.size()};
     }
     owner_.clients.session_attached(this);
-    if (previous && previous != s) {
+    if (evicted && evicted != s) {
         owner_.counters.taken_over.fetch_add(1, std::memory_order_relaxed);
-        previous->close_taken_over();
+        evicted->evicted(eviction::taken_over);
     }
     net::post(home_, [self = shared_from_this()] { self->expiry_timer_.cancel(); });
     s->wake();
@@ -55,15 +63,32 @@ session::attach(std::shared_ptr<subscriber> s, std::optional<std::uint64_t> last
 
 void session::detach(const subscriber* s)
 {
-    std::uint64_t epoch = 0;
+    bool was_last = false;
     bool wake_pump = false;
     {
         std::lock_guard lock(mutex_);
-        if (attached_.get() != s)
+        if (!attached_.remove(s))
             return;
-        attached_.reset();
-        epoch = ++attach_epoch_;
+        was_last = attached_.empty();
         wake_pump = std::exchange(pump_waiting_, false);
+    }
+    after_leaving(was_last, wake_pump);
+}
+
+void session::after_leaving(bool was_last, bool wake_pump)
+{
+    if (!was_last) {
+        // The pump looks again: the connections left may be within the backlog limit.
+        if (wake_pump)
+            net::post(home_, [self = shared_from_this()] { self->pump_timer_.cancel(); });
+        return;
+    }
+    std::uint64_t epoch = 0;
+    {
+        std::lock_guard lock(mutex_);
+        if (!attached_.empty())
+            return; // one attached meanwhile
+        epoch = ++attach_epoch_;
     }
     // Past the bound on detached sessions of all clients, the oldest of them ends.
     if (auto victim = owner_.clients.session_detached(shared_from_this()))
@@ -95,7 +120,7 @@ awaitable<void> session::expire_after_window(std::uint64_t epoch)
     co_await expiry.async_wait(use_tuple);
     {
         std::lock_guard lock(mutex_);
-        if (attach_epoch_ != epoch || attached_)
+        if (attach_epoch_ != epoch || !attached_.empty())
             co_return;
     }
     stop(stop_reason::expired);
@@ -144,6 +169,7 @@ session::chat_outcome session::start_chat(protocol::chat_frame chat)
     chat_outcome outcome;
     chat_request request;
     std::uint64_t generation = 0;
+    wake_list readers;
     {
         std::lock_guard lock(mutex_);
         if (running_) {
@@ -165,8 +191,11 @@ session::chat_outcome session::start_chat(protocol::chat_frame chat)
         generation = ++generation_;
         slot_ = std::move(admitted.slot);
         ticket_ = std::move(admitted.ticket);
+        readers_locked(readers);
     }
     spawn_generation(std::move(request), outcome.id, generation);
+    // Every connection shows the question (section 2, the `user` frame).
+    wake_all(readers);
     return outcome;
 }
 
@@ -204,8 +233,9 @@ chat_request session::begin_generation_locked(protocol::chat_frame chat, const s
         reply_ = std::make_unique<reply_state>();
     reply_->model = request.model;
     reply_->user_content = settings_.log_content ? chat.content : std::string{};
-    history_.add({"user", std::move(chat.content)});
     log_.begin_message(id);
+    log_.append_user(id, chat.content);
+    history_.add({"user", std::move(chat.content)}, id);
     reply_->message_id = id;
     running_ = true;
     stop_reason_.reset();
@@ -251,33 +281,75 @@ bool session::collect(const subscriber* s, std::size_t max_bytes, protocol::fram
 {
     bool wake_pump = false;
     bool more_to_come = false;
+    std::shared_ptr<subscriber> too_slow;
+    bool was_last = false;
     {
         std::lock_guard lock(mutex_);
-        if (attached_.get() != s)
+        auto* r = attached_.find(s);
+        if (!r)
             return false;
-        more_to_come = running_;
-        cursor_ = log_.collect(cursor_, max_bytes, now_ms(), out);
-        if (pump_waiting_ && log_.bytes_after(cursor_) <= settings_.backlog_bytes) {
-            pump_waiting_ = false;
-            wake_pump = true;
+        if (r->cursor + 1 < log_.first_seq()) {
+            // Section 3: the log dropped frames this connection has not sent (the others
+            // kept the upstream going); it may resume from first_seq.
+            too_slow = r->sub;
+            attached_.remove(s);
+            was_last = attached_.empty();
+            wake_pump = std::exchange(pump_waiting_, false);
+        } else {
+            more_to_come = running_;
+            r->cursor = log_.collect(r->cursor, max_bytes, now_ms(), out);
+            if (pump_waiting_ && log_.bytes_after(r->cursor) <= settings_.backlog_bytes) {
+                pump_waiting_ = false;
+                wake_pump = true;
+            }
         }
+    }
+    if (too_slow) {
+        owner_.counters.too_slow.fetch_add(1, std::memory_order_relaxed);
+        too_slow->evicted(eviction::too_slow);
+        after_leaving(was_last, wake_pump);
+        return false;
     }
     if (wake_pump)
         net::post(home_, [self = shared_from_this()] { self->pump_timer_.cancel(); });
     return more_to_come;
 }
 
-void session::drop_subscriber()
+void session::drop_subscribers()
 {
-    std::shared_ptr<subscriber> gone;
+    std::vector<std::shared_ptr<subscriber>> gone;
     std::lock_guard lock(mutex_);
-    gone = std::move(attached_);
+    gone = attached_.clear();
 }
 
 bool session::attached() const
 {
     std::lock_guard lock(mutex_);
-    return attached_ != nullptr;
+    return !attached_.empty();
+}
+
+std::size_t session::connection_count() const
+{
+    std::lock_guard lock(mutex_);
+    return attached_.size();
+}
+
+void session::readers_locked(wake_list& out)
+{
+    attached_.for_each([&](attachments::reader& r) { out.push_back(r.sub); });
+}
+
+void session::wake_all(const wake_list& readers)
+{
+    for (const auto& r : readers)
+        r->wake();
+}
+
+bool session::all_behind_locked() const
+{
+    return attached_.all_of([&](const attachments::reader& r) {
+        return log_.bytes_after(r.cursor) > settings_.backlog_bytes;
+    });
 }
 
 bool session::generation_running() const
@@ -292,10 +364,22 @@ usage_totals session::totals() const
     return totals_;
 }
 
-std::vector<chat_turn> session::history_snapshot() const
+std::string session::history_frame() const
 {
+    std::vector<protocol::history_message> messages;
+    std::string out;
     std::lock_guard lock(mutex_);
-    return history_.turns();
+    const auto& entries = history_.entries();
+    messages.reserve(entries.size());
+    for (const auto& e : entries)
+        messages.push_back({e.turn.role, e.turn.content, e.id});
+    // Completed turns only: the running turn's question comes with the log's frames
+    // after through_seq (its `user` frame).
+    if (running_ && !messages.empty() && messages.back().role == "user" &&
+        messages.back().id == reply_->message_id)
+        messages.pop_back();
+    protocol::append_history_frame(out, messages, through_seq_);
+    return out;
 }
 
 } // namespace tokenrelay::session

@@ -1,10 +1,11 @@
 #pragma once
 // A chat session (PROTOCOL.md sections 3 and 4). It outlives connections: it owns the
-// running generation, its seq-numbered replay log and the conversation history, and a
-// connection attaches to it as a cursor into the log.
+// running generation, its seq-numbered replay log and the conversation history, and each
+// of its connections (tabs, devices; up to --max-connections-per-session) attaches to it
+// as a cursor into the log, reading at its own pace.
 //
 // Threading: the relay runs one single-threaded event loop per core. A session lives on
-// the loop that created it (its "home": generation, timers), while the connection
+// the loop that created it (its "home": generation, timers), while the connections
 // attached to it may run on any loop. Shared state is guarded by one mutex, held only
 // for short, non-blocking sections; cross-loop wake-ups are posted.
 
@@ -14,12 +15,14 @@
 #include <tokenrelay/core/lazy_timer.hpp>
 #include <tokenrelay/core/net.hpp>
 #include <tokenrelay/protocol/client_frame.hpp>
+#include <tokenrelay/session/attachments.hpp>
 #include <tokenrelay/session/client_table.hpp>
 #include <tokenrelay/session/generation_log.hpp>
 #include <tokenrelay/session/history.hpp>
 #include <tokenrelay/session/rate_limiter.hpp>
 #include <tokenrelay/session/replay_log.hpp>
 #include <tokenrelay/session/reply_accounting.hpp>
+#include <tokenrelay/session/subscriber.hpp>
 #include <tokenrelay/session/usage.hpp>
 #include <tokenrelay/upstream/model_source.hpp>
 #include <tokenrelay/upstream/request_slots.hpp>
@@ -45,9 +48,10 @@ struct session_settings
     std::size_t history_max_bytes = 256 * 1024;
     unsigned rate_limit = 30;
     std::chrono::milliseconds resume_window{60000};
-    usage_prices prices;            // both 0: stream_end.usage carries no cost
-    std::uint64_t token_budget = 0; // prompt + completion tokens per session; 0: none
-    bool log_content = false;       // generation_end logs the message and the reply
+    std::size_t max_connections = 8; // past it the oldest connection is evicted (4001)
+    usage_prices prices;             // both 0: stream_end.usage carries no cost
+    std::uint64_t token_budget = 0;  // prompt + completion tokens per session; 0: none
+    bool log_content = false;        // generation_end logs the message and the reply
     /// Shared by every session (and the HTTP endpoint); null: no cap.
     upstream::request_slots* upstream_slots = nullptr;
     /// Told of every generation that ends, for the drain's wait; may be null.
@@ -60,18 +64,6 @@ struct usage_totals
     std::int64_t prompt_tokens = 0;
     std::int64_t completion_tokens = 0;
     double cost_usd = 0;
-};
-
-/// A connection attached to a session, as the session sees it.
-class subscriber
-{
-public:
-    virtual ~subscriber() = default;
-    /// The log grew or the generation changed state. Thread-safe, cheap, may be called
-    /// for every token.
-    virtual void wake() = 0;
-    /// Another connection resumed this session (close with 4001). Thread-safe.
-    virtual void close_taken_over() = 0;
 };
 
 class session : public std::enable_shared_from_this<session>
@@ -95,11 +87,13 @@ public:
     {
         std::uint64_t first_seq = 0;
         std::uint64_t last_seq = 0;
+        std::size_t connections = 0; // this one included, an evicted one not
     };
     /// Attaches `s` with its cursor at `last_seq` (nullopt: a fresh connection, which
-    /// starts at the end of the log). A connection already attached is taken over.
+    /// starts at the end of the log), beside the connections the session has. Past
+    /// --max-connections-per-session the oldest of them is evicted (4001).
     attach_result attach(std::shared_ptr<subscriber> s, std::optional<std::uint64_t> last_seq);
-    /// Detaches `s` if it is still the attached one; starts the resume window.
+    /// Detaches `s` if it is attached; the last one to go starts the resume window.
     void detach(const subscriber* s);
 
     struct chat_outcome
@@ -117,17 +111,21 @@ public:
     /// registry forgets it): its reply is stopped as the window's end would.
     void end_now();
 
-    /// For the attached writer: frames after its cursor, up to about `max_bytes`. Returns
-    /// whether more are to come: a generation runs and `s` is still the attached writer.
+    /// For an attached connection's writer: frames after its cursor, up to about
+    /// `max_bytes`. Returns whether more are to come: a generation runs and `s` is still
+    /// attached. A connection whose cursor the log has dropped is evicted (4002).
     bool collect(const subscriber* s, std::size_t max_bytes, protocol::frame_batch& out);
 
-    /// Forgets the attached connection without the resume window; for process exit,
-    /// where the session and its connection would otherwise keep each other alive.
-    void drop_subscriber();
+    /// Forgets the attached connections without the resume window; for process exit,
+    /// where the session and its connections would otherwise keep each other alive.
+    void drop_subscribers();
 
     bool generation_running() const;
     bool attached() const;
-    std::vector<chat_turn> history_snapshot() const;
+    std::size_t connection_count() const;
+    /// The `history` frame (PROTOCOL.md section 4): the completed turns, through the seq
+    /// of the last one's stream_end.
+    std::string history_frame() const;
     usage_totals totals() const;
 
 private:
@@ -143,10 +141,14 @@ private:
         std::optional<reply_accounting> accounting;
     };
 
+    /// The attached connections, copied under the mutex to be woken outside it (a wake
+    /// may write at once, which takes the mutex).
+    using wake_list = std::vector<std::shared_ptr<subscriber>>;
+
     struct generation_end
     {
         ::tokenrelay::session::generation_record record;
-        std::shared_ptr<subscriber> writer;
+        wake_list readers;
     };
 
     awaitable<void>
@@ -172,6 +174,15 @@ private:
     void spawn_generation(chat_request request, std::string id, std::uint64_t generation);
     chat_outcome
     refuse(errc code, std::string message, std::int64_t retry_after_ms, std::string id);
+    /// Adds the attached connections to `out`. Call with mutex_ held.
+    void readers_locked(wake_list& out);
+    static void wake_all(const wake_list& readers);
+    /// Whether every connection is over the backlog limit: the upstream read then pauses
+    /// (section 5). False with none attached: a detached session reads into its log.
+    bool all_behind_locked() const;
+    /// After `s` left (detached or evicted): starts the resume window when it was the
+    /// last, and lets a pump waiting for it look again.
+    void after_leaving(bool was_last, bool wake_pump);
 
     const std::string id_;
     const std::string client_;
@@ -190,14 +201,15 @@ private:
     replay_log log_;
     history history_;
     rate_limiter limiter_;
-    std::shared_ptr<subscriber> attached_;
-    std::uint64_t cursor_ = 0;
+    attachments attached_;
     std::uint64_t attach_epoch_ = 0;
-    upstream::request_slot slot_;  // held while a generation runs
-    generation_ticket ticket_;     // the client's count of running replies, likewise
-    bool running_ = false;         // a generation has started and not logged its end
-    std::uint64_t generation_ = 0; // numbers generations, so a late finish is ignored
-    bool pump_waiting_ = false;    // the pump waits for the writer (backpressure)
+    std::uint64_t through_seq_ = 0; // the last completed turn's stream_end
+    upstream::request_slot slot_;   // held while a generation runs
+    generation_ticket ticket_;      // the client's count of running replies, likewise
+    std::uint64_t generation_ = 0;  // numbers generations, so a late finish is ignored
+    // Side by side, as small members of an object there are thousands of.
+    bool running_ = false;      // a generation has started and not logged its end
+    bool pump_waiting_ = false; // the pump waits for a connection (backpressure)
     std::optional<stop_reason> stop_reason_;
     std::uint64_t next_message_number_ = 1;
     std::unique_ptr<reply_state> reply_; // made by the first chat

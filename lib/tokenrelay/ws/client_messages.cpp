@@ -81,6 +81,8 @@ void client_messages::on_text(
         std::string out;
         protocol::append_pong_frame(out, now_ms(), ping->timestamp);
         answers_.push_back(std::move(out));
+    } else if (std::holds_alternative<protocol::history_frame>(frame)) {
+        answers_.push_back(session_->history_frame());
     } else if (auto* r = std::get_if<protocol::resume_frame>(&frame)) {
         if (!first) {
             queue_error(errc::bad_request, "resume must be the first message on a connection");
@@ -124,7 +126,9 @@ void client_messages::leave(const session::subscriber* self)
 void client_messages::queue_session_frame(bool resumed, const session::session::attach_result& r)
 {
     std::string frame;
-    protocol::append_session_frame(frame, session_->id(), resumed, r.last_seq, r.first_seq);
+    protocol::append_session_frame(
+        frame, session_->id(), resumed, r.last_seq, r.first_seq, r.connections
+    );
     answers_.push_back(std::move(frame));
 }
 

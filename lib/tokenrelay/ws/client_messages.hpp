@@ -1,8 +1,8 @@
 #pragma once
 // What a connection's client says, acted on (PROTOCOL.md section 2): each text message is
-// decoded and becomes session calls (chat, cancel, resume) and answer frames (pong, error,
-// session) queued for the connection's writer. The session-facing half of a connection,
-// with no socket: the connection passes itself in as the session's subscriber.
+// decoded and becomes session calls (chat, cancel, resume, history) and answer frames
+// (pong, error, session, history) queued for the connection's writer. The session-facing half of a
+// connection, with no socket: the connection passes itself in as the session's subscriber.
 
 #include <tokenrelay/core/error.hpp>
 #include <tokenrelay/protocol/frame_batch.hpp>
@@ -51,7 +51,7 @@ public:
     /// are to come (see session::collect). False with no session.
     bool
     collect(const session::subscriber* self, std::size_t max_bytes, protocol::frame_batch& out);
-    /// The session now belongs to another connection: forget it here.
+    /// The session has let go of this connection (evicted): forget it here.
     void forget_session() noexcept { session_.reset(); }
     /// The connection ends: the session's resume window starts.
     void leave(const session::subscriber* self);

@@ -148,12 +148,15 @@ void connection::on_write_watch(error_code ec)
     close_socket();
 }
 
-void connection::close_taken_over()
+void connection::evicted(session::eviction why)
 {
-    net::post(executor(), [self = shared_from_this()] {
-        // The session now belongs to the newer connection.
+    net::post(executor(), [self = shared_from_this(), why] {
+        // The session has let go of this connection already (section 3).
         self->messages_.forget_session();
-        self->request_close(4001, "session taken over");
+        if (why == session::eviction::taken_over)
+            self->request_close(4001, "session taken over");
+        else
+            self->request_close(4002, "too slow");
     });
 }
 

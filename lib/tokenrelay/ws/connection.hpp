@@ -57,7 +57,7 @@ public:
     );
 
     void wake() override;
-    void close_taken_over() override;
+    void evicted(session::eviction why) override;
     /// Flushes what the session has for this connection, then closes with 1001.
     void close_for_shutdown() override;
 

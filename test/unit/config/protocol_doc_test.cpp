@@ -145,7 +145,7 @@ void check_same(const std::set<T>& in_doc, const std::set<T>& in_code, std::stri
 
 // The close codes the relay sends. They are not reachable from this test's libraries
 // (tokenrelay_config, tokenrelay_core): lib/tokenrelay/ws/frame_reader.hpp names the
-// RFC 6455 ones for tokenrelay_ws, and 4001 is a literal where it is sent. Where each
+// RFC 6455 ones for tokenrelay_ws, and 4001 and 4002 are literals where they are sent. Where each
 // is sent, in lib/tokenrelay/ws/:
 // - 1000: connection.cpp, on_read_event(): the answer to a client's close frame that had
 //   no code (a client's own code is echoed, and is not one the relay chooses).
@@ -155,8 +155,11 @@ void check_same(const std::set<T>& in_doc, const std::set<T>& in_code, std::stri
 // - 1003: connection.cpp, on_message(): a binary message.
 // - 1007: frame_reader.cpp: invalid UTF-8 in a text message or a close reason.
 // - 1009: frame_reader.cpp: a message over --max-message-bytes.
-// - 4001: connection.cpp, close_taken_over(): another connection resumed the session.
-const std::set<int> relay_close_codes{1000, 1001, 1002, 1003, 1007, 1009, 4001};
+// - 4001: connection.cpp, evicted(): a newer connection joined the session past
+//   --max-connections-per-session.
+// - 4002: connection.cpp, evicted(): the session's log dropped frames this connection had
+//   not sent.
+const std::set<int> relay_close_codes{1000, 1001, 1002, 1003, 1007, 1009, 4001, 4002};
 
 } // namespace
 

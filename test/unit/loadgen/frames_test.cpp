@@ -23,6 +23,11 @@ BOOST_AUTO_TEST_CASE(decodes_the_relay_frames)
     BOOST_TEST(f.seq.value() == 5u);
     BOOST_TEST(f.id == "c1");
 
+    BOOST_REQUIRE(d.decode(R"({"type":"user","id":"c1","content":"hi","timestamp":1,"seq":2})", f));
+    BOOST_TEST((f.type == loadgen::frame_type::user));
+    BOOST_TEST(f.seq.value() == 2u);
+    BOOST_TEST(f.id == "c1");
+
     BOOST_REQUIRE(
         d.decode(R"({"type":"stream_end","id":"c1","seq":6,"reason":"stop","usage":{}})", f)
     );

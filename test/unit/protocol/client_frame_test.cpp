@@ -63,7 +63,7 @@ std::vector<error_case> error_cases()
     const std::string model_msg = "options.model must be one of the allowed models";
     const std::string session_msg = "session must be a non-empty string of at most 128 characters";
     const std::string last_seq_msg = "last_seq must be an integer >= 0";
-    const std::string type_msg = "type must be one of chat, cancel, ping, resume";
+    const std::string type_msg = "type must be one of chat, cancel, ping, resume, history";
     const std::string not_json = "frame is not valid JSON";
     const std::string not_object = "frame must be a JSON object";
     const auto chat = [](std::string fields) {
@@ -391,6 +391,12 @@ BOOST_AUTO_TEST_CASE(resume_frames)
     const auto c = decode_as<resume_frame>(R"({"last_seq":42,"session":"xyz","type":"resume"})");
     BOOST_TEST(c.session == "xyz");
     BOOST_TEST(c.last_seq == 42u);
+}
+
+BOOST_AUTO_TEST_CASE(history_frames)
+{
+    decode_as<history_frame>(R"({"type":"history"})");
+    decode_as<history_frame>(R"({"type":"history","id":"h1","last_seq":3})");
 }
 
 BOOST_AUTO_TEST_CASE(frame_larger_than_the_stack_arena)

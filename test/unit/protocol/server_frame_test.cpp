@@ -197,25 +197,48 @@ BOOST_AUTO_TEST_CASE(appends_after_existing_content)
 BOOST_AUTO_TEST_CASE(session_frame)
 {
     std::string out;
-    append_session_frame(out, "abc", false, 0, 0);
+    append_session_frame(out, "abc", false, 0, 0, 1);
     BOOST_TEST(
         out ==
-        R"({"type":"session","session":"abc","resumed":false,"protocol":1,"last_seq":0,"first_seq":0})"
+        R"({"type":"session","session":"abc","resumed":false,"protocol":1,"last_seq":0,"first_seq":0,"connections":1})"
     );
     out.clear();
-    append_session_frame(out, "s-_1", true, 42, 7);
+    append_session_frame(out, "s-_1", true, 42, 7, 3);
     BOOST_TEST(
         out ==
-        R"({"type":"session","session":"s-_1","resumed":true,"protocol":1,"last_seq":42,"first_seq":7})"
+        R"({"type":"session","session":"s-_1","resumed":true,"protocol":1,"last_seq":42,"first_seq":7,"connections":3})"
     );
     const auto o = parse_object(out);
-    BOOST_TEST(o.size() == 6u);
+    BOOST_TEST(o.size() == 7u);
+    BOOST_TEST(o.at("connections").to_number<std::uint64_t>() == 3u);
     BOOST_TEST(o.at("type").as_string() == "session");
     BOOST_TEST(o.at("session").as_string() == "s-_1");
     BOOST_TEST(o.at("resumed").as_bool() == true);
     BOOST_TEST(o.at("protocol").to_number<int>() == 1);
     BOOST_TEST(o.at("last_seq").to_number<std::uint64_t>() == 42u);
     BOOST_TEST(o.at("first_seq").to_number<std::uint64_t>() == 7u);
+}
+
+BOOST_AUTO_TEST_CASE(history_frame)
+{
+    std::string out;
+    append_history_frame(out, {}, 0);
+    BOOST_TEST(out == R"({"type":"history","messages":[],"through_seq":0})");
+    out.clear();
+    const std::vector<history_message> messages{
+        {"user", "say \"hi\"", "m1"},
+        {"assistant", "hi\n", "m1"},
+    };
+    append_history_frame(out, messages, 9);
+    BOOST_TEST(
+        out ==
+        R"({"type":"history","messages":[{"role":"user","content":"say \"hi\"","id":"m1"},{"role":"assistant","content":"hi\n","id":"m1"}],"through_seq":9})"
+    );
+    const auto o = parse_object(out);
+    BOOST_TEST(o.at("messages").as_array().size() == 2u);
+    BOOST_TEST(
+        o.at("messages").as_array()[0].as_object().at("content").as_string() == "say \"hi\""
+    );
 }
 
 BOOST_AUTO_TEST_CASE(token_and_reasoning_frames)

@@ -33,6 +33,7 @@ BOOST_AUTO_TEST_CASE(session_settings_are_the_config_defaults)
     BOOST_TEST(s.history_max_bytes == pieces.history_max_bytes);
     BOOST_TEST(s.rate_limit == pieces.rate_limit);
     BOOST_TEST(s.resume_window.count() == pieces.resume_window.count());
+    BOOST_TEST(s.max_connections == pieces.max_connections);
     BOOST_TEST(s.token_budget == pieces.token_budget);
     BOOST_TEST(s.log_content == pieces.log_content);
     BOOST_TEST(s.prices.input_per_million == pieces.prices.input_per_million);

@@ -90,6 +90,27 @@ BOOST_AUTO_TEST_CASE(seqs_start_at_one_and_grow_by_one)
     BOOST_TEST(log.last_seq() == 9u);
 }
 
+BOOST_AUTO_TEST_CASE(a_user_entry_is_a_frame_of_its_own_before_the_tokens)
+{
+    replay_log log;
+    log.begin_message("q1");
+    BOOST_TEST(log.append_user("q1", "say \"hi\"") == 1u);
+    log.append_text(entry_kind::token, "q1", "t0 ");
+    log.append_text(entry_kind::token, "q1", "t1 ");
+    BOOST_TEST(log.append_end(end_fields("q1", "stop", 1, 2)) == 4u);
+    tokenrelay::protocol::frame_batch out;
+    BOOST_TEST(log.collect(0, 1 << 20, 1000, out) == 4u);
+    BOOST_REQUIRE(out.size() == 3u);
+    BOOST_TEST(
+        std::string(out[0]) ==
+        R"({"type":"user","content":"say \"hi\"","timestamp":1000,"seq":1,"id":"q1"})"
+    );
+    const auto joined = json::parse(out[1]).as_object();
+    BOOST_TEST(joined.at("type").as_string() == "token");
+    BOOST_TEST(joined.at("content").as_string() == "t0 t1 ");
+    BOOST_TEST(joined.at("seq").to_number<std::uint64_t>() == 3u);
+}
+
 BOOST_AUTO_TEST_CASE(empty_log_reports_zero)
 {
     replay_log log;
