@@ -66,6 +66,12 @@ void loop_set::stop_all()
         c->stop();
 }
 
+void loop_set::shut_down()
+{
+    for (auto& c : contexts)
+        c->shutdown();
+}
+
 awaitable<void>
 drain_on_signal(net::signal_set& signals, runtime::relay_state& state, loop_set& loops)
 {

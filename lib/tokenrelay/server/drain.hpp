@@ -12,16 +12,32 @@
 
 namespace tokenrelay::server {
 
+/// One event loop whose pending handlers can be destroyed before its services are.
+class event_loop : public net::io_context
+{
+public:
+    using net::io_context::io_context;
+    /// Destroys every handler still queued or waiting on this loop (Asio's
+    /// execution_context::shutdown); the loop's services stay until it is destroyed.
+    using net::execution_context::shutdown;
+};
+
 /// The event loops, one per thread, and what each owns, all in the same order: the
 /// model source whose connections live on it and the listener it accepts on.
 struct loop_set
 {
-    std::vector<std::unique_ptr<net::io_context>> contexts;
+    std::vector<std::unique_ptr<event_loop>> contexts;
     std::vector<std::unique_ptr<upstream::model_source>> sources;
     std::vector<std::unique_ptr<runtime::loop_context>> loops;
     std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
 
     void stop_all();
+    /// At exit, after the loops stopped: destroys the pending handlers of every loop
+    /// before any loop is destroyed. A handler on one loop may hold the last reference to
+    /// something with a timer or socket on another (a connection, and the session it
+    /// joined from another loop); released while a loop is being destroyed, it would
+    /// reach into a loop already gone.
+    void shut_down();
 };
 
 /// Waits for the first signal on `signals`, then drains. Runs on the first loop.

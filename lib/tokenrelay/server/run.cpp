@@ -127,7 +127,7 @@ void make_loops(
 )
 {
     for (unsigned i = 0; i < threads; ++i) {
-        r.contexts.push_back(std::make_unique<net::io_context>(1));
+        r.contexts.push_back(std::make_unique<event_loop>(1));
         r.sources.push_back(make_source(*r.contexts.back(), cfg, up.endpoint, up.tls));
         r.loops.push_back(std::make_unique<runtime::loop_context>(
             r.contexts.back()->get_executor(), *r.sources.back()
@@ -218,6 +218,7 @@ int run_relay(config::relay_config cfg)
         w.join();
     for (auto& s : state.sessions.all())
         s->drop_subscribers();
+    r.shut_down();
     return 0;
 }
 
