@@ -207,6 +207,26 @@ std::uint16_t child_process::wait_for_listening(std::chrono::milliseconds timeou
     }
 }
 
+void child_process::wait_for_output(std::string_view text, std::chrono::milliseconds timeout)
+{
+    const auto deadline = std::chrono::steady_clock::now() + scaled(timeout);
+    while (stdout_text().find(text) == std::string::npos) {
+        if (!running()) {
+            std::ostringstream msg;
+            msg << program_ << " ended before printing \"" << text << "\" (" << *status_
+                << "); output:\n"
+                << stdout_text() << stderr_text();
+            throw std::runtime_error(msg.str());
+        }
+        if (std::chrono::steady_clock::now() >= deadline)
+            throw std::runtime_error(
+                program_ + " did not print \"" + std::string(text) + "\" in time; output:\n" +
+                stdout_text() + stderr_text()
+            );
+        std::this_thread::sleep_for(poll_period);
+    }
+}
+
 std::string child_process::stdout_text() const
 {
     return read_file(dir_ / "stdout");

@@ -9,6 +9,7 @@
 #include <optional>
 #include <ostream>
 #include <string>
+#include <string_view>
 #include <sys/types.h>
 #include <utility>
 #include <vector>
@@ -48,6 +49,10 @@ public:
     /// last ':'. Throws when the child exits first or the time runs out (with its stderr).
     /// Both waits here are scaled for the build (time_scale.hpp).
     std::uint16_t wait_for_listening(std::chrono::milliseconds timeout);
+
+    /// Waits for `text` in stdout. Throws when the child exits first or the time runs out
+    /// (with its stderr).
+    void wait_for_output(std::string_view text, std::chrono::milliseconds timeout);
 
     void signal(int sig);
     /// Whether signal() was ever called: an exit the test did not ask for is a crash.

@@ -1,0 +1,37 @@
+#pragma once
+// Commands sent together and answered together: one pipelined unit for a connection.
+
+#include <tokenrelay/store/resp.hpp>
+
+#include <cstddef>
+#include <initializer_list>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace tokenrelay::store {
+
+class redis_request
+{
+public:
+    void push(std::span<const std::string_view> args)
+    {
+        append_command(bytes_, args);
+        ++replies_;
+    }
+    void push(std::initializer_list<std::string_view> args)
+    {
+        push(std::span<const std::string_view>(args.begin(), args.size()));
+    }
+
+    bool empty() const noexcept { return replies_ == 0; }
+    /// How many replies answer it: one per command.
+    std::size_t replies() const noexcept { return replies_; }
+    const std::string& bytes() const noexcept { return bytes_; }
+
+private:
+    std::string bytes_;
+    std::size_t replies_ = 0;
+};
+
+} // namespace tokenrelay::store
