@@ -1,5 +1,7 @@
 #include <tokenrelay/core/session_id.hpp>
 
+#include <tokenrelay/core/base64url.hpp>
+
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
@@ -13,23 +15,7 @@ std::string make_session_id()
     std::array<unsigned char, 16> bytes{};
     if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1)
         throw std::runtime_error("RAND_bytes failed");
-    static constexpr char alphabet[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    std::string out;
-    out.reserve(22);
-    unsigned bits = 0;
-    int nbits = 0;
-    for (unsigned char b : bytes) {
-        bits = (bits << 8) | b;
-        nbits += 8;
-        while (nbits >= 6) {
-            nbits -= 6;
-            out.push_back(alphabet[(bits >> nbits) & 0x3f]);
-        }
-    }
-    if (nbits > 0)
-        out.push_back(alphabet[(bits << (6 - nbits)) & 0x3f]);
-    return out;
+    return base64url(bytes);
 }
 
 bool session_id_equal(std::string_view a, std::string_view b) noexcept

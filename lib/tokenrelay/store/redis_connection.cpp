@@ -244,6 +244,11 @@ awaitable<void> redis_connection::run([[maybe_unused]] std::shared_ptr<redis_con
 
 bool redis_connection::deliver(resp_value value)
 {
+    if (on_message_ && value.type == resp_value::kind::array && value.elements.size() == 3 &&
+        value.elements[0].text == "message") {
+        on_message_(value.elements[1].text, value.elements[2].text);
+        return true;
+    }
     if (waiting_.empty())
         return false; // a reply to nothing asked
     auto& front = waiting_.front();

@@ -66,6 +66,13 @@ public:
     {
         on_state_change_ = std::move(callback);
     }
+    /// Makes this a subscriber connection: a pushed Pub/Sub message (["message", channel,
+    /// payload]) goes to `callback` instead of answering a request. Subscriptions do not
+    /// survive a reconnect: the owner subscribes again when on_state_change says up.
+    void on_message(std::function<void(std::string_view channel, std::string_view payload)> callback)
+    {
+        on_message_ = std::move(callback);
+    }
     /// Why the store went down last, for the log and /readyz (never holds the password).
     const std::string& last_failure() const noexcept { return last_failure_; }
 
@@ -137,6 +144,7 @@ private:
     connection_error drop_reason_ = connection_error::lost;
     std::string last_failure_;
     std::function<void(bool)> on_state_change_;
+    std::function<void(std::string_view, std::string_view)> on_message_;
     counters stats_;
 };
 

@@ -14,14 +14,16 @@ namespace tokenrelay::store {
 class redis_request
 {
 public:
-    void push(std::span<const std::string_view> args)
+    /// Adds a command answered by `replies` replies: one, except for (UN)SUBSCRIBE, which
+    /// answers once per channel.
+    void push(std::span<const std::string_view> args, std::size_t replies = 1)
     {
         append_command(bytes_, args);
-        ++replies_;
+        replies_ += replies;
     }
-    void push(std::initializer_list<std::string_view> args)
+    void push(std::initializer_list<std::string_view> args, std::size_t replies = 1)
     {
-        push(std::span<const std::string_view>(args.begin(), args.size()));
+        push(std::span<const std::string_view>(args.begin(), args.size()), replies);
     }
 
     bool empty() const noexcept { return replies_ == 0; }

@@ -315,3 +315,46 @@ BOOST_AUTO_TEST_CASE(tls_with_a_test_ca)
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(redis_subscriber_suite)
+
+BOOST_AUTO_TEST_CASE(pushed_messages_go_to_the_callback_and_replies_to_requests)
+{
+    redis_server redis;
+    started sub(endpoint_of(redis));
+    std::vector<std::pair<std::string, std::string>> got;
+    net::steady_timer two(sub.io, net::steady_timer::time_point::max());
+    sub.conn->on_message([&](std::string_view channel, std::string_view payload) {
+        got.emplace_back(channel, payload);
+        if (got.size() == 2)
+            two.cancel();
+    });
+    wait_state(sub.io, *sub.conn, true, 5s);
+    redis_request r;
+    r.push({"SUBSCRIBE", "a", "b"}, 2);
+    auto confirmed = run_coro(sub.io, exec(*sub.conn, std::move(r)), scaled(5s));
+    BOOST_REQUIRE(!confirmed.ec);
+    BOOST_REQUIRE_EQUAL(confirmed.replies.size(), 2u);
+    BOOST_TEST(confirmed.replies[0].elements.at(0).text == "subscribe");
+    BOOST_TEST(confirmed.replies[1].elements.at(1).text == "b");
+
+    BOOST_TEST(redis.cli({"PUBLISH", "b", "two"}) == "1");
+    BOOST_TEST(redis.cli({"PUBLISH", "a", "one\r\nline"}) == "1");
+    auto wait = [&]() -> awaitable<void> { co_await two.async_wait(use_tuple); };
+    run_coro(sub.io, wait(), scaled(5s));
+    BOOST_REQUIRE_EQUAL(got.size(), 2u);
+    BOOST_TEST(got[0].first == "b");
+    BOOST_TEST(got[0].second == "two");
+    BOOST_TEST(got[1].first == "a");
+    BOOST_TEST(got[1].second == "one\r\nline");
+
+    // A request after pushes is still matched to its own reply.
+    redis_request u;
+    u.push({"UNSUBSCRIBE", "a"});
+    auto left = run_coro(sub.io, exec(*sub.conn, std::move(u)), scaled(5s));
+    BOOST_REQUIRE(!left.ec);
+    BOOST_TEST(left.replies.at(0).elements.at(0).text == "unsubscribe");
+    BOOST_TEST(redis.cli({"PUBLISH", "a", "gone"}) == "0");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
