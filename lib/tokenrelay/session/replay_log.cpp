@@ -115,6 +115,38 @@ std::uint64_t replay_log::append_end(protocol::stream_end_fields fields)
     return fields.seq;
 }
 
+std::string_view replay_log::last_text() const noexcept
+{
+    const auto& entries = held().entries;
+    return entries.empty() ? std::string_view{} : text_of(entries.back());
+}
+
+bool replay_log::append_stored(
+    entry_kind kind, std::uint64_t seq, std::string_view message_id, std::string_view text
+)
+{
+    if (seq < next_seq_)
+        return false;
+    // An error carries the seq of the stream_end after it, which is not assigned yet: one
+    // already here has that seq too.
+    if (kind == entry_kind::error && held_ && !held_->entries.empty() &&
+        held_->entries.back().kind == entry_kind::error && held_->entries.back().seq == seq)
+        return false;
+    if (seq > next_seq_) {
+        // The store's log was trimmed past what this one had: what lies between is gone,
+        // exactly as if this log had dropped it.
+        while (held_ && !held_->entries.empty())
+            pop_front();
+        next_seq_ = seq;
+    }
+    if (kind == entry_kind::user)
+        begin_message(message_id);
+    if (kind != entry_kind::error)
+        ++next_seq_;
+    push(seq, kind, message_id, [&](std::string& out) { out.append(text); });
+    return true;
+}
+
 std::uint64_t replay_log::first_seq() const noexcept
 {
     const auto& entries = held().entries;
@@ -155,13 +187,17 @@ std::size_t replay_log::bytes_after(std::uint64_t cursor) const noexcept
 }
 
 std::uint64_t replay_log::collect(
-    std::uint64_t cursor, std::size_t max_bytes, std::int64_t now_ms, protocol::frame_batch& out
+    std::uint64_t cursor,
+    std::size_t max_bytes,
+    std::int64_t now_ms,
+    protocol::frame_batch& out,
+    std::uint64_t through_seq
 ) const
 {
     const auto& entries = held().entries;
     std::size_t sent = 0;
     std::size_t i = index_after(cursor);
-    while (i < entries.size() && sent < max_bytes) {
+    while (i < entries.size() && sent < max_bytes && entries[i].seq <= through_seq) {
         const entry& e = entries[i];
         if (e.kind == entry_kind::end || e.kind == entry_kind::error) {
             const auto frame = text_of(e);
@@ -178,6 +214,7 @@ std::uint64_t replay_log::collect(
         std::size_t j = i + 1;
         std::size_t joined_bytes = e.text_size;
         while (j < entries.size() && e.kind != entry_kind::user && entries[j].kind == e.kind &&
+               entries[j].seq <= through_seq &&
                entries[j].message == e.message &&
                sent + joined_bytes + entries[j].text_size <= max_bytes) {
             joined_bytes += entries[j].text_size;

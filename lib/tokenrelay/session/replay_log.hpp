@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -63,10 +64,27 @@ public:
     /// Serialises the entries after `cursor` into WebSocket messages appended to `out`:
     /// consecutive token (or reasoning) entries of one message become one frame whose
     /// seq is the last one's; a user entry is a frame of its own. Stops once about `max_bytes` are
-    /// out. Returns the new cursor (unchanged when there was nothing to send).
+    /// out, and before any entry past `through_seq` (a shared store's log sends only what
+    /// the store holds). Returns the new cursor (unchanged when there was nothing to send).
     std::uint64_t collect(
-        std::uint64_t cursor, std::size_t max_bytes, std::int64_t now_ms, protocol::frame_batch& out
+        std::uint64_t cursor,
+        std::size_t max_bytes,
+        std::int64_t now_ms,
+        protocol::frame_batch& out,
+        std::uint64_t through_seq = std::numeric_limits<std::uint64_t>::max()
     ) const;
+
+    /// The text of the entry appended last: token text, or the serialised frame of an end
+    /// or an error (what a shared store keeps of it).
+    std::string_view last_text() const noexcept;
+
+    /// Appends an entry written by another instance (a shared store's log) with its own
+    /// seq. Entries at or below last_seq() are ignored (already here); one past a gap
+    /// moves the log on to it, as if the missing ones had been dropped. Returns whether
+    /// it was appended.
+    bool append_stored(
+        entry_kind kind, std::uint64_t seq, std::string_view message_id, std::string_view text
+    );
 
 private:
     // (No member initialisers: front_queue checks that these are nothrow default

@@ -10,6 +10,7 @@ namespace json = boost::json;
 using tokenrelay::errc;
 using tokenrelay::session::entry_kind;
 using tokenrelay::session::replay_log;
+namespace protocol = tokenrelay::protocol;
 
 namespace {
 
@@ -306,6 +307,68 @@ BOOST_AUTO_TEST_CASE(storage_follows_the_kept_messages_not_the_largest_ever)
     BOOST_TEST(log.storage_bytes() < 16384u, "held " << log.storage_bytes() << " of " << peak);
     const auto r = drain(log, 0, 1 << 20);
     BOOST_TEST(r.text == "ss");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(replay_log_stored)
+
+BOOST_AUTO_TEST_CASE(collect_stops_at_through_seq)
+{
+    replay_log log;
+    log.begin_message("m1");
+    log.append_user("m1", "hi");
+    log.append_text(entry_kind::token, "m1", "a");
+    log.append_text(entry_kind::token, "m1", "b");
+    protocol::frame_batch out;
+    BOOST_TEST(log.collect(0, 1 << 20, 0, out, 2) == 2u);
+    BOOST_REQUIRE_EQUAL(out.size(), 2u);
+    BOOST_TEST(std::string(out[1]).find("\"content\":\"a\"") != std::string::npos);
+    protocol::frame_batch rest;
+    BOOST_TEST(log.collect(2, 1 << 20, 0, rest) == 3u);
+    BOOST_TEST(log.last_text() == "b");
+}
+
+BOOST_AUTO_TEST_CASE(stored_entries_keep_their_seqs_and_skip_what_is_here)
+{
+    replay_log writer;
+    writer.begin_message("m1");
+    writer.append_user("m1", "hi");
+    writer.append_text(entry_kind::token, "m1", "Hel");
+    writer.append_error(errc::timeout, "no token", "m1");
+    const auto error_text = std::string(writer.last_text());
+    protocol::stream_end_fields end;
+    end.id = "m1";
+    end.reason = "error";
+    const auto end_seq = writer.append_end(end);
+    const auto end_text = std::string(writer.last_text());
+
+    replay_log reader;
+    BOOST_TEST(reader.append_stored(entry_kind::user, 1, "m1", "hi"));
+    BOOST_TEST(reader.append_stored(entry_kind::token, 2, "m1", "Hel"));
+    BOOST_TEST(!reader.append_stored(entry_kind::token, 2, "m1", "Hel")); // read twice
+    BOOST_TEST(reader.append_stored(entry_kind::error, end_seq, "m1", error_text));
+    BOOST_TEST(!reader.append_stored(entry_kind::error, end_seq, "m1", error_text));
+    BOOST_TEST(reader.append_stored(entry_kind::end, end_seq, "m1", end_text));
+    BOOST_TEST(reader.last_seq() == writer.last_seq());
+
+    protocol::frame_batch a, b;
+    writer.collect(0, 1 << 20, 7, a);
+    reader.collect(0, 1 << 20, 7, b);
+    BOOST_REQUIRE_EQUAL(a.size(), b.size());
+    for (std::size_t i = 0; i < a.size(); ++i)
+        BOOST_TEST(std::string(a[i]) == std::string(b[i]));
+}
+
+BOOST_AUTO_TEST_CASE(a_gap_moves_the_log_on)
+{
+    replay_log reader;
+    BOOST_TEST(reader.append_stored(entry_kind::user, 1, "m1", "hi"));
+    BOOST_TEST(reader.append_stored(entry_kind::user, 5, "m2", "again"));
+    BOOST_TEST(reader.first_seq() == 5u);
+    BOOST_TEST(reader.last_seq() == 5u);
+    BOOST_TEST(reader.append_stored(entry_kind::token, 6, "m2", "x"));
+    BOOST_TEST(reader.last_seq() == 6u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
