@@ -24,7 +24,8 @@ int main(int argc, char** argv)
     auto& cfg = *parsed.config;
     tokenrelay::log::configure(cfg.log_level, cfg.log_format);
     // Secrets never reach a log line, whatever carries them there.
-    for (const auto* secret : {&cfg.api_key, &cfg.client_token, &cfg.metrics_token})
+    for (const auto* secret :
+         {&cfg.api_key, &cfg.client_token, &cfg.metrics_token, &cfg.store_password})
         tokenrelay::log::add_secret(*secret);
     try {
         return tokenrelay::server::run_relay(std::move(cfg));

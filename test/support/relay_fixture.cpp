@@ -18,14 +18,6 @@ using namespace std::chrono_literals;
 
 constexpr auto start_timeout = 10s;
 
-bool current_test_failed()
-{
-    namespace ut = boost::unit_test;
-    if (std::uncaught_exceptions() > 0)
-        return true;
-    const auto& results = ut::results_collector.results(ut::framework::current_test_case().p_id);
-    return results.p_assertions_failed > 0;
-}
 
 /// SIGTERM, then SIGKILL after `grace`; the exit status when the process ended by itself.
 std::optional<exit_status> stop(child_process& p, std::chrono::milliseconds grace)
@@ -41,6 +33,15 @@ std::optional<exit_status> stop(child_process& p, std::chrono::milliseconds grac
 }
 
 } // namespace
+
+bool current_test_failed()
+{
+    namespace ut = boost::unit_test;
+    if (std::uncaught_exceptions() > 0)
+        return true;
+    const auto& results = ut::results_collector.results(ut::framework::current_test_case().p_id);
+    return results.p_assertions_failed > 0;
+}
 
 relay_fixture::relay_fixture(relay_options options) : options_(std::move(options))
 {

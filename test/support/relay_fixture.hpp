@@ -85,6 +85,10 @@ private:
 /// bounds are not what load tests are about.
 std::vector<std::string> one_address_load(std::vector<std::string> flags = {});
 
+/// Whether the running test case has failed so far (or is unwinding): a fixture then
+/// prints its processes' output.
+bool current_test_failed();
+
 /// Starts tokenrelay alone (no mock) with exactly `args`, for start-up and flag tests.
 std::unique_ptr<child_process> start_relay(
     std::vector<std::string> args,

@@ -103,6 +103,55 @@ parsed<std::string> parse_base_url(std::string_view text)
     return out;
 }
 
+parsed<store_address> parse_store(std::string_view text)
+{
+    parsed<store_address> out;
+    if (text == "memory")
+        return out;
+    const auto parsed_url = boost::urls::parse_absolute_uri(text);
+    const auto scheme = parsed_url ? lowercase(parsed_url->scheme()) : std::string{};
+    if (!parsed_url || (scheme != "redis" && scheme != "rediss")) {
+        out.problem = "expected memory, redis://HOST:PORT[/DB] or rediss://HOST:PORT[/DB], got " +
+                      quote(text);
+        return out;
+    }
+    const auto& url = *parsed_url;
+    // Not echoed from here on: the URL may carry a credential.
+    if (url.has_password()) {
+        out.problem = "a password in the store URL is not allowed (it would show in ps and "
+                      "logs): set TOKENRELAY_STORE_PASSWORD or use --store-password-file";
+        return out;
+    }
+    if (!url.has_authority() || url.encoded_host().empty()) {
+        out.problem = "expected a store URL with a host";
+        return out;
+    }
+    store_address a;
+    a.redis = true;
+    a.tls = scheme == "rediss";
+    a.host = url.host_address();
+    a.username = url.has_userinfo() ? std::string(url.user()) : std::string{};
+    if (url.has_port()) {
+        const auto port = parse_integer(url.port(), 1, 65535);
+        if (!port) {
+            out.problem = "expected a port from 1 to 65535 in the store URL";
+            return out;
+        }
+        a.port = static_cast<std::uint16_t>(port.value);
+    }
+    auto path = std::string_view(url.encoded_path());
+    if (!path.empty() && path != "/") {
+        const auto db = parse_integer(path.substr(1), 0, 65535);
+        if (!db || url.has_query() || url.has_fragment()) {
+            out.problem = "expected a database number after the store URL's host, e.g. /0";
+            return out;
+        }
+        a.db = static_cast<int>(db.value);
+    }
+    out.value = std::move(a);
+    return out;
+}
+
 parsed<std::string> parse_origin(std::string_view text)
 {
     parsed<std::string> out;

@@ -43,7 +43,8 @@ class parser
 public:
     parser(int argc, const char* const* argv, getenv_fn getenv)
         : argc_(argc), argv_(argv), getenv_(getenv ? getenv : &process_getenv),
-          env_key_(detail::trim(env("TOKENRELAY_API_KEY")))
+          env_key_(detail::trim(env("TOKENRELAY_API_KEY"))),
+          env_store_password_(detail::trim(env("TOKENRELAY_STORE_PASSWORD")))
     {}
 
     parse_result run()
@@ -155,6 +156,14 @@ private:
             config_.api_key = env_key_;
         }
 
+        // Likewise a password file wins over TOKENRELAY_STORE_PASSWORD.
+        if (config_.store_password.empty() && !env_store_password_.empty()) {
+            if (auto problem = detail::check_store_password(env_store_password_);
+                !problem.empty())
+                return fail("TOKENRELAY_STORE_PASSWORD: " + problem);
+            config_.store_password = env_store_password_;
+        }
+
         // The relay reads an empty list as "only --model"; a given list must not lock the
         // default model out.
         auto& models = config_.allowed_models;
@@ -185,6 +194,7 @@ private:
     parse_result fail(std::string message) const
     {
         message = redact(redact(message, env_key_), config_.api_key);
+        message = redact(redact(message, env_store_password_), config_.store_password);
         return parse_result{std::nullopt, std::move(message), false};
     }
 
@@ -192,6 +202,7 @@ private:
     const char* const* argv_;
     getenv_fn getenv_;
     std::string env_key_;
+    std::string env_store_password_;
     relay_config config_;
     std::vector<const detail::flag_spec*> given_;
 };

@@ -27,6 +27,19 @@ struct listen_address
     bool operator==(const listen_address&) const = default;
 };
 
+/// Where sessions live (PROTOCOL.md section 8): this process, or a shared Redis.
+struct store_address
+{
+    bool redis = false; // false: --store memory
+    bool tls = false;   // rediss://
+    std::string host;
+    std::uint16_t port = 6379;
+    int db = 0;
+    std::string username; // an ACL user, from the URL's user info (never a password)
+
+    bool operator==(const store_address&) const = default;
+};
+
 /// The wire format the upstream speaks: OpenAI-compatible chat completions (PROTOCOL.md
 /// section 6) or Anthropic's Messages API (`POST {base}/messages`, `x-api-key`, named SSE
 /// events).
@@ -72,6 +85,9 @@ struct relay_config
     log::level log_level = log::level::info;
     log::format log_format = log::format::text;
     std::string api_key; // from TOKENRELAY_API_KEY or --api-key-file, never a flag
+    store_address store;
+    std::string store_password; // from TOKENRELAY_STORE_PASSWORD or --store-password-file
+    std::string store_ca;       // extra CA file for rediss://; empty: system store only
 
     // Limits that are fixed by PROTOCOL.md rather than flags, kept here so tests can
     // lower them.

@@ -21,6 +21,7 @@ std::span<const flag_spec> limit_flags();     // flags_limits.cpp
 std::span<const flag_spec> access_flags();    // flags_access.cpp
 std::span<const flag_spec> logging_flags();   // flags_logging.cpp
 std::span<const flag_spec> api_key_flags();   // flags_access.cpp
+
 std::span<const flag_spec> test_knob_flags(); // flags_test_knobs.cpp
 
 template <class T>

@@ -45,5 +45,7 @@ std::string env_name(std::string_view flag_name);
 
 /// Checks an upstream key wherever it came from; never echoes it.
 std::string check_api_key(std::string_view key);
+/// Why `password` cannot be the store's, or empty (flags_access.cpp).
+std::string check_store_password(std::string_view password);
 
 } // namespace tokenrelay::config::detail

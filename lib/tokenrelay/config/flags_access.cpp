@@ -123,6 +123,14 @@ constexpr std::array rows{
         .unset = "none",
     },
     flag_spec{
+        .name = "store-password-file",
+        .metavar = "FILE",
+        .help = "file holding the store's password (wins over TOKENRELAY_STORE_PASSWORD)",
+        .apply = [](relay_config& c, std::string_view v
+                 ) { return read_secret_file(v, "password", check_store_password, c.store_password); },
+        .unset = "none: TOKENRELAY_STORE_PASSWORD",
+    },
+    flag_spec{
         .name = "client-token-file",
         .metavar = "FILE",
         .help = "file holding the client token (instead of --client-token, which shows in ps)",
@@ -148,6 +156,16 @@ constexpr std::array api_key_rows{
 std::span<const flag_spec> access_flags()
 {
     return rows;
+}
+
+// Redis takes any bytes as a password; a line break or other control character is a
+// mistake in the file (or a second line), never part of it.
+std::string check_store_password(std::string_view password)
+{
+    for (unsigned char ch : password)
+        if (ch < 0x20 || ch == 0x7f)
+            return "expected one line without control characters";
+    return {};
 }
 
 std::span<const flag_spec> api_key_flags()

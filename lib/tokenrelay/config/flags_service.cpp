@@ -107,6 +107,45 @@ constexpr std::array rows{
         .unset = "system store",
     },
     flag_spec{
+        .name = "store",
+        .metavar = "URL",
+        .help = "where sessions live: memory, or redis://HOST:PORT[/DB] / rediss://... shared by "
+                "every instance that names it",
+        .apply =
+            [](relay_config& c, std::string_view v) {
+                auto store = parse_store(v);
+                if (store)
+                    c.store = store.value;
+                return store.problem;
+            },
+        .show =
+            [](const relay_config& c) {
+                const auto& s = c.store;
+                if (!s.redis)
+                    return std::string("memory");
+                const bool v6 = s.host.find(':') != std::string::npos;
+                return std::string(s.tls ? "rediss://" : "redis://") +
+                       (s.username.empty() ? "" : s.username + "@") +
+                       (v6 ? "[" + s.host + "]" : s.host) + ":" + std::to_string(s.port) + "/" +
+                       std::to_string(s.db);
+            },
+        .unset = {},
+    },
+    flag_spec{
+        .name = "store-ca",
+        .metavar = "FILE",
+        .help = "extra CA certificates (PEM) for a rediss:// store",
+        .apply =
+            [](relay_config& c, std::string_view v) {
+                auto problem = check_readable_file(std::string(v));
+                if (problem.empty())
+                    c.store_ca = v;
+                return problem;
+            },
+        .show = [](const relay_config& c) { return c.store_ca; },
+        .unset = "system store",
+    },
+    flag_spec{
         .name = "threads",
         .metavar = "N",
         .help = "event-loop threads, 1 to 1024",

@@ -66,6 +66,8 @@ parsed<std::string> parse_base_url(std::string_view text);
 /// A browser origin (RFC 6454: scheme, host, optional port, nothing else), serialised the
 /// way browsers send it in the Origin header: lower case, default port left out.
 parsed<std::string> parse_origin(std::string_view text);
+/// "memory", or redis://[USER@]HOST[:PORT][/DB] / rediss://…; a password in it is refused.
+parsed<store_address> parse_store(std::string_view text);
 
 /// A host name clients reach the relay by (--public-host): a DNS name or an IP address, no
 /// scheme, port or path. Returned in lower case without a final dot, the form the Host

@@ -40,6 +40,8 @@ std::string_view code_name(errc e) noexcept
         return "overloaded";
     case errc::unauthorized:
         return "unauthorized";
+    case errc::store_unavailable:
+        return "store_unavailable";
     }
     return "unknown";
 }

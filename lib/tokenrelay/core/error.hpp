@@ -20,6 +20,7 @@ enum class errc {
     timeout,
     overloaded,
     unauthorized,
+    store_unavailable,
 };
 
 /// The wire name of a code, e.g. "bad_json".

@@ -123,9 +123,13 @@ response plain_response(
     if (path == "/readyz") {
         const bool ready =
             !state.draining.load() && state.connections.size() < state.config.max_connections;
+        std::string body = ready ? "ready" : "not ready";
+        // Section 8: a store that is down leaves the instance serving on its own.
+        if (state.store)
+            body += state.store->up() ? "\nstore: up" : "\nstore: down";
         return text_response(
             ready ? http::status::ok : http::status::service_unavailable,
-            ready ? "ready" : "not ready",
+            body,
             version,
             keep_alive
         );

@@ -24,6 +24,8 @@ std::string metrics_text(const runtime::relay_state& state)
     g.sessions_expired = c.expired.load();
     g.sessions_evicted = c.evicted.load();
     g.draining = state.draining.load();
+    if (state.store)
+        g.store_up = state.store->up();
     return metrics::render(g);
 }
 

@@ -278,7 +278,8 @@ void render_labelled_counters(std::string& out, const relay_metrics& m)
         load(m.upstream_retries)
     );
     header(out, "tokenrelay_errors_total", "Error frames sent to clients, by code.", "counter");
-    for (int c = static_cast<int>(errc::bad_json); c <= static_cast<int>(errc::unauthorized); ++c)
+    for (int c = static_cast<int>(errc::bad_json); c <= static_cast<int>(errc::store_unavailable);
+         ++c)
         sample(
             out,
             "tokenrelay_errors_total",
@@ -314,6 +315,37 @@ void render_refusals_and_latency(std::string& out, const relay_metrics& m)
     );
 }
 
+void render_store(std::string& out, const relay_metrics& m, bool up)
+{
+    render_all(
+        out,
+        {
+            {"tokenrelay_store_up", "1 while the shared session store answers.", "gauge", up ? 1.0 : 0.0},
+            {"tokenrelay_store_appends_total", "Log entries written to the store.", "counter",
+             load(m.store_appends)},
+            {"tokenrelay_store_append_batches_total",
+             "Appends to the store: one per session per round trip, however many entries.",
+             "counter", load(m.store_append_batches)},
+            {"tokenrelay_store_bytes_total", "Bytes of appends sent to the store.", "counter",
+             load(m.store_bytes)},
+            {"tokenrelay_store_errors_total",
+             "Appends the store refused or never answered.", "counter", load(m.store_errors)},
+            {"tokenrelay_store_takeovers_total",
+             "Replies ended as interrupted after their instance's lease lapsed.", "counter",
+             load(m.store_takeovers)},
+            {"tokenrelay_store_sessions_local_total",
+             "Sessions that delivered frames without the store (it was down) and stay here.",
+             "counter", load(m.store_sessions_local)},
+            {"tokenrelay_store_loads_total",
+             "Sessions loaded from the store to resume them here.", "counter",
+             load(m.store_loads)},
+        }
+    );
+    m.store_latency.render(
+        out, "tokenrelay_store_append_seconds", "Round trip of an append to the store."
+    );
+}
+
 } // namespace
 
 std::string render(const gauges& g)
@@ -340,6 +372,8 @@ std::string render(const gauges& g)
     render_token_counters(out, m);
     render_labelled_counters(out, m);
     render_refusals_and_latency(out, m);
+    if (g.store_up)
+        render_store(out, m, *g.store_up);
     render_all(
         out,
         {

@@ -8,6 +8,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace tokenrelay::metrics {
@@ -55,6 +56,15 @@ struct relay_metrics
     std::atomic<std::int64_t> upstream_idle_connections{0};
     histogram ttft;
     histogram inter_token;
+    // The shared session store (PROTOCOL.md section 8).
+    std::atomic<std::uint64_t> store_appends{0};        // log entries sent
+    std::atomic<std::uint64_t> store_append_batches{0}; // appends, one per session per round
+    std::atomic<std::uint64_t> store_bytes{0};          // request bytes of those appends
+    std::atomic<std::uint64_t> store_errors{0};         // requests the store refused or lost
+    std::atomic<std::uint64_t> store_takeovers{0};      // replies ended for a vanished instance
+    std::atomic<std::uint64_t> store_sessions_local{0}; // sessions that went on without it
+    std::atomic<std::uint64_t> store_loads{0};          // sessions loaded from the store
+    histogram store_latency;                            // an append's round trip
 
     void count_error(errc code) noexcept
     {
@@ -92,6 +102,8 @@ struct gauges
     std::uint64_t sessions_expired = 0;
     std::uint64_t sessions_evicted = 0; // ended early to keep a client within its bounds
     bool draining = false;
+    /// With a shared store: whether it is up (section 8); nothing without one.
+    std::optional<bool> store_up;
 };
 
 /// The exposition text: the counters of global(), the gauges, and the process's RSS and

@@ -20,6 +20,7 @@ std::string_view type_for(errc code)
     case errc::upstream_error:
     case errc::timeout:
     case errc::overloaded:
+    case errc::store_unavailable:
         break;
     }
     return "server_error";

@@ -3,11 +3,36 @@
 namespace tokenrelay::runtime {
 namespace {
 
+std::unique_ptr<store::shared_store> store_from(const config::relay_config& c)
+{
+    if (!c.store.redis)
+        return nullptr;
+    store::redis_endpoint e;
+    e.host = c.store.host;
+    e.port = c.store.port;
+    e.db = c.store.db;
+    e.username = c.store.username;
+    e.password = c.store_password;
+    if (c.store.tls) {
+        e.tls = std::make_shared<ssl::context>(ssl::context::tls_client);
+        e.tls->set_default_verify_paths();
+        if (!c.store_ca.empty())
+            e.tls->load_verify_file(c.store_ca);
+    }
+    store::store_timing t;
+    t.key_ttl = c.resume_window;
+    return std::make_unique<store::shared_store>(std::move(e), t);
+}
+
 session::session_settings session_settings_from(
-    const config::relay_config& c, upstream::request_slots& slots, drain_watch& drain
+    const config::relay_config& c,
+    upstream::request_slots& slots,
+    drain_watch& drain,
+    store::shared_store* shared
 )
 {
     session::session_settings s;
+    s.store = shared;
     s.upstream_slots = &slots;
     s.drain = &drain;
     s.model = c.model;
@@ -51,7 +76,8 @@ protocol::frame_limits frame_limits_from(const config::relay_config& c)
 
 relay_state::relay_state(config::relay_config cfg)
     : config(std::move(cfg)), upstream_slots(config.max_upstream_requests),
-      session_settings(session_settings_from(config, upstream_slots, drain)),
+      store(store_from(config)),
+      session_settings(session_settings_from(config, upstream_slots, drain, store.get())),
       frame_limits(frame_limits_from(config)), sessions(client_limits_from(config))
 {}
 

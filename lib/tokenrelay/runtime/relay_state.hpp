@@ -8,6 +8,7 @@
 #include <tokenrelay/protocol/client_frame.hpp>
 #include <tokenrelay/runtime/connection_set.hpp>
 #include <tokenrelay/session/registry.hpp>
+#include <tokenrelay/store/shared_store.hpp>
 #include <tokenrelay/upstream/model_source.hpp>
 #include <tokenrelay/upstream/request_slots.hpp>
 
@@ -23,6 +24,7 @@ struct relay_state
     const config::relay_config config;
     // Before session_settings and connections, which point to them.
     upstream::request_slots upstream_slots;
+    std::unique_ptr<store::shared_store> store; // --store redis://…; null: memory
     drain_watch drain; // told of every generation, completion and connection that ends
     const session::session_settings session_settings;
     const protocol::frame_limits frame_limits;

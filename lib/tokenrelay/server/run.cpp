@@ -198,6 +198,11 @@ int run_relay(config::relay_config cfg)
     loop_set r;
     make_loops(r, threads, cfg, up);
     runtime::relay_state state(std::move(cfg));
+    if (state.store) {
+        for (auto& c : r.contexts)
+            state.store->add_loop(c->get_executor());
+        state.store->start();
+    }
     listen(r, state);
 
     auto& main_ctx = *r.contexts.front();
@@ -218,6 +223,8 @@ int run_relay(config::relay_config cfg)
         w.join();
     for (auto& s : state.sessions.all())
         s->drop_subscribers();
+    if (state.store)
+        state.store->stop();
     r.shut_down();
     return 0;
 }

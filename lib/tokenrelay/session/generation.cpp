@@ -7,6 +7,7 @@
 #include <tokenrelay/core/session_id.hpp>
 #include <tokenrelay/metrics/metrics.hpp>
 #include <tokenrelay/session/session.hpp>
+#include <tokenrelay/session/store_link.hpp>
 #include <tokenrelay/upstream/stream_guarded.hpp>
 
 #include <exception>
@@ -64,6 +65,9 @@ awaitable<void> session::pump(upstream::event_channel& events, std::string messa
                     message_id,
                     ev.text
                 );
+                store_record_locked(
+                    ev.type == kind::token ? entry_kind::token : entry_kind::reasoning, message_id
+                );
                 break;
             case kind::finished:
                 ended = end_generation_locked(end_fields_locked(
@@ -73,6 +77,7 @@ awaitable<void> session::pump(upstream::event_channel& events, std::string messa
             case kind::failed: {
                 const auto reason = reply_->accounting->on_failed(ev.end->code);
                 log_.append_error(ev.end->code, ev.end->message, message_id);
+                store_record_locked(entry_kind::error, message_id);
                 ended = end_generation_locked(end_fields_locked(reason));
                 break;
             }
@@ -92,7 +97,11 @@ awaitable<void> session::pump(upstream::event_channel& events, std::string messa
         }
         if (over_backlog)
             metrics::global().backpressure_pauses.fetch_add(1, std::memory_order_relaxed);
-        wake_all(readers);
+        // With a shared store the connections are woken when it has the frames.
+        if (store_)
+            flush_to_store();
+        else
+            wake_all(readers);
         while (over_backlog) {
             co_await pump_timer_.wait_until_cancelled(home_);
             const auto state = co_await net::this_coro::cancellation_state;
@@ -162,6 +171,16 @@ session::generation_end session::end_generation_locked(protocol::stream_end_fiel
     }
     reply_->user_content.clear();
     through_seq_ = log_.append_end(std::move(end));
+    if (store_ && !store_->local_only) {
+        store_record_locked(entry_kind::end, reply_->message_id);
+        store_->ended_turns.clear();
+        if (store_->turn_user)
+            store_->ended_turns.push_back(std::move(*store_->turn_user));
+        store_->turn_user.reset();
+        if (!reply_->text.empty())
+            store_->ended_turns.push_back({"assistant", reply_->text, reply_->message_id});
+        store_->end_pending = true;
+    }
     // Section 4: the reply joins the history, a cancelled one as far as it got.
     if (!reply_->text.empty())
         history_.add({"assistant", std::move(reply_->text)}, reply_->message_id);
@@ -177,7 +196,10 @@ session::generation_end session::end_generation_locked(protocol::stream_end_fiel
 void session::publish_end(const generation_end& done)
 {
     log_generation_end(done.record, settings_.prices, settings_.log_content);
-    wake_all(done.readers);
+    if (store_)
+        flush_to_store(); // wakes the connections once the store has the end
+    else
+        wake_all(done.readers);
     if (settings_.drain)
         settings_.drain->notify();
 }

@@ -1,6 +1,9 @@
 #include <tokenrelay/core/clock.hpp>
 #include <tokenrelay/core/session_id.hpp>
+#include <tokenrelay/core/log.hpp>
+#include <tokenrelay/metrics/metrics.hpp>
 #include <tokenrelay/session/registry.hpp>
+#include <tokenrelay/store/shared_store.hpp>
 
 #include <functional>
 
@@ -28,6 +31,8 @@ std::shared_ptr<session> registry::create(
     auto s = std::make_shared<session>(
         make_session_id(), std::move(home), source, settings, *this, std::move(client)
     );
+    if (settings.store)
+        s->join_store(nullptr);
     const auto h = id_hash(s->id());
     auto& sh = shard_for(h);
     {
@@ -57,6 +62,62 @@ std::shared_ptr<session> registry::find(std::string_view id) const
         if (session_id_equal(it->second->id(), id))
             return it->second;
     return nullptr;
+}
+
+std::shared_ptr<session> registry::add(std::shared_ptr<session> s)
+{
+    const auto h = id_hash(s->id());
+    auto& sh = shard_for(h);
+    {
+        std::lock_guard lock(sh.mutex);
+        auto [first, last] = sh.sessions.equal_range(h);
+        for (auto it = first; it != last; ++it)
+            if (session_id_equal(it->second->id(), s->id()))
+                return it->second;
+        sh.sessions.emplace(h, s);
+    }
+    if (auto victim = clients.add_session(s, s->client(), now_ms()))
+        end(std::static_pointer_cast<session>(victim));
+    return s;
+}
+
+awaitable<registry::loaded> registry::load(
+    std::string id,
+    std::uint64_t last_seq,
+    loop_executor home,
+    upstream::model_source& source,
+    const session_settings& settings,
+    std::string client
+)
+{
+    auto& commands = settings.store->at(home).commands();
+    auto read = commands.async_exec(store::load_request(store::keys_for(id), 0), use_tuple);
+    auto [ec, replies] = co_await std::move(read);
+    if (ec)
+        co_return loaded{nullptr, errc::store_unavailable};
+    store::stored_session stored;
+    try {
+        stored = store::parse_load(replies);
+    } catch (const std::exception& e) {
+        log::warn("store_load_failed", {{"session", short_session_id(id)}, {"what", e.what()}});
+        co_return loaded{nullptr, errc::store_unavailable};
+    }
+    if (!stored.exists)
+        co_return loaded{nullptr, errc::session_not_found};
+    // Frames this client holds and the store lacks went out while it was down, from an
+    // instance that keeps the session to itself.
+    if (stored.meta.local_only || last_seq > stored.last_seq)
+        co_return loaded{nullptr, errc::store_unavailable};
+    if (auto here = find(id))
+        co_return loaded{here, {}}; // loaded by another connection meanwhile
+    auto s = std::make_shared<session>(std::move(id), home, source, settings, *this, std::move(client));
+    s->join_store(&stored);
+    auto kept = add(s);
+    if (kept != s)
+        s->leave_store();
+    else
+        metrics::global().store_loads.fetch_add(1, std::memory_order_relaxed);
+    co_return loaded{kept, {}};
 }
 
 void registry::forget(const session& s)

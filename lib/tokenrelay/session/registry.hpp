@@ -54,6 +54,25 @@ public:
     );
     /// The live session with this id, or null.
     std::shared_ptr<session> find(std::string_view id) const;
+
+    /// What load() found.
+    struct loaded
+    {
+        std::shared_ptr<session> found;
+        std::optional<errc> refused; // session_not_found or store_unavailable
+    };
+    /// With a shared store: the session with this id as the store holds it, made here
+    /// with `home` as its loop, to resume a connection that has seqs through `last_seq`.
+    /// Run on `home`. Refused with store_unavailable when the store cannot be read or
+    /// lacks what the client holds (frames delivered while it was down, section 8).
+    awaitable<loaded> load(
+        std::string id,
+        std::uint64_t last_seq,
+        loop_executor home,
+        upstream::model_source& source,
+        const session_settings& settings,
+        std::string client
+    );
     /// Removes a session whose resume window ended.
     void forget(const session& s);
     /// Ends a detached session before its resume window is over: its reply is stopped
@@ -75,6 +94,10 @@ public:
     client_table clients;
 
 private:
+    /// Adds `s`, made elsewhere, unless a session with its id is here already: returns
+    /// the one that is.
+    std::shared_ptr<session> add(std::shared_ptr<session> s);
+
     struct shard
     {
         mutable std::mutex mutex;

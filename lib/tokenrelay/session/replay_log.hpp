@@ -48,6 +48,8 @@ public:
     /// Appends the generation's stream_end; `fields.seq` is assigned here and returned.
     std::uint64_t append_end(protocol::stream_end_fields fields);
 
+    /// The first seq of the previous message: what begin_message keeps from (0: all).
+    std::uint64_t kept_from_seq() const noexcept { return previous_message_seq_; }
     /// Highest seq assigned, 0 when none.
     std::uint64_t last_seq() const noexcept { return next_seq_ - 1; }
     /// Oldest seq still held; 0 for a log that never held anything, last_seq()+1 when

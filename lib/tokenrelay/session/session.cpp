@@ -3,6 +3,8 @@
 #include <tokenrelay/core/session_id.hpp>
 #include <tokenrelay/session/registry.hpp>
 #include <tokenrelay/session/session.hpp>
+#include <tokenrelay/session/store_link.hpp>
+#include <tokenrelay/store/shared_store.hpp>
 
 #include <algorithm>
 #include <exception>
@@ -41,7 +43,8 @@ session::attach(std::shared_ptr<subscriber> s, std::optional<std::uint64_t> last
         // A fresh connection starts at the end; a resuming one right after what it has,
         // or at the oldest frame the log still holds (section 3: the relay replays from
         // first_seq). From then on a cursor the log drops is a connection too slow.
-        const auto last = log_.last_seq();
+        // With a shared store, only what it holds exists for a connection.
+        const auto last = std::min(log_.last_seq(), deliverable_locked());
         auto cursor = std::min(last_seq.value_or(last), last);
         if (log_.first_seq() > 0)
             cursor = std::max(cursor, log_.first_seq() - 1);
@@ -56,7 +59,11 @@ session::attach(std::shared_ptr<subscriber> s, std::optional<std::uint64_t> last
         owner_.counters.taken_over.fetch_add(1, std::memory_order_relaxed);
         evicted->evicted(eviction::taken_over);
     }
-    net::post(home_, [self = shared_from_this()] { self->expiry_timer_.cancel(); });
+    net::post(home_, [self = shared_from_this()] {
+        self->expiry_timer_.cancel();
+        if (self->store_ && self->store_->joined)
+            self->store_->loop.keep_alive(self->store_->keys);
+    });
     s->wake();
     return result;
 }
@@ -96,6 +103,16 @@ void session::after_leaving(bool was_last, bool wake_pump)
     net::post(home_, [self = shared_from_this(), epoch, wake_pump] {
         if (wake_pump)
             self->pump_timer_.cancel();
+        if (self->store_ && self->store_->joined) {
+            // The keys live for the resume window from now, unless another instance
+            // keeps them (it has connections too).
+            self->store_->loop.stop_keeping_alive(self->store_->keys.meta);
+            store::redis_request touch;
+            store::push_touch(touch, self->store_->keys, self->settings_.resume_window);
+            self->store_->loop.commands().async_exec(
+                std::move(touch), [](error_code, std::vector<store::resp_value>) {}
+            );
+        }
         net::co_spawn(
             self->home_,
             [self, epoch] { return self->expire_after_window(epoch); },
@@ -125,6 +142,7 @@ awaitable<void> session::expire_after_window(std::uint64_t epoch)
     }
     stop(stop_reason::expired);
     owner_.forget(*this);
+    leave_store();
     owner_.counters.expired.fetch_add(1, std::memory_order_relaxed);
     log::debug("session_expired", {{"session", short_session_id(id_)}});
 }
@@ -148,10 +166,13 @@ void session::end_now()
         ++attach_epoch_;
     }
     stop(stop_reason::expired);
-    net::post(home_, [self = shared_from_this()] { self->expiry_timer_.cancel(); });
+    net::post(home_, [self = shared_from_this()] {
+        self->expiry_timer_.cancel();
+        self->leave_store();
+    });
 }
 
-session::chat_outcome session::start_chat(protocol::chat_frame chat)
+session::chat_outcome session::start_chat(protocol::chat_frame chat, std::weak_ptr<subscriber> from)
 {
     if (auto refused = check_chat(chat.id))
         return std::move(*refused);
@@ -187,11 +208,26 @@ session::chat_outcome session::start_chat(protocol::chat_frame chat)
         }
         outcome.id =
             chat.id.empty() ? "m" + std::to_string(next_message_number_++) : std::move(chat.id);
-        request = begin_generation_locked(std::move(chat), outcome.id);
         generation = ++generation_;
         slot_ = std::move(admitted.slot);
         ticket_ = std::move(admitted.ticket);
-        readers_locked(readers);
+        if (store_) {
+            // Held while the store's lease is taken on the home loop; the generation
+            // begins there (stored_session.cpp).
+            running_ = true;
+            stop_reason_.reset();
+        } else {
+            request = begin_generation_locked(std::move(chat), outcome.id);
+            readers_locked(readers);
+        }
+    }
+    if (store_) {
+        net::co_spawn(
+            home_,
+            begin_with_store(std::move(chat), outcome.id, generation, std::move(from)),
+            log::task_failure{"store chat start"}
+        );
+        return outcome;
     }
     spawn_generation(std::move(request), outcome.id, generation);
     // Every connection shows the question (section 2, the `user` frame).
@@ -202,7 +238,7 @@ session::chat_outcome session::start_chat(protocol::chat_frame chat)
 std::optional<session::chat_outcome> session::check_chat(const std::string& chat_id)
 {
     std::lock_guard lock(mutex_);
-    if (running_)
+    if (running_ || remote_running_)
         return refuse(errc::busy, busy_message, 0, chat_id);
     // Checked before the rate limiters so a refused chat does not use up a message slot.
     // A session's totals never shrink; the wait offered is the resume window, after which
@@ -235,6 +271,7 @@ chat_request session::begin_generation_locked(protocol::chat_frame chat, const s
     reply_->user_content = settings_.log_content ? chat.content : std::string{};
     log_.begin_message(id);
     log_.append_user(id, chat.content);
+    store_record_locked(entry_kind::user, id);
     history_.add({"user", std::move(chat.content)}, id);
     reply_->message_id = id;
     running_ = true;
@@ -270,6 +307,11 @@ void session::stop(stop_reason why)
 {
     {
         std::lock_guard lock(mutex_);
+        if (!running_ && remote_running_ && why == stop_reason::cancelled) {
+            // Another instance generates it: ask that one (section 8).
+            net::post(home_, [self = shared_from_this()] { self->publish_cancel(); });
+            return;
+        }
         if (!running_ || stop_reason_)
             return;
         stop_reason_ = why;
@@ -296,8 +338,8 @@ bool session::collect(const subscriber* s, std::size_t max_bytes, protocol::fram
             was_last = attached_.empty();
             wake_pump = std::exchange(pump_waiting_, false);
         } else {
-            more_to_come = running_;
-            r->cursor = log_.collect(r->cursor, max_bytes, now_ms(), out);
+            more_to_come = running_ || remote_running_;
+            r->cursor = log_.collect(r->cursor, max_bytes, now_ms(), out, deliverable_locked());
             if (pump_waiting_ && log_.bytes_after(r->cursor) <= settings_.backlog_bytes) {
                 pump_waiting_ = false;
                 wake_pump = true;
@@ -375,7 +417,7 @@ std::string session::history_frame() const
         messages.push_back({e.turn.role, e.turn.content, e.id});
     // Completed turns only: the running turn's question comes with the log's frames
     // after through_seq (its `user` frame).
-    if (running_ && !messages.empty() && messages.back().role == "user" &&
+    if ((running_ || remote_running_) && !messages.empty() && messages.back().role == "user" &&
         messages.back().id == reply_->message_id)
         messages.pop_back();
     protocol::append_history_frame(out, messages, through_seq_);

@@ -1,6 +1,11 @@
 #pragma once
 // A connection attached to a session, as the session sees it (PROTOCOL.md section 3).
 
+#include <tokenrelay/core/error.hpp>
+
+#include <cstdint>
+#include <string>
+
 namespace tokenrelay::session {
 
 /// Why a session lets go of one of its connections before the connection ends.
@@ -19,6 +24,10 @@ public:
     /// The session has let go of this connection: close it with the eviction's code.
     /// Thread-safe.
     virtual void evicted(eviction why) = 0;
+    /// A chat of this connection was refused after start_chat returned (with a shared
+    /// store, only the store knows another instance is generating): send the error
+    /// frame. Thread-safe.
+    virtual void refused(errc code, std::string message, std::string id, std::int64_t retry_after_ms) = 0;
 };
 
 } // namespace tokenrelay::session

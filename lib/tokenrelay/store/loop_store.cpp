@@ -26,7 +26,19 @@ loop_store::loop_store(
     subscriber_->on_state_change([this](bool up) {
         if (up)
             resubscribe();
+        state_changed();
     });
+    commands_->on_state_change([this](bool) { state_changed(); });
+}
+
+void loop_store::state_changed()
+{
+    const bool now = up();
+    if (now == was_up_)
+        return;
+    was_up_ = now;
+    if (on_state_change_)
+        on_state_change_(now);
 }
 
 loop_store::~loop_store()

@@ -43,6 +43,11 @@ public:
 
     /// Both connections carry requests.
     bool up() const noexcept;
+    /// Called on the loop each time up() changes.
+    void on_state_change(std::function<void(bool up)> callback)
+    {
+        on_state_change_ = std::move(callback);
+    }
     redis_connection& commands() noexcept { return *commands_; }
     const store_timing& timing() const noexcept { return timing_; }
     const std::string& instance() const noexcept { return instance_; }
@@ -65,6 +70,7 @@ public:
 private:
     awaitable<void> sweep(std::shared_ptr<bool> alive);
     void resubscribe();
+    void state_changed();
 
     net::any_io_executor executor_;
     store_timing timing_;
@@ -82,6 +88,8 @@ private:
     std::chrono::steady_clock::time_point last_touch_{};
     net::steady_timer sweep_timer_;
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+    std::function<void(bool)> on_state_change_;
+    bool was_up_ = false;
 };
 
 } // namespace tokenrelay::store

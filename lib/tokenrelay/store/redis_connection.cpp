@@ -41,6 +41,7 @@ redis_connection::~redis_connection() = default;
 
 void redis_connection::start()
 {
+    connecting_ = true; // requests from now on wait for the first attempt
     net::co_spawn(executor_, run(shared_from_this()), log::task_failure{"store connection"});
     net::co_spawn(executor_, watchdog(shared_from_this()), log::task_failure{"store watchdog"});
 }
@@ -59,7 +60,9 @@ void redis_connection::submit(
     redis_request request, net::any_completion_handler<reply_signature> handler
 )
 {
-    if (!up_ || request.empty()) {
+    // While a connection attempt runs a request waits for it (bounded by the reply
+    // timeout, as any); between attempts the store is down and it fails at once.
+    if (stopped_ || (!up_ && !connecting_) || request.empty()) {
         const error_code ec = request.empty() ? error_code{}
                               : stopped_      ? make_error_code(connection_error::stopped)
                                               : make_error_code(connection_error::down);
@@ -223,6 +226,7 @@ awaitable<void> redis_connection::run([[maybe_unused]] std::shared_ptr<redis_con
             backoff = timing_.reconnect_min;
             connected_ = true;
             drop_reason_ = connection_error::lost;
+            logged_failure_.clear();
             set_up(true);
             using namespace net::experimental::awaitable_operators;
             co_await (read_loop() && write_loop());
@@ -233,6 +237,15 @@ awaitable<void> redis_connection::run([[maybe_unused]] std::shared_ptr<redis_con
             error_code ignored;
             socket_.close(ignored);
             set_up(false);
+            fail_all(make_error_code(connection_error::down), make_error_code(connection_error::down));
+            // Once per reason, not once per attempt: a store that stays away would fill
+            // the log every backoff.
+            if (!stopped_ && last_failure_ != logged_failure_) {
+                logged_failure_ = last_failure_;
+                log::warn(
+                    "store_connect_failed", {{"host", endpoint_.host}, {"reason", last_failure_}}
+                );
+            }
         }
         if (stopped_)
             break;

@@ -7,8 +7,9 @@
 // no timer to tune.
 //
 // A round unanswered within the reply timeout, a refused or lost connection, or bytes
-// that are not RESP mark the store down: what waits fails, later requests fail at once
-// with connection_error::down, and the connection comes back by itself with backoff.
+// that are not RESP mark the store down: what waits fails, and requests fail at once with
+// connection_error::down until the connection is back (it comes back by itself, with
+// backoff). A request made while an attempt to connect runs waits for its outcome.
 // The codec is hiredis's (resp.hpp); this class only moves bytes.
 
 #include <tokenrelay/core/net.hpp>
@@ -143,6 +144,7 @@ private:
     bool stopped_ = false;
     connection_error drop_reason_ = connection_error::lost;
     std::string last_failure_;
+    std::string logged_failure_; // the connect failure logged last
     std::function<void(bool)> on_state_change_;
     std::function<void(std::string_view, std::string_view)> on_message_;
     counters stats_;

@@ -26,6 +26,13 @@ public:
         push(std::span<const std::string_view>(args.begin(), args.size()), replies);
     }
 
+    /// Adds every command of `other` after these.
+    void append(const redis_request& other)
+    {
+        bytes_ += other.bytes_;
+        replies_ += other.replies_;
+    }
+
     bool empty() const noexcept { return replies_ == 0; }
     /// How many replies answer it: one per command.
     std::size_t replies() const noexcept { return replies_; }

@@ -208,6 +208,7 @@ redis_request end_turn_request(
     const session_keys& k,
     std::span<const stored_turn> turns,
     std::size_t max_turns,
+    std::uint64_t keep_from_seq,
     const stored_meta& meta,
     std::string_view instance,
     std::chrono::milliseconds ttl
@@ -224,9 +225,18 @@ redis_request end_turn_request(
         r.push(args);
         r.push({"LTRIM", k.history, "-" + std::to_string(max_turns), "-1"});
     }
+    if (keep_from_seq > 1)
+        r.push({"XTRIM", k.log, "MINID", std::to_string(keep_from_seq)});
     push_meta(r, k, meta);
     r.push({"EVAL", release_script, "1", k.lease, instance});
     push_touch(r, k, ttl);
+    return r;
+}
+
+redis_request release_lease_request(const session_keys& k, std::string_view instance)
+{
+    redis_request r;
+    r.push({"EVAL", release_script, "1", k.lease, instance});
     return r;
 }
 

@@ -88,16 +88,21 @@ void push_renew_lease(
     std::chrono::milliseconds lease_ttl
 );
 
-/// A turn ended: its two turns join the history (trimmed to `max_turns`), the meta is
-/// saved, the lease given back if it is still `instance`'s, and every key touched.
+/// A turn ended: its two turns join the history (trimmed to `max_turns`), the log loses
+/// what is below `keep_from_seq` (0: nothing), the meta is saved, the lease given back if
+/// it is still `instance`'s, and every key touched.
 redis_request end_turn_request(
     const session_keys& k,
     std::span<const stored_turn> turns,
     std::size_t max_turns,
+    std::uint64_t keep_from_seq,
     const stored_meta& meta,
     std::string_view instance,
     std::chrono::milliseconds ttl
 );
+
+/// Gives the lease back if it is still `instance`'s.
+redis_request release_lease_request(const session_keys& k, std::string_view instance);
 
 /// Saves the meta alone (a new session, a counter that moved) and touches every key.
 redis_request save_meta_request(

@@ -35,22 +35,58 @@ void client_messages::resume(
 )
 {
     auto found = state_.sessions.find(r.session);
-    if (!found) {
-        // Section 2: session_not_found, then a fresh session frame.
-        queue_error(
-            errc::session_not_found, "that session is unknown or its resume window has ended"
-        );
-        if (session_)
-            queue_session_frame(false, session_->attach(self, std::nullopt));
-        else
-            start_fresh_session(self);
+    if (found) {
+        attach_resumed(std::move(found), r, self);
         return;
     }
+    if (state_.session_settings.store) {
+        pending_resume_ = r; // the store may hold it (section 8)
+        return;
+    }
+    resume_refused(errc::session_not_found, self);
+}
+
+awaitable<void> client_messages::finish_resume(std::shared_ptr<session::subscriber> self)
+{
+    const auto r = std::move(*pending_resume_);
+    pending_resume_.reset();
+    auto load = state_.sessions.load(
+        r.session, r.last_seq, loop_.executor, loop_.source, state_.session_settings, client_ip_
+    );
+    auto got = co_await std::move(load);
+    if (got.found)
+        attach_resumed(std::move(got.found), r, self);
+    else
+        resume_refused(got.refused.value_or(errc::session_not_found), self);
+}
+
+void client_messages::resume_refused(errc code, const std::shared_ptr<session::subscriber>& self)
+{
+    // Section 2: session_not_found (or store_unavailable), then a fresh session frame.
+    queue_error(
+        code,
+        code == errc::store_unavailable
+            ? "the session store cannot be reached for that session; a new session starts"
+            : "that session is unknown or its resume window has ended"
+    );
+    if (session_)
+        queue_session_frame(false, session_->attach(self, std::nullopt));
+    else
+        start_fresh_session(self);
+}
+
+void client_messages::attach_resumed(
+    std::shared_ptr<session::session> found,
+    const resume_request& r,
+    const std::shared_ptr<session::subscriber>& self
+)
+{
     if (session_ && session_ != found) {
         // The fresh session made at connect time was never used: drop it now rather
         // than keep it for a resume window.
         session_->detach(self.get());
         state_.sessions.forget(*session_);
+        session_->leave_store();
     }
     session_ = std::move(found);
     const auto attached = session_->attach(self, r.last_seq);
@@ -74,7 +110,7 @@ void client_messages::on_text(
     }
     auto& frame = std::get<protocol::client_frame>(decoded);
     if (auto* chat = std::get_if<protocol::chat_frame>(&frame)) {
-        on_chat(std::move(*chat));
+        on_chat(std::move(*chat), self);
     } else if (std::holds_alternative<protocol::cancel_frame>(frame)) {
         session_->stop(session::stop_reason::cancelled);
     } else if (auto* ping = std::get_if<protocol::ping_frame>(&frame)) {
@@ -92,9 +128,11 @@ void client_messages::on_text(
     }
 }
 
-void client_messages::on_chat(protocol::chat_frame chat)
+void client_messages::on_chat(
+    protocol::chat_frame chat, const std::shared_ptr<session::subscriber>& self
+)
 {
-    auto outcome = session_->start_chat(std::move(chat));
+    auto outcome = session_->start_chat(std::move(chat), self);
     if (!outcome.refused)
         return;
     const bool limited = outcome.refused == errc::rate_limited;

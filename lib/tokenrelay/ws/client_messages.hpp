@@ -5,6 +5,7 @@
 // connection, with no socket: the connection passes itself in as the session's subscriber.
 
 #include <tokenrelay/core/error.hpp>
+#include <tokenrelay/core/net.hpp>
 #include <tokenrelay/protocol/frame_batch.hpp>
 #include <tokenrelay/runtime/relay_state.hpp>
 #include <tokenrelay/session/session.hpp>
@@ -41,6 +42,11 @@ public:
         const std::optional<resume_request>& resume,
         std::string client_ip
     );
+    /// With a shared store, a resume of a session this instance does not hold waits for
+    /// the store: the reader awaits finish_resume() before it reads on.
+    bool resume_pending() const noexcept { return pending_resume_.has_value(); }
+    awaitable<void> finish_resume(std::shared_ptr<session::subscriber> self);
+
     /// One whole text message from the client.
     void on_text(std::string_view text, const std::shared_ptr<session::subscriber>& self);
 
@@ -51,6 +57,11 @@ public:
     /// are to come (see session::collect). False with no session.
     bool
     collect(const session::subscriber* self, std::size_t max_bytes, protocol::frame_batch& out);
+    /// A chat of this connection refused by the session after the fact.
+    void chat_refused(errc code, std::string_view message, std::string_view id, std::int64_t retry_after_ms)
+    {
+        queue_error(code, message, id, retry_after_ms > 0 ? std::optional(retry_after_ms) : std::nullopt);
+    }
     /// The session has let go of this connection (evicted): forget it here.
     void forget_session() noexcept { session_.reset(); }
     /// The connection ends: the session's resume window starts.
@@ -62,7 +73,13 @@ public:
 private:
     void start_fresh_session(const std::shared_ptr<session::subscriber>& self);
     void resume(const resume_request& r, const std::shared_ptr<session::subscriber>& self);
-    void on_chat(protocol::chat_frame chat);
+    void on_chat(protocol::chat_frame chat, const std::shared_ptr<session::subscriber>& self);
+    void attach_resumed(
+        std::shared_ptr<session::session> found,
+        const resume_request& r,
+        const std::shared_ptr<session::subscriber>& self
+    );
+    void resume_refused(errc code, const std::shared_ptr<session::subscriber>& self);
     void queue_session_frame(bool resumed, const session::session::attach_result& r);
     void queue_error(
         errc code,
@@ -76,6 +93,7 @@ private:
     std::shared_ptr<session::session> session_;
     std::vector<std::string> answers_;
     std::string client_ip_;
+    std::optional<resume_request> pending_resume_;
     bool first_message_ = true;
 };
 

@@ -199,12 +199,22 @@ std::vector<good_case> good_cases()
         {"replay-log-bytes", "4096", [](cfg c) { BOOST_TEST(c.replay_log_bytes == 4096u); }},
         {"history-max-turns", "2", [](cfg c) { BOOST_TEST(c.history_max_turns == 2u); }},
         {"history-max-bytes", "300", [](cfg c) { BOOST_TEST(c.history_max_bytes == 300u); }},
+        {"store",
+         "redis://cache.internal:6380/2",
+         [](cfg c) {
+             BOOST_TEST(c.store.redis);
+             BOOST_TEST(!c.store.tls);
+             BOOST_TEST(c.store.host == "cache.internal");
+             BOOST_TEST(c.store.port == 6380);
+             BOOST_TEST(c.store.db == 2);
+         }},
     };
 }
 
 // Flags whose values are paths; they have tests of their own below.
 const std::set<std::string> file_flags{
-    "static", "upstream-ca", "api-key-file", "metrics-token-file", "client-token-file"};
+    "static", "upstream-ca", "api-key-file", "metrics-token-file", "client-token-file",
+    "store-ca", "store-password-file"};
 
 } // namespace
 
@@ -895,6 +905,44 @@ BOOST_FIXTURE_TEST_CASE(api_key_comes_from_a_file_which_wins_over_the_environmen
     BOOST_TEST(parse_ok({"--api-key-file", file}).api_key == "sk-file-1");
 }
 
+BOOST_FIXTURE_TEST_CASE(store_urls, fixture)
+{
+    BOOST_TEST(!parse_ok({"--store", "memory"}).store.redis);
+    auto tls = parse_ok({"--store", "rediss://user@[::1]/0"}).store;
+    BOOST_TEST(tls.redis);
+    BOOST_TEST(tls.tls);
+    BOOST_TEST(tls.host == "::1");
+    BOOST_TEST(tls.port == 6379);
+    BOOST_TEST(tls.username == "user");
+    BOOST_TEST(parse_ok({"--store", "REDIS://h"}).store.host == "h");
+
+    for (const char* bad : {"redis://", "http://h:6379", "redis://h:0", "redis://h/x", "redis://h/1?x=y", "disk"}) {
+        const auto error = parse_error({"--store", bad});
+        BOOST_TEST(error.starts_with("--store: "), error);
+    }
+    // A password in the URL is refused and never echoed.
+    const auto error = parse_error({"--store", "redis://user:hunter2@h:6379"});
+    BOOST_TEST(error.find("TOKENRELAY_STORE_PASSWORD") != std::string::npos, error);
+    BOOST_TEST(error.find("hunter2") == std::string::npos, error);
+}
+
+BOOST_FIXTURE_TEST_CASE(store_password_comes_from_the_environment_or_a_file, fixture)
+{
+    BOOST_TEST(parse_ok({}).store_password.empty());
+    fake_env()["TOKENRELAY_STORE_PASSWORD"] = " env-pw ";
+    BOOST_TEST(parse_ok({}).store_password == "env-pw");
+    const auto file = write("pw", "file pw\n");
+    BOOST_TEST(parse_ok({"--store-password-file", file}).store_password == "file pw");
+    const auto two_lines = write("pw2", "one\ntwo\n");
+    const auto error = parse_error({"--store-password-file", two_lines});
+    BOOST_TEST(error.find("control characters") != std::string::npos, error);
+    BOOST_TEST(error.find("two") == std::string::npos, error);
+    fake_env()["TOKENRELAY_STORE_PASSWORD"] = "bad\tpw";
+    const auto env_error = parse_error({});
+    BOOST_TEST(env_error.starts_with("TOKENRELAY_STORE_PASSWORD: "), env_error);
+    BOOST_TEST(env_error.find("bad") == std::string::npos, env_error);
+}
+
 BOOST_FIXTURE_TEST_CASE(api_key_file_errors_never_show_the_key, fixture)
 {
     const auto missing = (dir / "missing").string();
@@ -1035,7 +1083,8 @@ BOOST_FIXTURE_TEST_CASE(usage_defaults_match_the_config_defaults, fixture)
                             "metrics-token",
                             "metrics-token-file",
                             "client-token-file",
-                            "api-key-file"})
+                            "api-key-file",
+                            "store-password-file"})
     );
     BOOST_TEST(literal > 0u);
 }

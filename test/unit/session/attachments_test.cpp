@@ -12,6 +12,7 @@ struct fake_subscriber final : subscriber
 {
     void wake() override {}
     void evicted(eviction) override {}
+    void refused(errc, std::string, std::string, std::int64_t) override {}
 };
 
 std::vector<const subscriber*> order(attachments& a)

@@ -130,7 +130,7 @@ BOOST_AUTO_TEST_CASE(the_end_of_a_turn_keeps_history_meta_and_frees_the_lease)
     meta.prompt_tokens = 10;
     meta.completion_tokens = 2;
     const std::vector<stored_turn> turns{{"user", "hi \"there\"", "m1"}, {"assistant", "Hello", "m1"}};
-    exec(end_turn_request(keys, turns, 64, meta, "A", 60s));
+    exec(end_turn_request(keys, turns, 64, 0, meta, "A", 60s));
     auto got = parse_load(exec(load_request(keys, 4)));
     BOOST_TEST(got.exists);
     BOOST_TEST(!got.leased);
@@ -143,10 +143,13 @@ BOOST_AUTO_TEST_CASE(the_end_of_a_turn_keeps_history_meta_and_frees_the_lease)
 
     // Another instance's lease is left alone; the history stays within its bound.
     exec(take_lease_request(keys, "B", 5s));
-    exec(end_turn_request(keys, turns, 3, meta, "A", 60s));
+    exec(end_turn_request(keys, turns, 3, 3, meta, "A", 60s));
     got = parse_load(exec(load_request(keys, 4)));
     BOOST_TEST(got.leased);
     BOOST_TEST(got.history.size() == 3u);
+    got = parse_load(exec(load_request(keys, 0)));
+    BOOST_REQUIRE(!got.records.empty());
+    BOOST_TEST(got.records.front().seq == 3u); // trimmed below the seq to keep
 }
 
 BOOST_AUTO_TEST_SUITE_END()
