@@ -288,6 +288,42 @@ BOOST_AUTO_TEST_CASE(the_store_down_mid_reply_the_reply_goes_on_here, *scaled_ti
     BOOST_TEST(fb.text() == mock_words(5));
 }
 
+BOOST_AUTO_TEST_CASE(no_client_gets_a_frame_before_the_store_holds_it, *scaled_timeout(120))
+{
+    two_relays r;
+    auto s = open_on(r.a.port());
+    s.ws->send(chat_frame("long mock:tokens=2000 mock:interval=5"));
+    seq_follower fa(0);
+    fa.read_words(*s.ws, 10);
+    const auto log_key = r.redis.cli({"KEYS", "tr:*:log"});
+    BOOST_REQUIRE(log_key.starts_with("tr:{"));
+
+    // Writes held for 1.5 s (reads go on, and the relay's 2 s reply timeout does not
+    // pass): whatever the client gets meanwhile must already be in the store.
+    const auto paused_at = std::chrono::steady_clock::now();
+    BOOST_REQUIRE(r.redis.cli({"CLIENT", "PAUSE", "1500", "WRITE"}) == "OK");
+    const auto last = r.redis.cli({"XREVRANGE", log_key, "+", "-", "COUNT", "1"});
+    const auto stored = std::stoll(last.substr(0, last.find('-')));
+    std::int64_t got = 0;
+    const auto until = paused_at + 1000ms;
+    while (std::chrono::steady_clock::now() < until) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            until - std::chrono::steady_clock::now()
+        );
+        auto frame = s.ws->try_read(std::max(left, 1ms));
+        if (!frame)
+            break;
+        if (const auto* seq = frame->if_contains("seq")) {
+            got = std::max<std::int64_t>(got, seq->to_number<std::int64_t>());
+            BOOST_TEST(got <= stored, "frame " << *frame << " before the store held it");
+        }
+    }
+    // After the pause the reply goes on, durable, to its end.
+    const auto end = s.ws->read_until("stream_end");
+    BOOST_TEST(string_of(end, "reason") == "stop");
+    BOOST_TEST(http_get(r.a.port(), "/readyz").body.find("store: up") != std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(a_store_that_stops_answering_is_down_within_its_timeout_and_back_after, *scaled_timeout(120))
 {
     two_relays r;
