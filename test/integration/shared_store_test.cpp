@@ -136,7 +136,8 @@ BOOST_AUTO_TEST_CASE(a_reply_started_on_one_instance_resumes_exactly_on_the_othe
     // At the end, on A again: nothing more, and the session frame says where it is.
     auto at_end = resume_on(r.a.port(), s.id, integer(rest.end(), "seq"), &frame);
     BOOST_TEST(integer(frame, "last_seq") == integer(rest.end(), "seq"));
-    BOOST_TEST(!at_end->try_read(300ms));
+    const auto extra = at_end->try_read(300ms);
+    BOOST_TEST(!extra, "a frame after the end: " << *extra);
 }
 
 BOOST_AUTO_TEST_CASE(tabs_on_both_instances_get_every_frame_and_the_history, *scaled_timeout(120))
@@ -152,8 +153,8 @@ BOOST_AUTO_TEST_CASE(tabs_on_both_instances_get_every_frame_and_the_history, *sc
     fb.read_to_end(*on_b);
     fa.check_clean();
     fb.check_clean();
-    BOOST_TEST(fa.text() == mock_words(30));
-    BOOST_TEST(fb.text() == mock_words(30));
+    BOOST_TEST(fa.text() == mock_words(30), "end on A: " << fa.end());
+    BOOST_TEST(fb.text() == mock_words(30), "end on B: " << fb.end());
     BOOST_TEST(integer(fa.end(), "seq") == integer(fb.end(), "seq"));
 
     // The next one typed on A: A generates now, with B's turn in its context.
@@ -272,12 +273,11 @@ BOOST_AUTO_TEST_CASE(the_store_down_mid_reply_the_reply_goes_on_here, *scaled_ti
 
     // The store back: new sessions are durable again and resume on the other instance.
     r.redis.restart();
-    BOOST_REQUIRE(eventually(
-        [&] {
-            return http_get(r.a.port(), "/readyz").body.find("store: up") != std::string::npos;
-        },
-        10s
-    ));
+    for (const auto port : {r.a.port(), r.b_port})
+        BOOST_REQUIRE(eventually(
+            [&] { return http_get(port, "/readyz").body.find("store: up") != std::string::npos; },
+            10s
+        ));
     auto s2 = open_on(r.a.port());
     s2.ws->send(chat_frame("again mock:tokens=5"));
     auto done = s2.ws->collect_reply();

@@ -19,7 +19,7 @@ std::size_t running_generations(const runtime::relay_state& state)
 {
     std::size_t n = 0;
     for (const auto& s : state.sessions.all())
-        n += s->generation_running() ? 1 : 0;
+        n += s->work_pending() ? 1 : 0;
     return n;
 }
 

@@ -93,6 +93,9 @@ public:
     /// served elsewhere before, takes what the store holds of it. Call once, on the home
     /// loop, before the session is found by anyone.
     void join_store(const store::stored_session* stored);
+    /// With a shared store: writes a new session there, so that a resume on another
+    /// instance finds it; its id goes to the client only after this. On the home loop.
+    awaitable<void> store_new();
     /// With a shared store: stops following it here (the session is forgotten).
     void leave_store();
     /// Some of its frames were delivered without the store (it was down).
@@ -140,6 +143,9 @@ public:
     void drop_subscribers();
 
     bool generation_running() const;
+    /// A generation runs, or (with a shared store) frames it logged are not yet
+    /// acknowledged: what the drain waits for before the process may exit.
+    bool work_pending() const;
     bool attached() const;
     std::size_t connection_count() const;
     /// The `history` frame (PROTOCOL.md section 4): the completed turns, through the seq

@@ -91,18 +91,8 @@ void session::join_store(const store::stored_session* stored)
             self->on_notified(payload);
     });
     store_->joined = true;
-    if (!stored) {
-        // Known to the store from the start, so a resume elsewhere finds it.
-        store::stored_meta meta;
-        {
-            std::lock_guard lock(mutex_);
-            meta = meta_locked();
-        }
-        loop.commands().async_exec(
-            store::save_meta_request(store_->keys, meta, settings_.resume_window), ignore_reply
-        );
+    if (!stored)
         return;
-    }
     {
         std::lock_guard lock(mutex_);
         apply_meta_locked(stored->meta);
@@ -110,6 +100,20 @@ void session::join_store(const store::stored_session* stored)
             history_.add({t.role, t.content}, t.id);
     }
     apply_records(stored->records);
+}
+
+awaitable<void> session::store_new()
+{
+    store::stored_meta meta;
+    {
+        std::lock_guard lock(mutex_);
+        meta = meta_locked();
+    }
+    // Failure is no error here: without the store the session lives on this instance.
+    auto save = store_->loop.commands().async_exec(
+        store::save_meta_request(store_->keys, meta, settings_.resume_window), use_tuple
+    );
+    co_await std::move(save);
 }
 
 void session::leave_store()
@@ -120,6 +124,12 @@ void session::leave_store()
     store_->loop.unsubscribe(store_->keys.notify);
     store_->loop.unsubscribe(store_->keys.cancel);
     store_->loop.stop_keeping_alive(store_->keys.meta);
+}
+
+bool session::work_pending() const
+{
+    std::lock_guard lock(mutex_);
+    return running_ || (store_ && !store_->local_only && store_->durable_seq < log_.last_seq());
 }
 
 bool session::local_only() const
@@ -171,6 +181,8 @@ void session::go_local_locked(std::string_view why)
 {
     if (!store_->local_only) {
         store_->local_only = true;
+        // Other instances must not resume it from the store, which lacks part of it.
+        store_->loop.mark_local(store_->keys);
         metrics::global().store_sessions_local.fetch_add(1, std::memory_order_relaxed);
         log::warn("store_session_local", {{"session", short_session_id(id_)}, {"why", std::string(why)}});
     }
@@ -275,6 +287,8 @@ void session::on_flushed(
     }
     wake_all(readers);
     flush_to_store(); // what was logged meanwhile
+    if (settings_.drain)
+        settings_.drain->notify(); // it may wait for this acknowledgement
 }
 
 awaitable<void> session::begin_with_store(
@@ -528,18 +542,28 @@ awaitable<bool> session::take_over_interrupted()
         std::lock_guard lock(mutex_);
         after = log_.last_seq();
     }
-    auto read = commands.async_exec(store::read_request(store_->keys, after), use_tuple);
+    auto read = commands.async_exec(store::load_request(store_->keys, after), use_tuple);
     auto [rec, got] = co_await std::move(read);
-    if (!rec && !got.empty() && !got[0].is_error()) {
+    std::optional<store::stored_session> loaded;
+    if (!rec) {
         try {
-            apply_records(store::parse_records(got[0]));
-        } catch (const std::exception&) {
+            loaded = store::parse_load(got);
+        } catch (const std::exception& e) {
+            log::warn("store_load_failed", {{"session", short_session_id(id_)}, {"what", e.what()}});
         }
     }
+    if (loaded)
+        apply_records(std::move(loaded->records));
     bool ended = false;
     {
         std::lock_guard lock(mutex_);
         if (remote_running_ && !running_) {
+            if (loaded && loaded->meta.local_only) {
+                // Its generator went on without the store: the rest is not to be had.
+                // The turn ends here, for the connections here, and nothing more of this
+                // session is written.
+                go_local_locked("generated elsewhere without the store");
+            }
             end_remote_turn_locked("interrupted");
             ended = true;
         }
@@ -548,9 +572,9 @@ awaitable<bool> session::take_over_interrupted()
         metrics::global().store_takeovers.fetch_add(1, std::memory_order_relaxed);
         log::info("store_reply_interrupted", {{"session", short_session_id(id_)}});
         flush_to_store(); // the stream_end, the history, and the lease given back
-    } else {
-        commands.async_exec(store::release_lease_request(store_->keys, instance), ignore_reply);
     }
+    if (!ended || local_only())
+        commands.async_exec(store::release_lease_request(store_->keys, instance), ignore_reply);
     co_return ended;
 }
 
@@ -571,7 +595,7 @@ void session::end_remote_turn_locked(std::string_view reason)
         history_.add({"assistant", std::move(reply_->text)}, id);
         reply_->text.clear();
     }
-    store_->end_pending = true;
+    store_->end_pending = !store_->local_only;
     remote_running_ = false;
 }
 

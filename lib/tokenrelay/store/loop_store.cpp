@@ -37,6 +37,8 @@ void loop_store::state_changed()
     if (now == was_up_)
         return;
     was_up_ = now;
+    if (now)
+        send_local_marks();
     if (on_state_change_)
         on_state_change_(now);
 }
@@ -106,6 +108,36 @@ void loop_store::resubscribe()
         for (auto& h : handlers)
             h({});
     });
+}
+
+void loop_store::mark_local(const session_keys& keys)
+{
+    local_marks_.push_back(keys.meta);
+    if (commands_->up())
+        send_local_marks();
+}
+
+void loop_store::send_local_marks()
+{
+    if (local_marks_.empty())
+        return;
+    redis_request r;
+    const auto ttl = std::to_string(timing_.key_ttl.count());
+    for (const auto& meta : local_marks_) {
+        r.push({"HSET", meta, "local", "1"});
+        r.push({"PEXPIRE", meta, ttl});
+    }
+    commands_->async_exec(
+        std::move(r),
+        [this, alive = alive_, marks = std::move(local_marks_)](
+            error_code ec, std::vector<resp_value>
+        ) mutable {
+            // Lost with the connection: the next time it is up they go again.
+            if (ec && *alive)
+                local_marks_.insert(local_marks_.end(), marks.begin(), marks.end());
+        }
+    );
+    local_marks_.clear();
 }
 
 void loop_store::hold_lease(const session_keys& keys, std::function<void()> lost)

@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 namespace tokenrelay::store {
 
@@ -63,6 +64,10 @@ public:
     void hold_lease(const session_keys& keys, std::function<void()> lost);
     void release_lease(const std::string& lease_key);
 
+    /// Records in the store that the session went on without it (stored_meta's
+    /// local_only), now or as soon as the store is back.
+    void mark_local(const session_keys& keys);
+
     /// The keys of a session with connections here are touched every key_ttl / 3.
     void keep_alive(const session_keys& keys);
     void stop_keeping_alive(const std::string& meta_key);
@@ -71,6 +76,7 @@ private:
     awaitable<void> sweep(std::shared_ptr<bool> alive);
     void resubscribe();
     void state_changed();
+    void send_local_marks();
 
     net::any_io_executor executor_;
     store_timing timing_;
@@ -85,6 +91,7 @@ private:
     };
     std::unordered_map<std::string, lease> leases_;          // by lease key
     std::unordered_map<std::string, session_keys> kept_;     // by meta key
+    std::vector<std::string> local_marks_;                   // meta keys, not yet sent
     std::chrono::steady_clock::time_point last_touch_{};
     net::steady_timer sweep_timer_;
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

@@ -26,7 +26,12 @@ void client_messages::start_fresh_session(const std::shared_ptr<session::subscri
 {
     session_ =
         state_.sessions.create(loop_.executor, loop_.source, state_.session_settings, client_ip_);
-    queue_session_frame(false, session_->attach(self, std::nullopt));
+    const auto attached = session_->attach(self, std::nullopt);
+    if (state_.session_settings.store) {
+        pending_fresh_ = attached;
+        return;
+    }
+    queue_session_frame(false, attached);
     log::info("ws_session", {{"session", log_id()}, {"resumed", "false"}});
 }
 
@@ -46,18 +51,27 @@ void client_messages::resume(
     resume_refused(errc::session_not_found, self);
 }
 
-awaitable<void> client_messages::finish_resume(std::shared_ptr<session::subscriber> self)
+awaitable<void> client_messages::finish_pending(std::shared_ptr<session::subscriber> self)
 {
-    const auto r = std::move(*pending_resume_);
-    pending_resume_.reset();
-    auto load = state_.sessions.load(
-        r.session, r.last_seq, loop_.executor, loop_.source, state_.session_settings, client_ip_
-    );
-    auto got = co_await std::move(load);
-    if (got.found)
-        attach_resumed(std::move(got.found), r, self);
-    else
-        resume_refused(got.refused.value_or(errc::session_not_found), self);
+    if (pending_resume_) {
+        const auto r = std::move(*pending_resume_);
+        pending_resume_.reset();
+        auto load = state_.sessions.load(
+            r.session, r.last_seq, loop_.executor, loop_.source, state_.session_settings, client_ip_
+        );
+        auto got = co_await std::move(load);
+        if (got.found)
+            attach_resumed(std::move(got.found), r, self);
+        else
+            resume_refused(got.refused.value_or(errc::session_not_found), self);
+    }
+    if (pending_fresh_) {
+        const auto attached = *pending_fresh_;
+        pending_fresh_.reset();
+        co_await session_->store_new();
+        queue_session_frame(false, attached);
+        log::info("ws_session", {{"session", log_id()}, {"resumed", "false"}});
+    }
 }
 
 void client_messages::resume_refused(errc code, const std::shared_ptr<session::subscriber>& self)

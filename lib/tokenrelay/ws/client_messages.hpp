@@ -42,10 +42,14 @@ public:
         const std::optional<resume_request>& resume,
         std::string client_ip
     );
-    /// With a shared store, a resume of a session this instance does not hold waits for
-    /// the store: the reader awaits finish_resume() before it reads on.
-    bool resume_pending() const noexcept { return pending_resume_.has_value(); }
-    awaitable<void> finish_resume(std::shared_ptr<session::subscriber> self);
+    /// With a shared store, the session frame waits for the store: a resume of a session
+    /// this instance does not hold is loaded from it, and a new session is written to it
+    /// first. The reader awaits finish_pending() before it reads on.
+    bool store_pending() const noexcept
+    {
+        return pending_resume_.has_value() || pending_fresh_.has_value();
+    }
+    awaitable<void> finish_pending(std::shared_ptr<session::subscriber> self);
 
     /// One whole text message from the client.
     void on_text(std::string_view text, const std::shared_ptr<session::subscriber>& self);
@@ -94,6 +98,7 @@ private:
     std::vector<std::string> answers_;
     std::string client_ip_;
     std::optional<resume_request> pending_resume_;
+    std::optional<session::session::attach_result> pending_fresh_;
     bool first_message_ = true;
 };
 

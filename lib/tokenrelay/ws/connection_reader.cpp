@@ -51,9 +51,9 @@ awaitable<void> connection::read_loop(T& t, std::shared_ptr<connection> self, st
     reservation held{messages_.state().connections, std::move(ip)};
     read_step step = read_step::go_on;
     while (step == read_step::go_on) {
-        if (messages_.resume_pending()) {
+        if (messages_.store_pending()) {
             // Read on only once the session is here: what comes next is for it.
-            co_await messages_.finish_resume(self);
+            co_await messages_.finish_pending(self);
             notify_writer();
         }
         if (answers_backlogged(t)) {
