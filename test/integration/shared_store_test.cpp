@@ -87,8 +87,12 @@ opened open_on(std::uint16_t port)
     return o;
 }
 
-std::unique_ptr<ws_client>
-resume_on(std::uint16_t port, const std::string& id, std::int64_t last_seq, json::object* frame_out = nullptr)
+std::unique_ptr<ws_client> resume_on(
+    std::uint16_t port,
+    const std::string& id,
+    std::int64_t last_seq,
+    json::object* frame_out = nullptr
+)
 {
     auto ws = std::make_unique<ws_client>();
     const auto frame = ws->connect(port, resume_target(id, last_seq));
@@ -104,7 +108,9 @@ resume_on(std::uint16_t port, const std::string& id, std::int64_t last_seq, json
 
 BOOST_AUTO_TEST_SUITE(shared_store)
 
-BOOST_AUTO_TEST_CASE(a_reply_started_on_one_instance_resumes_exactly_on_the_other, *scaled_timeout(120))
+BOOST_AUTO_TEST_CASE(
+    a_reply_started_on_one_instance_resumes_exactly_on_the_other, *scaled_timeout(120)
+)
 {
     two_relays r;
     auto s = open_on(r.a.port());
@@ -176,7 +182,9 @@ BOOST_AUTO_TEST_CASE(tabs_on_both_instances_get_every_frame_and_the_history, *sc
     BOOST_TEST(ha.at("messages").as_array().size() == 4u);
 }
 
-BOOST_AUTO_TEST_CASE(a_cancel_on_one_instance_stops_the_upstream_request_of_the_other, *scaled_timeout(120))
+BOOST_AUTO_TEST_CASE(
+    a_cancel_on_one_instance_stops_the_upstream_request_of_the_other, *scaled_timeout(120)
+)
 {
     two_relays r;
     auto s = open_on(r.a.port());
@@ -193,7 +201,9 @@ BOOST_AUTO_TEST_CASE(a_cancel_on_one_instance_stops_the_upstream_request_of_the_
     BOOST_TEST(string_of(ra, "reason") == "cancelled");
 }
 
-BOOST_AUTO_TEST_CASE(a_killed_generator_leaves_its_reply_interrupted_on_the_other, *scaled_timeout(120))
+BOOST_AUTO_TEST_CASE(
+    a_killed_generator_leaves_its_reply_interrupted_on_the_other, *scaled_timeout(120)
+)
 {
     two_relays r;
     auto s = open_on(r.a.port());
@@ -324,7 +334,9 @@ BOOST_AUTO_TEST_CASE(no_client_gets_a_frame_before_the_store_holds_it, *scaled_t
     BOOST_TEST(http_get(r.a.port(), "/readyz").body.find("store: up") != std::string::npos);
 }
 
-BOOST_AUTO_TEST_CASE(a_store_that_stops_answering_is_down_within_its_timeout_and_back_after, *scaled_timeout(120))
+BOOST_AUTO_TEST_CASE(
+    a_store_that_stops_answering_is_down_within_its_timeout_and_back_after, *scaled_timeout(120)
+)
 {
     two_relays r;
     auto s = open_on(r.a.port());
@@ -344,9 +356,7 @@ BOOST_AUTO_TEST_CASE(a_store_that_stops_answering_is_down_within_its_timeout_and
 
     r.redis.resume();
     BOOST_REQUIRE(eventually(
-        [&] {
-            return http_get(r.a.port(), "/readyz").body.find("store: up") != std::string::npos;
-        },
+        [&] { return http_get(r.a.port(), "/readyz").body.find("store: up") != std::string::npos; },
         15s
     ));
     // The session that went on alone keeps working here.
@@ -370,8 +380,9 @@ BOOST_AUTO_TEST_CASE(keys_are_gone_after_the_resume_window, *scaled_timeout(120)
         s.ws->close();
     }
     // Both instances let go: one window later nothing of the session is left.
-    BOOST_TEST(eventually([&] { return r.redis.cli({"DBSIZE"}) == "0"; }, 10s),
-               r.redis.cli({"KEYS", "*"}));
+    BOOST_TEST(
+        eventually([&] { return r.redis.cli({"DBSIZE"}) == "0"; }, 10s), r.redis.cli({"KEYS", "*"})
+    );
 }
 
 BOOST_AUTO_TEST_CASE(a_password_from_the_environment_never_shows, *scaled_timeout(60))
@@ -384,8 +395,7 @@ BOOST_AUTO_TEST_CASE(a_password_from_the_environment_never_shows, *scaled_timeou
     );
     const auto port = relay->wait_for_listening(10s);
     BOOST_TEST(eventually(
-        [&] { return http_get(port, "/readyz").body.find("store: up") != std::string::npos; },
-        10s
+        [&] { return http_get(port, "/readyz").body.find("store: up") != std::string::npos; }, 10s
     ));
     auto s = open_on(port);
     s.ws->send(chat_frame("hi"));
@@ -402,9 +412,12 @@ BOOST_AUTO_TEST_CASE(a_password_from_the_environment_never_shows, *scaled_timeou
         {{"TOKENRELAY_STORE_PASSWORD", "not-" + password}}
     );
     const auto wrong_port = wrong->wait_for_listening(10s);
-    BOOST_TEST(eventually(
-        [&] { return wrong->stderr_text().find("WRONGPASS") != std::string::npos; }, 10s
-    ), wrong->stderr_text());
+    BOOST_TEST(
+        eventually(
+            [&] { return wrong->stderr_text().find("WRONGPASS") != std::string::npos; }, 10s
+        ),
+        wrong->stderr_text()
+    );
     BOOST_TEST(http_get(wrong_port, "/readyz").body.find("store: down") != std::string::npos);
     BOOST_TEST(wrong->stderr_text().find(password) == std::string::npos);
 }
@@ -415,12 +428,17 @@ BOOST_AUTO_TEST_CASE(rediss_with_a_test_ca, *scaled_timeout(60))
     const auto certs = make_test_certs(dir.path());
     redis_server redis(redis_options{.tls_cert = certs.server_cert, .tls_key = certs.server_key});
     const auto url = "rediss://127.0.0.1:" + std::to_string(redis.port());
-    auto relay = start_relay({"--listen", "127.0.0.1:0", "--store", url, "--store-ca", certs.ca_cert.string()});
+    auto relay = start_relay(
+        {"--listen", "127.0.0.1:0", "--store", url, "--store-ca", certs.ca_cert.string()}
+    );
     const auto port = relay->wait_for_listening(10s);
-    BOOST_TEST(eventually(
-        [&] { return http_get(port, "/readyz").body.find("store: up") != std::string::npos; },
-        10s
-    ), relay->stderr_text());
+    BOOST_TEST(
+        eventually(
+            [&] { return http_get(port, "/readyz").body.find("store: up") != std::string::npos; },
+            10s
+        ),
+        relay->stderr_text()
+    );
     auto s = open_on(port);
     s.ws->send(chat_frame("over tls"));
     BOOST_TEST(!s.ws->collect_reply().text.empty());
@@ -428,10 +446,13 @@ BOOST_AUTO_TEST_CASE(rediss_with_a_test_ca, *scaled_timeout(60))
     // Without the CA the certificate is not trusted: the store stays down.
     auto untrusting = start_relay({"--listen", "127.0.0.1:0", "--store", url});
     const auto other = untrusting->wait_for_listening(10s);
-    BOOST_TEST(eventually(
-        [&] { return untrusting->stderr_text().find("TLS handshake") != std::string::npos; },
-        10s
-    ), untrusting->stderr_text());
+    BOOST_TEST(
+        eventually(
+            [&] { return untrusting->stderr_text().find("TLS handshake") != std::string::npos; },
+            10s
+        ),
+        untrusting->stderr_text()
+    );
     BOOST_TEST(http_get(other, "/readyz").body.find("store: down") != std::string::npos);
 }
 

@@ -1,7 +1,7 @@
 #include "support/redis_server.hpp"
 
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 
 #include <array>
 #include <cstdio>
@@ -18,9 +18,7 @@ namespace {
 std::uint16_t free_loopback_port()
 {
     boost::asio::io_context io;
-    boost::asio::ip::tcp::acceptor acceptor(
-        io, {boost::asio::ip::make_address("127.0.0.1"), 0}
-    );
+    boost::asio::ip::tcp::acceptor acceptor(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
     return acceptor.local_endpoint().port();
 }
 
@@ -49,15 +47,35 @@ redis_server::~redis_server() = default;
 void redis_server::launch()
 {
     std::vector<std::string> args{
-        "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir",
-        dir_.path().string(), "--protected-mode", "no", "--daemonize", "no",
-        "--loglevel", "notice",
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        dir_.path().string(),
+        "--protected-mode",
+        "no",
+        "--daemonize",
+        "no",
+        "--loglevel",
+        "notice",
     };
     if (options_.tls_cert) {
-        args.insert(args.end(), {"--port", "0", "--tls-port", std::to_string(port_),
-                                 "--tls-cert-file", options_.tls_cert->string(),
-                                 "--tls-key-file", options_.tls_key->string(),
-                                 "--tls-auth-clients", "no"});
+        args.insert(
+            args.end(),
+            {"--port",
+             "0",
+             "--tls-port",
+             std::to_string(port_),
+             "--tls-cert-file",
+             options_.tls_cert->string(),
+             "--tls-key-file",
+             options_.tls_key->string(),
+             "--tls-auth-clients",
+             "no"}
+        );
     } else {
         args.insert(args.end(), {"--port", std::to_string(port_)});
     }
@@ -94,8 +112,8 @@ void redis_server::restart()
 std::string redis_server::cli(const std::vector<std::string>& args)
 {
     // The password goes by the environment, not the command line (ps shows that).
-    std::string cmd = options_.password.empty() ? std::string{}
-                                                : "REDISCLI_AUTH='" + options_.password + "' ";
+    std::string cmd =
+        options_.password.empty() ? std::string{} : "REDISCLI_AUTH='" + options_.password + "' ";
     cmd += "redis-cli -h 127.0.0.1 -p " + std::to_string(port_);
     if (options_.tls_cert)
         throw std::logic_error("redis_server::cli: not over TLS");

@@ -16,7 +16,7 @@ namespace tokenrelay::test {
 
 struct redis_options
 {
-    std::string password{};                  // requirepass; empty: none
+    std::string password{};                          // requirepass; empty: none
     std::optional<std::filesystem::path> tls_cert{}; // TLS only on the port, with this
     std::optional<std::filesystem::path> tls_key{};  // certificate and key
     std::vector<std::string> extra_args{};

@@ -18,7 +18,6 @@ using namespace std::chrono_literals;
 
 constexpr auto start_timeout = 10s;
 
-
 /// SIGTERM, then SIGKILL after `grace`; the exit status when the process ended by itself.
 std::optional<exit_status> stop(child_process& p, std::chrono::milliseconds grace)
 {

@@ -158,8 +158,7 @@ private:
 
         // Likewise a password file wins over TOKENRELAY_STORE_PASSWORD.
         if (config_.store_password.empty() && !env_store_password_.empty()) {
-            if (auto problem = detail::check_store_password(env_store_password_);
-                !problem.empty())
+            if (auto problem = detail::check_store_password(env_store_password_); !problem.empty())
                 return fail("TOKENRELAY_STORE_PASSWORD: " + problem);
             config_.store_password = env_store_password_;
         }

@@ -16,11 +16,11 @@
 namespace tokenrelay::config::detail {
 
 /// The groups, in the order usage() lists them.
-std::span<const flag_spec> service_flags();   // flags_service.cpp
-std::span<const flag_spec> limit_flags();     // flags_limits.cpp
-std::span<const flag_spec> access_flags();    // flags_access.cpp
-std::span<const flag_spec> logging_flags();   // flags_logging.cpp
-std::span<const flag_spec> api_key_flags();   // flags_access.cpp
+std::span<const flag_spec> service_flags(); // flags_service.cpp
+std::span<const flag_spec> limit_flags();   // flags_limits.cpp
+std::span<const flag_spec> access_flags();  // flags_access.cpp
+std::span<const flag_spec> logging_flags(); // flags_logging.cpp
+std::span<const flag_spec> api_key_flags(); // flags_access.cpp
 
 std::span<const flag_spec> test_knob_flags(); // flags_test_knobs.cpp
 

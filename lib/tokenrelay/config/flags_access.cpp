@@ -126,8 +126,10 @@ constexpr std::array rows{
         .name = "store-password-file",
         .metavar = "FILE",
         .help = "file holding the store's password (wins over TOKENRELAY_STORE_PASSWORD)",
-        .apply = [](relay_config& c, std::string_view v
-                 ) { return read_secret_file(v, "password", check_store_password, c.store_password); },
+        .apply =
+            [](relay_config& c, std::string_view v) {
+                return read_secret_file(v, "password", check_store_password, c.store_password);
+            },
         .unset = "none: TOKENRELAY_STORE_PASSWORD",
     },
     flag_spec{

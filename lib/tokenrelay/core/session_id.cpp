@@ -1,6 +1,5 @@
-#include <tokenrelay/core/session_id.hpp>
-
 #include <tokenrelay/core/base64url.hpp>
+#include <tokenrelay/core/session_id.hpp>
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>

@@ -128,10 +128,7 @@ response plain_response(
         if (state.store)
             body += state.store->up() ? "\nstore: up" : "\nstore: down";
         return text_response(
-            ready ? http::status::ok : http::status::service_unavailable,
-            body,
-            version,
-            keep_alive
+            ready ? http::status::ok : http::status::service_unavailable, body, version, keep_alive
         );
     }
     return static_file_response(state.config.static_dir, request);

@@ -1,6 +1,6 @@
 #include <tokenrelay/core/clock.hpp>
-#include <tokenrelay/core/session_id.hpp>
 #include <tokenrelay/core/log.hpp>
+#include <tokenrelay/core/session_id.hpp>
 #include <tokenrelay/metrics/metrics.hpp>
 #include <tokenrelay/session/registry.hpp>
 #include <tokenrelay/store/shared_store.hpp>
@@ -110,7 +110,8 @@ awaitable<registry::loaded> registry::load(
         co_return loaded{nullptr, errc::store_unavailable};
     if (auto here = find(id))
         co_return loaded{here, {}}; // loaded by another connection meanwhile
-    auto s = std::make_shared<session>(std::move(id), home, source, settings, *this, std::move(client));
+    auto s =
+        std::make_shared<session>(std::move(id), home, source, settings, *this, std::move(client));
     s->join_store(&stored);
     auto kept = add(s);
     if (kept != s)

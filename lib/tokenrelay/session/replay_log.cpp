@@ -214,8 +214,7 @@ std::uint64_t replay_log::collect(
         std::size_t j = i + 1;
         std::size_t joined_bytes = e.text_size;
         while (j < entries.size() && e.kind != entry_kind::user && entries[j].kind == e.kind &&
-               entries[j].seq <= through_seq &&
-               entries[j].message == e.message &&
+               entries[j].seq <= through_seq && entries[j].message == e.message &&
                sent + joined_bytes + entries[j].text_size <= max_bytes) {
             joined_bytes += entries[j].text_size;
             ++j;

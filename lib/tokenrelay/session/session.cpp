@@ -45,9 +45,8 @@ session::attach(std::shared_ptr<subscriber> s, std::optional<std::uint64_t> last
         // first_seq). From then on a cursor the log drops is a connection too slow.
         // With a shared store, only what it holds exists for a connection; a client that
         // holds more got it from another instance, so the store has that too.
-        const auto last = std::min(
-            log_.last_seq(), std::max(deliverable_locked(), last_seq.value_or(0))
-        );
+        const auto last =
+            std::min(log_.last_seq(), std::max(deliverable_locked(), last_seq.value_or(0)));
         auto cursor = std::min(last_seq.value_or(last), last);
         if (log_.first_seq() > 0)
             cursor = std::max(cursor, log_.first_seq() - 1);

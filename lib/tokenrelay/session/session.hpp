@@ -213,9 +213,15 @@ private:
     // what is marked as guarded by mutex_.
     void store_record_locked(entry_kind kind, std::string_view message_id);
     void flush_to_store();
-    void on_flushed(error_code ec, const std::vector<store::resp_value>& replies, std::uint64_t last);
+    void
+    on_flushed(error_code ec, const std::vector<store::resp_value>& replies, std::uint64_t last);
     void go_local_locked(std::string_view why);
     std::uint64_t deliverable_locked() const noexcept;
+    /// The last seq of the log, read under the mutex.
+    std::uint64_t logged_through() const;
+    /// A load's replies, or nothing (logged) when they are not one.
+    std::optional<store::stored_session> parsed_load(const std::vector<store::resp_value>& replies
+    ) const;
     awaitable<void> begin_with_store(
         protocol::chat_frame chat,
         std::string id,

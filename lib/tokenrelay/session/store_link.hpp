@@ -23,12 +23,12 @@ struct store_link
     const store::session_keys keys;
 
     // Guarded by the session's mutex.
-    std::vector<store::log_record> unsent; // logged here, not yet sent to the store
-    std::uint64_t durable_seq = 0;         // connections send up to here
-    bool local_only = false;               // frames went out without the store
-    std::optional<store::stored_turn> turn_user;        // the running turn's question
-    std::vector<store::stored_turn> ended_turns;         // to join the stored history
-    bool end_pending = false;                            // a turn ended: save and release
+    std::vector<store::log_record> unsent;       // logged here, not yet sent to the store
+    std::uint64_t durable_seq = 0;               // connections send up to here
+    bool local_only = false;                     // frames went out without the store
+    std::optional<store::stored_turn> turn_user; // the running turn's question
+    std::vector<store::stored_turn> ended_turns; // to join the stored history
+    bool end_pending = false;                    // a turn ended: save and release
 
     // Home loop only.
     bool in_flight = false;  // an append waits for its reply

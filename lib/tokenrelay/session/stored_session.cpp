@@ -77,7 +77,8 @@ std::uint64_t parse_seq(std::string_view s)
     return n;
 }
 
-void ignore_reply(error_code, std::vector<store::resp_value>) {}
+void ignore_reply(error_code, std::vector<store::resp_value>)
+{}
 
 } // namespace
 
@@ -159,6 +160,23 @@ store::stored_meta session::meta_locked() const
     return m;
 }
 
+std::uint64_t session::logged_through() const
+{
+    std::lock_guard lock(mutex_);
+    return log_.last_seq();
+}
+
+std::optional<store::stored_session>
+session::parsed_load(const std::vector<store::resp_value>& replies) const
+{
+    try {
+        return store::parse_load(replies);
+    } catch (const std::exception& e) {
+        log::warn("store_load_failed", {{"session", short_session_id(id_)}, {"what", e.what()}});
+        return std::nullopt;
+    }
+}
+
 std::uint64_t session::deliverable_locked() const noexcept
 {
     if (!store_ || store_->local_only)
@@ -184,7 +202,9 @@ void session::go_local_locked(std::string_view why)
         // Other instances must not resume it from the store, which lacks part of it.
         store_->loop.mark_local(store_->keys);
         metrics::global().store_sessions_local.fetch_add(1, std::memory_order_relaxed);
-        log::warn("store_session_local", {{"session", short_session_id(id_)}, {"why", std::string(why)}});
+        log::warn(
+            "store_session_local", {{"session", short_session_id(id_)}, {"why", std::string(why)}}
+        );
     }
     store_->unsent.clear();
     store_->ended_turns.clear();
@@ -218,7 +238,9 @@ void session::flush_to_store()
                     link.keys, link.unsent, opens_turn ? &meta : nullptr, settings_.resume_window
                 );
                 last = link.unsent.back().seq;
-                metrics::global().store_appends.fetch_add(link.unsent.size(), std::memory_order_relaxed);
+                metrics::global().store_appends.fetch_add(
+                    link.unsent.size(), std::memory_order_relaxed
+                );
                 metrics::global().store_append_batches.fetch_add(1, std::memory_order_relaxed);
                 link.unsent.clear();
             }
@@ -292,7 +314,10 @@ void session::on_flushed(
 }
 
 awaitable<void> session::begin_with_store(
-    protocol::chat_frame chat, std::string id, std::uint64_t generation, std::weak_ptr<subscriber> from
+    protocol::chat_frame chat,
+    std::string id,
+    std::uint64_t generation,
+    std::weak_ptr<subscriber> from
 )
 {
     auto self = shared_from_this();
@@ -300,7 +325,9 @@ awaitable<void> session::begin_with_store(
     bool local = local_only();
     if (!local) {
         auto take = commands.async_exec(
-            store::take_lease_request(store_->keys, store_->loop.instance(), store_->loop.timing().lease_ttl),
+            store::take_lease_request(
+                store_->keys, store_->loop.instance(), store_->loop.timing().lease_ttl
+            ),
             use_tuple
         );
         auto [ec, lease] = co_await std::move(take);
@@ -324,21 +351,10 @@ awaitable<void> session::begin_with_store(
             co_return;
         } else {
             // Ours: catch up before numbering anything, so seqs go on from the store's.
-            std::uint64_t after = 0;
-            {
-                std::lock_guard lock(mutex_);
-                after = log_.last_seq();
-            }
-            auto load = commands.async_exec(store::load_request(store_->keys, after), use_tuple);
+            auto load =
+                commands.async_exec(store::load_request(store_->keys, logged_through()), use_tuple);
             auto [lec, loaded] = co_await std::move(load);
-            std::optional<store::stored_session> got;
-            if (!lec) {
-                try {
-                    got = store::parse_load(loaded);
-                } catch (const std::exception& e) {
-                    log::warn("store_load_failed", {{"session", short_session_id(id_)}, {"what", e.what()}});
-                }
-            }
+            auto got = lec ? std::nullopt : parsed_load(loaded);
             if (!got) {
                 std::lock_guard lock(mutex_);
                 go_local_locked(lec ? lec.message() : "unreadable store reply");
@@ -474,14 +490,9 @@ void session::read_more()
         return;
     }
     store_->reading = true;
-    std::uint64_t after = 0;
-    {
-        std::lock_guard lock(mutex_);
-        after = log_.last_seq();
-    }
     std::weak_ptr<session> weak = weak_from_this();
     store_->loop.commands().async_exec(
-        store::read_request(store_->keys, after),
+        store::read_request(store_->keys, logged_through()),
         [weak](error_code ec, std::vector<store::resp_value> replies) {
             auto self = weak.lock();
             if (!self)
@@ -491,7 +502,10 @@ void session::read_more()
                 try {
                     self->apply_records(store::parse_records(replies[0]));
                 } catch (const std::exception& e) {
-                    log::warn("store_read_failed", {{"session", short_session_id(self->id_)}, {"what", e.what()}});
+                    log::warn(
+                        "store_read_failed",
+                        {{"session", short_session_id(self->id_)}, {"what", e.what()}}
+                    );
                 }
             }
             if (std::exchange(self->store_->read_again, false))
@@ -532,26 +546,15 @@ awaitable<bool> session::take_over_interrupted()
     auto& commands = store_->loop.commands();
     const auto& instance = store_->loop.instance();
     auto take = commands.async_exec(
-        store::take_lease_request(store_->keys, instance, store_->loop.timing().lease_ttl), use_tuple
+        store::take_lease_request(store_->keys, instance, store_->loop.timing().lease_ttl),
+        use_tuple
     );
     auto [ec, lease] = co_await std::move(take);
     if (ec || lease.empty() || !lease[0].is_status("OK"))
         co_return false; // another instance took it: a new reply, or another follower
-    std::uint64_t after = 0;
-    {
-        std::lock_guard lock(mutex_);
-        after = log_.last_seq();
-    }
-    auto read = commands.async_exec(store::load_request(store_->keys, after), use_tuple);
+    auto read = commands.async_exec(store::load_request(store_->keys, logged_through()), use_tuple);
     auto [rec, got] = co_await std::move(read);
-    std::optional<store::stored_session> loaded;
-    if (!rec) {
-        try {
-            loaded = store::parse_load(got);
-        } catch (const std::exception& e) {
-            log::warn("store_load_failed", {{"session", short_session_id(id_)}, {"what", e.what()}});
-        }
-    }
+    auto loaded = rec ? std::nullopt : parsed_load(got);
     if (loaded)
         apply_records(std::move(loaded->records));
     bool ended = false;

@@ -27,7 +27,8 @@ public:
     /// A chat of this connection was refused after start_chat returned (with a shared
     /// store, only the store knows another instance is generating): send the error
     /// frame. Thread-safe.
-    virtual void refused(errc code, std::string message, std::string id, std::int64_t retry_after_ms) = 0;
+    virtual void
+    refused(errc code, std::string message, std::string id, std::int64_t retry_after_ms) = 0;
 };
 
 } // namespace tokenrelay::session

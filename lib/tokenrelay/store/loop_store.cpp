@@ -1,6 +1,5 @@
-#include <tokenrelay/store/loop_store.hpp>
-
 #include <tokenrelay/core/log.hpp>
+#include <tokenrelay/store/loop_store.hpp>
 #include <tokenrelay/store/session_commands.hpp>
 
 #include <vector>
@@ -70,7 +69,9 @@ bool loop_store::up() const noexcept
     return commands_->up() && subscriber_->up();
 }
 
-void loop_store::subscribe(const std::string& channel, std::function<void(std::string_view)> handler)
+void loop_store::subscribe(
+    const std::string& channel, std::function<void(std::string_view)> handler
+)
 {
     const bool fresh = channels_.insert_or_assign(channel, std::move(handler)).second;
     if (!fresh || !subscriber_->up())
@@ -98,16 +99,19 @@ void loop_store::resubscribe()
         args.push_back(channel);
     redis_request r;
     r.push(args, channels_.size());
-    subscriber_->async_exec(std::move(r), [this, alive = alive_](error_code ec, std::vector<resp_value>) {
-        if (ec || !*alive)
-            return;
-        // What was published while the connection was away is lost: everyone looks.
-        std::vector<std::function<void(std::string_view)>> handlers;
-        for (const auto& [channel, handler] : channels_)
-            handlers.push_back(handler);
-        for (auto& h : handlers)
-            h({});
-    });
+    subscriber_->async_exec(
+        std::move(r),
+        [this, alive = alive_](error_code ec, std::vector<resp_value>) {
+            if (ec || !*alive)
+                return;
+            // What was published while the connection was away is lost: everyone looks.
+            std::vector<std::function<void(std::string_view)>> handlers;
+            for (const auto& [channel, handler] : channels_)
+                handlers.push_back(handler);
+            for (auto& h : handlers)
+                h({});
+        }
+    );
 }
 
 void loop_store::mark_local(const session_keys& keys)
@@ -129,9 +133,9 @@ void loop_store::send_local_marks()
     }
     commands_->async_exec(
         std::move(r),
-        [this, alive = alive_, marks = std::move(local_marks_)](
-            error_code ec, std::vector<resp_value>
-        ) mutable {
+        [this,
+         alive = alive_,
+         marks = std::move(local_marks_)](error_code ec, std::vector<resp_value>) mutable {
             // Lost with the connection: the next time it is up they go again.
             if (ec && *alive)
                 local_marks_.insert(local_marks_.end(), marks.begin(), marks.end());

@@ -89,9 +89,9 @@ private:
         session_keys keys;
         std::function<void()> lost;
     };
-    std::unordered_map<std::string, lease> leases_;          // by lease key
-    std::unordered_map<std::string, session_keys> kept_;     // by meta key
-    std::vector<std::string> local_marks_;                   // meta keys, not yet sent
+    std::unordered_map<std::string, lease> leases_;      // by lease key
+    std::unordered_map<std::string, session_keys> kept_; // by meta key
+    std::vector<std::string> local_marks_;               // meta keys, not yet sent
     std::chrono::steady_clock::time_point last_touch_{};
     net::steady_timer sweep_timer_;
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

@@ -1,6 +1,5 @@
-#include <tokenrelay/store/redis_connection.hpp>
-
 #include <tokenrelay/core/log.hpp>
+#include <tokenrelay/store/redis_connection.hpp>
 
 #include <algorithm>
 #include <array>
@@ -34,8 +33,7 @@ redis_connection::redis_connection(
 )
     : executor_(executor), endpoint_(std::move(endpoint)), timing_(timing), socket_(executor),
       wake_(executor), tick_(executor), pause_(executor)
-{
-}
+{}
 
 redis_connection::~redis_connection() = default;
 
@@ -156,8 +154,8 @@ awaitable<error_code> redis_connection::connect_once()
     }
     auto [cec, ep] = co_await net::async_connect(socket_, results, use_tuple);
     if (cec) {
-        last_failure_ = "connect " + endpoint_.host + ":" + std::to_string(endpoint_.port) +
-                        ": " + cec.message();
+        last_failure_ = "connect " + endpoint_.host + ":" + std::to_string(endpoint_.port) + ": " +
+                        cec.message();
         co_return cec;
     }
     socket_.set_option(tcp::no_delay(true));
@@ -237,7 +235,9 @@ awaitable<void> redis_connection::run([[maybe_unused]] std::shared_ptr<redis_con
             error_code ignored;
             socket_.close(ignored);
             set_up(false);
-            fail_all(make_error_code(connection_error::down), make_error_code(connection_error::down));
+            fail_all(
+                make_error_code(connection_error::down), make_error_code(connection_error::down)
+            );
             // Once per reason, not once per attempt: a store that stays away would fill
             // the log every backoff.
             if (!stopped_ && last_failure_ != logged_failure_) {
@@ -337,8 +337,10 @@ awaitable<void> redis_connection::watchdog([[maybe_unused]] std::shared_ptr<redi
         co_await tick_.async_wait(use_tuple);
         const auto now = std::chrono::steady_clock::now();
         if (connected_ && !waiting_.empty() && now - round_sent_ > timing_.reply_timeout)
-            drop(connection_error::timeout,
-                 "no reply within " + std::to_string(timing_.reply_timeout.count()) + " ms");
+            drop(
+                connection_error::timeout,
+                "no reply within " + std::to_string(timing_.reply_timeout.count()) + " ms"
+            );
         else if (connecting_ && now - connect_started_ > timing_.reply_timeout) {
             last_failure_ = "connect: no answer within " +
                             std::to_string(timing_.reply_timeout.count()) + " ms";

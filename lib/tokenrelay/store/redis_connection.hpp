@@ -70,7 +70,8 @@ public:
     /// Makes this a subscriber connection: a pushed Pub/Sub message (["message", channel,
     /// payload]) goes to `callback` instead of answering a request. Subscriptions do not
     /// survive a reconnect: the owner subscribes again when on_state_change says up.
-    void on_message(std::function<void(std::string_view channel, std::string_view payload)> callback)
+    void on_message(std::function<void(std::string_view channel, std::string_view payload)> callback
+    )
     {
         on_message_ = std::move(callback);
     }
@@ -106,7 +107,9 @@ private:
         net::any_completion_handler<reply_signature> handler;
     };
 
-    redis_connection(net::any_io_executor executor, redis_endpoint endpoint, connection_timing timing);
+    redis_connection(
+        net::any_io_executor executor, redis_endpoint endpoint, connection_timing timing
+    );
 
     void submit(redis_request request, net::any_completion_handler<reply_signature> handler);
     awaitable<void> run(std::shared_ptr<redis_connection> self);

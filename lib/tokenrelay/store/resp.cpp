@@ -1,7 +1,6 @@
 #include <tokenrelay/store/resp.hpp>
 
 #include <hiredis/hiredis.h>
-
 #include <limits>
 #include <new>
 
@@ -31,8 +30,7 @@ void append_command(std::string& out, std::span<const std::string_view> args)
         lens[i] = args[i].size();
     }
     char* encoded = nullptr;
-    const long long n =
-        redisFormatCommandArgv(&encoded, static_cast<int>(args.size()), argv, lens);
+    const long long n = redisFormatCommandArgv(&encoded, static_cast<int>(args.size()), argv, lens);
     if (n < 0 || encoded == nullptr)
         throw std::bad_alloc{};
     out.append(encoded, static_cast<std::size_t>(n));

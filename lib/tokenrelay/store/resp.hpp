@@ -23,17 +23,14 @@ struct resp_value
     enum class kind : std::uint8_t { status, error, integer, string, nil, array };
 
     kind type = kind::nil;
-    std::string text;                // status, error and string
-    long long integer = 0;           // integer
+    std::string text;                 // status, error and string
+    long long integer = 0;            // integer
     std::vector<resp_value> elements; // array
 
     bool is_error() const noexcept { return type == kind::error; }
     bool is_nil() const noexcept { return type == kind::nil; }
     /// "OK" and the like.
-    bool is_status(std::string_view s) const noexcept
-    {
-        return type == kind::status && text == s;
-    }
+    bool is_status(std::string_view s) const noexcept { return type == kind::status && text == s; }
 };
 
 /// Appends one command, its arguments binary-safe, to `out`.

@@ -16,9 +16,8 @@ namespace json = boost::json;
 constexpr std::string_view renew_script =
     "if redis.call('get', KEYS[1]) == ARGV[1] then "
     "return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end";
-constexpr std::string_view release_script =
-    "if redis.call('get', KEYS[1]) == ARGV[1] then "
-    "return redis.call('del', KEYS[1]) else return 0 end";
+constexpr std::string_view release_script = "if redis.call('get', KEYS[1]) == ARGV[1] then "
+                                            "return redis.call('del', KEYS[1]) else return 0 end";
 
 std::string ms(std::chrono::milliseconds d)
 {
@@ -32,8 +31,22 @@ void push_meta(redis_request& r, const session_keys& k, const stored_meta& m)
     const auto prompt = std::to_string(m.prompt_tokens);
     const auto completion = std::to_string(m.completion_tokens);
     const auto cost = std::to_string(m.cost_usd);
-    r.push({"HSET", k.meta, "next", next, "through", through, "ptok", prompt, "ctok",
-            completion, "cost", cost, "local", m.local_only ? "1" : "0"});
+    r.push(
+        {"HSET",
+         k.meta,
+         "next",
+         next,
+         "through",
+         through,
+         "ptok",
+         prompt,
+         "ctok",
+         completion,
+         "cost",
+         cost,
+         "local",
+         m.local_only ? "1" : "0"}
+    );
 }
 
 std::uint64_t to_u64(std::string_view s)
@@ -180,8 +193,12 @@ redis_request read_request(const session_keys& k, std::uint64_t after_seq)
     redis_request r;
     // "(" excludes the start: after `after_seq` means from its end (`-1`, the highest
     // sub-id a seq takes) on.
-    r.push({"XRANGE", k.log,
-            after_seq == 0 ? std::string("-") : "(" + std::to_string(after_seq) + "-1", "+"});
+    r.push(
+        {"XRANGE",
+         k.log,
+         after_seq == 0 ? std::string("-") : "(" + std::to_string(after_seq) + "-1",
+         "+"}
+    );
     return r;
 }
 
@@ -240,9 +257,8 @@ redis_request release_lease_request(const session_keys& k, std::string_view inst
     return r;
 }
 
-redis_request save_meta_request(
-    const session_keys& k, const stored_meta& meta, std::chrono::milliseconds ttl
-)
+redis_request
+save_meta_request(const session_keys& k, const stored_meta& meta, std::chrono::milliseconds ttl)
 {
     redis_request r;
     push_meta(r, k, meta);

@@ -105,9 +105,8 @@ redis_request end_turn_request(
 redis_request release_lease_request(const session_keys& k, std::string_view instance);
 
 /// Saves the meta alone (a new session, a counter that moved) and touches every key.
-redis_request save_meta_request(
-    const session_keys& k, const stored_meta& meta, std::chrono::milliseconds ttl
-);
+redis_request
+save_meta_request(const session_keys& k, const stored_meta& meta, std::chrono::milliseconds ttl);
 
 /// Keeps every key of the session alive for `ttl` more.
 void push_touch(redis_request& r, const session_keys& k, std::chrono::milliseconds ttl);

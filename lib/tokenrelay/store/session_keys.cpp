@@ -1,6 +1,5 @@
-#include <tokenrelay/store/session_keys.hpp>
-
 #include <tokenrelay/core/base64url.hpp>
+#include <tokenrelay/store/session_keys.hpp>
 
 #include <openssl/evp.h>
 
@@ -14,8 +13,9 @@ std::string session_hash(std::string_view session_id)
 {
     std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
     unsigned size = 0;
-    if (EVP_Digest(session_id.data(), session_id.size(), digest.data(), &size, EVP_sha256(),
-                   nullptr) != 1)
+    if (EVP_Digest(
+            session_id.data(), session_id.size(), digest.data(), &size, EVP_sha256(), nullptr
+        ) != 1)
         throw std::runtime_error("SHA-256 failed");
     return base64url(std::span<const unsigned char>(digest.data(), 16));
 }

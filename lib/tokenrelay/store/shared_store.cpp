@@ -1,6 +1,5 @@
-#include <tokenrelay/store/shared_store.hpp>
-
 #include <tokenrelay/core/session_id.hpp>
+#include <tokenrelay/store/shared_store.hpp>
 
 #include <stdexcept>
 #include <unistd.h>

@@ -62,9 +62,13 @@ public:
     bool
     collect(const session::subscriber* self, std::size_t max_bytes, protocol::frame_batch& out);
     /// A chat of this connection refused by the session after the fact.
-    void chat_refused(errc code, std::string_view message, std::string_view id, std::int64_t retry_after_ms)
+    void chat_refused(
+        errc code, std::string_view message, std::string_view id, std::int64_t retry_after_ms
+    )
     {
-        queue_error(code, message, id, retry_after_ms > 0 ? std::optional(retry_after_ms) : std::nullopt);
+        queue_error(
+            code, message, id, retry_after_ms > 0 ? std::optional(retry_after_ms) : std::nullopt
+        );
     }
     /// The session has let go of this connection (evicted): forget it here.
     void forget_session() noexcept { session_.reset(); }

@@ -160,11 +160,17 @@ void connection::evicted(session::eviction why)
     });
 }
 
-void connection::refused(errc code, std::string message, std::string id, std::int64_t retry_after_ms)
+void connection::refused(
+    errc code, std::string message, std::string id, std::int64_t retry_after_ms
+)
 {
     net::post(
         executor(),
-        [self = shared_from_this(), code, message = std::move(message), id = std::move(id), retry_after_ms] {
+        [self = shared_from_this(),
+         code,
+         message = std::move(message),
+         id = std::move(id),
+         retry_after_ms] {
             if (self->close_)
                 return;
             self->messages_.chat_refused(code, message, id, retry_after_ms);

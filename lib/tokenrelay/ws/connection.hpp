@@ -58,7 +58,8 @@ public:
 
     void wake() override;
     void evicted(session::eviction why) override;
-    void refused(errc code, std::string message, std::string id, std::int64_t retry_after_ms) override;
+    void
+    refused(errc code, std::string message, std::string id, std::int64_t retry_after_ms) override;
     /// Flushes what the session has for this connection, then closes with 1001.
     void close_for_shutdown() override;
 

@@ -213,8 +213,13 @@ std::vector<good_case> good_cases()
 
 // Flags whose values are paths; they have tests of their own below.
 const std::set<std::string> file_flags{
-    "static", "upstream-ca", "api-key-file", "metrics-token-file", "client-token-file",
-    "store-ca", "store-password-file"};
+    "static",
+    "upstream-ca",
+    "api-key-file",
+    "metrics-token-file",
+    "client-token-file",
+    "store-ca",
+    "store-password-file"};
 
 } // namespace
 
@@ -916,7 +921,8 @@ BOOST_FIXTURE_TEST_CASE(store_urls, fixture)
     BOOST_TEST(tls.username == "user");
     BOOST_TEST(parse_ok({"--store", "REDIS://h"}).store.host == "h");
 
-    for (const char* bad : {"redis://", "http://h:6379", "redis://h:0", "redis://h/x", "redis://h/1?x=y", "disk"}) {
+    for (const char* bad :
+         {"redis://", "http://h:6379", "redis://h:0", "redis://h/x", "redis://h/1?x=y", "disk"}) {
         const auto error = parse_error({"--store", bad});
         BOOST_TEST(error.starts_with("--store: "), error);
     }

@@ -24,9 +24,11 @@ resp_value arr(std::vector<resp_value> e)
 
 resp_value entry(std::string id, std::string k, std::string m, std::string d)
 {
-    return arr({str(std::move(id)),
-                arr({str("k"), str(std::move(k)), str("m"), str(std::move(m)), str("d"),
-                     str(std::move(d))})});
+    return arr(
+        {str(std::move(id)),
+         arr({str("k"), str(std::move(k)), str("m"), str(std::move(m)), str("d"), str(std::move(d))}
+         )}
+    );
 }
 
 } // namespace
@@ -56,8 +58,12 @@ BOOST_AUTO_TEST_CASE(append_is_an_xadd_with_the_seq_as_id)
 
 BOOST_AUTO_TEST_CASE(records_from_an_xrange_reply)
 {
-    const auto reply = arr({entry("3-0", "u", "m2", "hi"), entry("4-0", "t", "m2", "Hel"),
-                            entry("5-0", "x", "m2", "{err}"), entry("5-1", "e", "m2", "{end}")});
+    const auto reply = arr(
+        {entry("3-0", "u", "m2", "hi"),
+         entry("4-0", "t", "m2", "Hel"),
+         entry("5-0", "x", "m2", "{err}"),
+         entry("5-1", "e", "m2", "{end}")}
+    );
     const auto got = parse_records(reply);
     BOOST_REQUIRE_EQUAL(got.size(), 4u);
     BOOST_TEST(got[0].seq == 3u);
@@ -78,8 +84,9 @@ BOOST_AUTO_TEST_CASE(entries_that_are_not_records_are_refused)
     BOOST_CHECK_THROW(parse_records(arr({entry("0-0", "t", "m", "d")})), std::invalid_argument);
     BOOST_CHECK_THROW(parse_records(arr({entry("1-0", "?", "m", "d")})), std::invalid_argument);
     BOOST_CHECK_THROW(parse_records(arr({arr({str("1-0")})})), std::invalid_argument);
-    BOOST_CHECK_THROW(parse_records(arr({arr({str("1-0"), arr({str("m"), str("x")})})})),
-                      std::invalid_argument);
+    BOOST_CHECK_THROW(
+        parse_records(arr({arr({str("1-0"), arr({str("m"), str("x")})})})), std::invalid_argument
+    );
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,12 +1,11 @@
 // The store's connection against Debian's real redis-server, started per test.
 
-#include <tokenrelay/store/redis_connection.hpp>
-
 #include "support/redis_server.hpp"
 #include "support/run_coro.hpp"
 #include "support/temp_dir.hpp"
 #include "support/test_ca.hpp"
 #include "support/time_scale.hpp"
+#include <tokenrelay/store/redis_connection.hpp>
 
 #include <boost/test/unit_test.hpp>
 
@@ -52,8 +51,9 @@ void wait_state(net::io_context& io, redis_connection& c, bool up, std::chrono::
             io.restart();
         io.run_one_until(deadline);
     }
-    BOOST_REQUIRE_MESSAGE(c.up() == up, "store never became " << (up ? "up" : "down")
-                                                              << ": " << c.last_failure());
+    BOOST_REQUIRE_MESSAGE(
+        c.up() == up, "store never became " << (up ? "up" : "down") << ": " << c.last_failure()
+    );
 }
 
 redis_endpoint endpoint_of(const redis_server& r)
@@ -73,7 +73,11 @@ struct started
     {
         conn->start();
     }
-    ~started() { conn->stop(); io.run_for(std::chrono::milliseconds(100)); }
+    ~started()
+    {
+        conn->stop();
+        io.run_for(std::chrono::milliseconds(100));
+    }
 };
 
 } // namespace
@@ -194,8 +198,9 @@ BOOST_AUTO_TEST_CASE(wrong_password_keeps_it_down_and_out_of_the_failure)
     // Refused at set-up: never up, and a request fails at once.
     s.io.run_for(scaled(300ms));
     BOOST_TEST(!s.conn->up());
-    BOOST_TEST(s.conn->last_failure().find("WRONGPASS") != std::string::npos,
-               s.conn->last_failure());
+    BOOST_TEST(
+        s.conn->last_failure().find("WRONGPASS") != std::string::npos, s.conn->last_failure()
+    );
     BOOST_TEST(s.conn->last_failure().find("wrong-one") == std::string::npos);
     auto got = run_coro(s.io, exec1(*s.conn, {"PING"}), scaled(5s));
     BOOST_TEST((got.ec == connection_error::down));
@@ -213,8 +218,7 @@ BOOST_AUTO_TEST_CASE(nothing_listening_is_down)
     started s(e, connection_timing{.reply_timeout = 500ms, .reconnect_min = 50ms});
     s.io.run_for(scaled(200ms));
     BOOST_TEST(!s.conn->up());
-    BOOST_TEST(s.conn->last_failure().find("connect") != std::string::npos,
-               s.conn->last_failure());
+    BOOST_TEST(s.conn->last_failure().find("connect") != std::string::npos, s.conn->last_failure());
     auto got = run_coro(s.io, exec1(*s.conn, {"PING"}), scaled(5s));
     BOOST_TEST((got.ec == connection_error::down));
 }
@@ -223,7 +227,9 @@ BOOST_AUTO_TEST_CASE(a_store_that_stops_answering_times_out_then_comes_back)
 {
     redis_server redis;
     const auto timeout = 300ms;
-    started s(endpoint_of(redis), connection_timing{.reply_timeout = timeout, .reconnect_min = 50ms});
+    started s(
+        endpoint_of(redis), connection_timing{.reply_timeout = timeout, .reconnect_min = 50ms}
+    );
     wait_state(s.io, *s.conn, true, 5s);
 
     redis.pause();
@@ -310,8 +316,7 @@ BOOST_AUTO_TEST_CASE(tls_with_a_test_ca)
     started s2(e2, connection_timing{.reply_timeout = 500ms, .reconnect_min = 50ms});
     s2.io.run_for(scaled(300ms));
     BOOST_TEST(!s2.conn->up());
-    BOOST_TEST(s2.conn->last_failure().find("TLS") != std::string::npos,
-               s2.conn->last_failure());
+    BOOST_TEST(s2.conn->last_failure().find("TLS") != std::string::npos, s2.conn->last_failure());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,12 +1,11 @@
 // The session's store commands against a real redis-server: what one instance writes,
 // another reads back exactly.
 
-#include <tokenrelay/store/redis_connection.hpp>
-#include <tokenrelay/store/session_commands.hpp>
-
 #include "support/redis_server.hpp"
 #include "support/run_coro.hpp"
 #include "support/time_scale.hpp"
+#include <tokenrelay/store/redis_connection.hpp>
+#include <tokenrelay/store/session_commands.hpp>
 
 #include <boost/test/unit_test.hpp>
 
@@ -56,11 +55,12 @@ struct fixture
 
 std::vector<log_record> first_turn()
 {
-    return {{1, record_kind::user, "m1", "hi"},
-            {2, record_kind::token, "m1", "Hel"},
-            {3, record_kind::token, "m1", "lo"},
-            {4, record_kind::error, "m1", "{\"type\":\"error\"}"},
-            {4, record_kind::end, "m1", "{\"type\":\"stream_end\"}"}};
+    return {
+        {1, record_kind::user, "m1", "hi"},
+        {2, record_kind::token, "m1", "Hel"},
+        {3, record_kind::token, "m1", "lo"},
+        {4, record_kind::error, "m1", "{\"type\":\"error\"}"},
+        {4, record_kind::end, "m1", "{\"type\":\"stream_end\"}"}};
 }
 
 } // namespace
@@ -129,7 +129,8 @@ BOOST_AUTO_TEST_CASE(the_end_of_a_turn_keeps_history_meta_and_frees_the_lease)
     meta.through_seq = 4;
     meta.prompt_tokens = 10;
     meta.completion_tokens = 2;
-    const std::vector<stored_turn> turns{{"user", "hi \"there\"", "m1"}, {"assistant", "Hello", "m1"}};
+    const std::vector<stored_turn> turns{
+        {"user", "hi \"there\"", "m1"}, {"assistant", "Hello", "m1"}};
     exec(end_turn_request(keys, turns, 64, 0, meta, "A", 60s));
     auto got = parse_load(exec(load_request(keys, 4)));
     BOOST_TEST(got.exists);
