@@ -270,7 +270,6 @@ BOOST_AUTO_TEST_CASE(a_killed_store_fails_what_waits_and_reconnects_after_restar
     BOOST_TEST(again.replies.at(0).is_status("PONG"));
     BOOST_TEST((changes == std::vector<bool>{false, true}));
     s.conn->on_state_change(nullptr); // `changes` goes before the connection stops
-
 }
 
 BOOST_AUTO_TEST_CASE(stop_fails_what_waits)
