@@ -111,9 +111,7 @@ void session::after_leaving(bool was_last, bool wake_pump)
             self->store_->loop.stop_keeping_alive(self->store_->keys.meta);
             store::redis_request touch;
             store::push_touch(touch, self->store_->keys, self->settings_.resume_window);
-            self->store_->loop.commands().async_exec(
-                std::move(touch), [](error_code, std::vector<store::resp_value>) {}
-            );
+            self->store_->loop.commands().async_exec(std::move(touch), store::ignore_reply);
         }
         net::co_spawn(
             self->home_,

@@ -77,9 +77,6 @@ std::uint64_t parse_seq(std::string_view s)
     return n;
 }
 
-void ignore_reply(error_code, std::vector<store::resp_value>)
-{}
-
 } // namespace
 
 void session::join_store(const store::stored_session* stored)
@@ -577,7 +574,9 @@ awaitable<bool> session::take_over_interrupted()
         flush_to_store(); // the stream_end, the history, and the lease given back
     }
     if (!ended || local_only())
-        commands.async_exec(store::release_lease_request(store_->keys, instance), ignore_reply);
+        commands.async_exec(
+            store::release_lease_request(store_->keys, instance), store::ignore_reply
+        );
     co_return ended;
 }
 
@@ -605,7 +604,9 @@ void session::end_remote_turn_locked(std::string_view reason)
 void session::publish_cancel()
 {
     if (store_ && store_->loop.commands().up())
-        store_->loop.commands().async_exec(store::cancel_request(store_->keys), ignore_reply);
+        store_->loop.commands().async_exec(
+            store::cancel_request(store_->keys), store::ignore_reply
+        );
 }
 
 } // namespace tokenrelay::session

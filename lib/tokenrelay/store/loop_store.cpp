@@ -78,7 +78,7 @@ void loop_store::subscribe(
         return; // resubscribe() covers it when the connection comes up
     redis_request r;
     r.push({"SUBSCRIBE", channel});
-    subscriber_->async_exec(std::move(r), [](error_code, std::vector<resp_value>) {});
+    subscriber_->async_exec(std::move(r), ignore_reply);
 }
 
 void loop_store::unsubscribe(const std::string& channel)
@@ -87,7 +87,7 @@ void loop_store::unsubscribe(const std::string& channel)
         return;
     redis_request r;
     r.push({"UNSUBSCRIBE", channel});
-    subscriber_->async_exec(std::move(r), [](error_code, std::vector<resp_value>) {});
+    subscriber_->async_exec(std::move(r), ignore_reply);
 }
 
 void loop_store::resubscribe()

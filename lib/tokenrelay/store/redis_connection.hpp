@@ -49,6 +49,11 @@ struct connection_timing
 
 using reply_signature = void(error_code, std::vector<resp_value>);
 
+/// The completion for a request whose outcome changes nothing (a touch, a subscription,
+/// a best-effort release): the store's own state tells the rest.
+inline void ignore_reply(error_code, std::vector<resp_value>)
+{}
+
 class redis_connection : public std::enable_shared_from_this<redis_connection>
 {
 public:

@@ -19,6 +19,13 @@ constexpr std::string_view renew_script =
 constexpr std::string_view release_script = "if redis.call('get', KEYS[1]) == ARGV[1] then "
                                             "return redis.call('del', KEYS[1]) else return 0 end";
 
+// The XRANGE start for "after seq N": past N's highest ID (`-1`, which a stream_end
+// after an error takes), or the whole log for 0. "(" makes the start exclusive.
+std::string after(std::uint64_t seq)
+{
+    return seq == 0 ? std::string("-") : "(" + std::to_string(seq) + "-1";
+}
+
 std::string ms(std::chrono::milliseconds d)
 {
     return std::to_string(d.count());
@@ -153,11 +160,10 @@ bool append_succeeded(const std::vector<resp_value>& replies)
 redis_request load_request(const session_keys& k, std::uint64_t after_seq)
 {
     redis_request r;
-    const auto from = "(" + std::to_string(after_seq) + "-1";
     r.push({"MULTI"});
     r.push({"HGETALL", k.meta});
     r.push({"LRANGE", k.history, "0", "-1"});
-    r.push({"XRANGE", k.log, after_seq == 0 ? std::string("-") : from, "+"});
+    r.push({"XRANGE", k.log, after(after_seq), "+"});
     r.push({"XREVRANGE", k.log, "+", "-", "COUNT", "1"});
     r.push({"EXISTS", k.lease});
     r.push({"EXEC"});
@@ -191,14 +197,7 @@ stored_session parse_load(const std::vector<resp_value>& replies)
 redis_request read_request(const session_keys& k, std::uint64_t after_seq)
 {
     redis_request r;
-    // "(" excludes the start: after `after_seq` means from its end (`-1`, the highest
-    // sub-id a seq takes) on.
-    r.push(
-        {"XRANGE",
-         k.log,
-         after_seq == 0 ? std::string("-") : "(" + std::to_string(after_seq) + "-1",
-         "+"}
-    );
+    r.push({"XRANGE", k.log, after(after_seq), "+"});
     return r;
 }
 
