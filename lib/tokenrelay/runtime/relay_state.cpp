@@ -13,15 +13,12 @@ std::unique_ptr<store::shared_store> store_from(const config::relay_config& c)
     e.db = c.store.db;
     e.username = c.store.username;
     e.password = c.store_password;
-    if (c.store.tls) {
-        e.tls = std::make_shared<ssl::context>(ssl::context::tls_client);
-        e.tls->set_default_verify_paths();
-        if (!c.store_ca.empty())
-            e.tls->load_verify_file(c.store_ca);
-    }
+    std::optional<store::store_tls> tls;
+    if (c.store.tls)
+        tls = store::store_tls{c.store_ca};
     store::store_timing t;
     t.key_ttl = c.resume_window;
-    return std::make_unique<store::shared_store>(std::move(e), t);
+    return std::make_unique<store::shared_store>(std::move(e), std::move(tls), t);
 }
 
 session::session_settings session_settings_from(

@@ -1,4 +1,5 @@
 #include <tokenrelay/core/log.hpp>
+#include <tokenrelay/core/tls_client_context.hpp>
 #include <tokenrelay/http/listener.hpp>
 #include <tokenrelay/server/drain.hpp>
 #include <tokenrelay/server/memory_trim.hpp>
@@ -6,7 +7,6 @@
 #include <tokenrelay/upstream/demo_source.hpp>
 #include <tokenrelay/upstream/endpoint.hpp>
 #include <tokenrelay/upstream/http_source.hpp>
-#include <tokenrelay/upstream/tls_context.hpp>
 
 #include <csignal>
 #include <cstdio>
@@ -99,36 +99,30 @@ std::string default_static_dir()
 
 namespace {
 
-/// The upstream named by --upstream, with its TLS context; none for the demo model.
-struct upstream_target
-{
-    std::optional<upstream::endpoint> endpoint;
-    std::shared_ptr<ssl::context> tls;
-};
+/// The upstream named by --upstream; none for the demo model.
+using upstream_target = std::optional<upstream::endpoint>;
 
 upstream_target resolve_upstream(const config::relay_config& cfg)
 {
-    upstream_target t;
     if (cfg.upstream.empty())
-        return t;
+        return std::nullopt;
     auto parsed = upstream::parse_endpoint(cfg.upstream);
     if (!parsed.value)
         throw std::runtime_error("--upstream: " + parsed.error);
-    t.endpoint = parsed.value;
-    if (t.endpoint->tls)
-        t.tls = upstream::make_client_tls_context(cfg.upstream_ca);
-    return t;
+    return parsed.value;
 }
 
-/// One single-threaded event loop per thread: a loop's sockets, timers and upstream pool
-/// are only ever touched by its own thread.
+/// One single-threaded event loop per thread: a loop's sockets, timers, upstream pool and
+/// TLS context are only ever touched by its own thread.
 void make_loops(
     loop_set& r, unsigned threads, const config::relay_config& cfg, const upstream_target& up
 )
 {
     for (unsigned i = 0; i < threads; ++i) {
         r.contexts.push_back(std::make_unique<event_loop>(1));
-        r.sources.push_back(make_source(*r.contexts.back(), cfg, up.endpoint, up.tls));
+        const auto tls = up && up->tls ? make_client_tls_context(cfg.upstream_ca)
+                                       : std::shared_ptr<ssl::context>{};
+        r.sources.push_back(make_source(*r.contexts.back(), cfg, up, tls));
         r.loops.push_back(std::make_unique<runtime::loop_context>(
             r.contexts.back()->get_executor(), *r.sources.back()
         ));
@@ -179,7 +173,7 @@ void announce(
         "relay_started",
         {{"listen", host + ":" + std::to_string(local.port())},
          {"threads", std::to_string(threads)},
-         {"upstream", up.endpoint ? up.endpoint->authority() : std::string("demo")},
+         {"upstream", up ? up->authority() : std::string("demo")},
          {"static", cfg.static_dir}}
     );
     std::cout << "listening on http://" << host << ":" << local.port() << "/" << std::endl;

@@ -36,7 +36,8 @@ struct redis_endpoint
     int db = 0;
     std::string username; // ACL user for AUTH; empty: the default user
     std::string password; // empty: no AUTH
-    /// rediss://: TLS with this context (certificates verified, SNI set to host).
+    /// rediss://: TLS with this context (certificates verified, SNI set to host); a context
+    /// serves the connections of one loop only (core/tls_client_context.hpp says why).
     std::shared_ptr<ssl::context> tls;
 };
 

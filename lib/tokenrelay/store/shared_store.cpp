@@ -1,4 +1,5 @@
 #include <tokenrelay/core/session_id.hpp>
+#include <tokenrelay/core/tls_client_context.hpp>
 #include <tokenrelay/store/shared_store.hpp>
 
 #include <stdexcept>
@@ -6,8 +7,10 @@
 
 namespace tokenrelay::store {
 
-shared_store::shared_store(redis_endpoint endpoint, store_timing timing)
-    : endpoint_(std::move(endpoint)), timing_(timing),
+shared_store::shared_store(
+    redis_endpoint endpoint, std::optional<store_tls> tls, store_timing timing
+)
+    : endpoint_(std::move(endpoint)), tls_(std::move(tls)), timing_(timing),
       instance_(std::to_string(::getpid()) + "-" + make_session_id().substr(0, 8))
 {}
 
@@ -15,9 +18,12 @@ shared_store::~shared_store() = default;
 
 void shared_store::add_loop(const net::io_context::executor_type& executor)
 {
+    auto endpoint = endpoint_;
+    if (tls_)
+        endpoint.tls = make_client_tls_context(tls_->extra_ca_file);
     loops_.push_back(loop_entry{
         &executor.context(),
-        std::make_unique<loop_store>(executor, endpoint_, timing_, instance_),
+        std::make_unique<loop_store>(executor, std::move(endpoint), timing_, instance_),
     });
     loops_down_.fetch_add(1, std::memory_order_relaxed);
     auto& entry = loops_.back();

@@ -7,18 +7,27 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace tokenrelay::store {
 
+/// rediss://: TLS, with the certificates in `extra_ca_file` trusted beside the system's.
+struct store_tls
+{
+    std::string extra_ca_file;
+};
+
 class shared_store
 {
 public:
-    shared_store(redis_endpoint endpoint, store_timing timing);
+    /// `endpoint.tls` stays empty: each loop makes its own context from `tls`.
+    shared_store(redis_endpoint endpoint, std::optional<store_tls> tls, store_timing timing);
     ~shared_store();
 
-    /// Makes the loop_store of the loop that runs `executor`; before start().
+    /// Makes the loop_store of the loop that runs `executor`; before start(). Throws
+    /// std::runtime_error when the CA file cannot be loaded.
     void add_loop(const net::io_context::executor_type& executor);
     /// The loop_store of the loop that runs `executor`.
     loop_store& at(const net::io_context::executor_type& executor);
@@ -42,6 +51,7 @@ private:
     };
 
     redis_endpoint endpoint_;
+    std::optional<store_tls> tls_;
     store_timing timing_;
     std::string instance_;
     std::vector<loop_entry> loops_;

@@ -3,8 +3,8 @@
 // --upstream-connect-timeout, the first-token deadline), and a peer that breaks the
 // handshake off fails at once rather than at the deadline.
 #include "loopback_server.hpp"
+#include <tokenrelay/core/tls_client_context.hpp>
 #include <tokenrelay/upstream/connection_pool.hpp>
-#include <tokenrelay/upstream/tls_context.hpp>
 
 #include <boost/test/unit_test.hpp>
 

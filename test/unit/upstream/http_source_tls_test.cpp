@@ -1,8 +1,8 @@
 // HTTPS against an in-process TLS server with a certificate made for the test: the CA
 // file option, SNI and host name verification (PROTOCOL.md section 6).
 #include "loopback_server.hpp"
+#include <tokenrelay/core/tls_client_context.hpp>
 #include <tokenrelay/upstream/http_source.hpp>
-#include <tokenrelay/upstream/tls_context.hpp>
 
 #include <boost/test/unit_test.hpp>
 

@@ -1,15 +1,15 @@
-#include <tokenrelay/upstream/tls_context.hpp>
+#include <tokenrelay/core/tls_client_context.hpp>
 
 #include <openssl/ssl.h>
 
 #include <stdexcept>
 
-namespace tokenrelay::upstream {
+namespace tokenrelay {
 
 std::shared_ptr<ssl::context> make_client_tls_context(const std::string& extra_ca_file)
 {
     auto ctx = std::make_shared<ssl::context>(ssl::context::tls_client);
-    // TLS 1.0 and 1.1 are deprecated (RFC 8996); no model API still needs them.
+    // TLS 1.0 and 1.1 are deprecated (RFC 8996); no model API or Redis needs them.
     if (SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION) != 1)
         throw std::runtime_error("cannot set the minimum TLS version");
 
@@ -28,4 +28,4 @@ std::shared_ptr<ssl::context> make_client_tls_context(const std::string& extra_c
     return ctx;
 }
 
-} // namespace tokenrelay::upstream
+} // namespace tokenrelay
