@@ -153,15 +153,28 @@ BOOST_AUTO_TEST_CASE(tabs_on_both_instances_get_every_frame_and_the_history, *sc
     auto on_b = resume_on(r.b_port, s.id, 0);
 
     // A chat typed on B: B generates, A follows through the store.
-    on_b->send(chat_frame("first mock:tokens=30 mock:interval=5"));
+    on_b->send(chat_frame("first mock:tokens=150 mock:interval=10"));
     seq_follower fa(0), fb(0);
+    fa.read_words(*s.ws, 5);
+    // Mid-reply A counts one followed reply, and B, the generator, none.
+    BOOST_TEST(scrape_metrics(r.a.port()).at("tokenrelay_store_following_sessions") == 1);
+    BOOST_TEST(scrape_metrics(r.b_port).at("tokenrelay_store_following_sessions") == 0);
     fa.read_to_end(*s.ws);
     fb.read_to_end(*on_b);
     fa.check_clean();
     fb.check_clean();
-    BOOST_TEST(fa.text() == mock_words(30), "end on A: " << fa.end());
-    BOOST_TEST(fb.text() == mock_words(30), "end on B: " << fb.end());
+    BOOST_TEST(fa.text() == mock_words(150), "end on A: " << fa.end());
+    BOOST_TEST(fb.text() == mock_words(150), "end on B: " << fb.end());
     BOOST_TEST(integer(fa.end(), "seq") == integer(fb.end(), "seq"));
+    BOOST_TEST(eventually(
+        [&] { return scrape_metrics(r.a.port()).at("tokenrelay_store_following_sessions") == 0; },
+        5s
+    ));
+    // B's appends went out in writes that each carry at least one request.
+    const auto mb = scrape_metrics(r.b_port);
+    BOOST_TEST(mb.at("tokenrelay_store_writes_total") > 0);
+    BOOST_TEST(mb.at("tokenrelay_store_requests_total") >= mb.at("tokenrelay_store_writes_total"));
+    BOOST_TEST(mb.at("tokenrelay_store_appends_total") >= 150);
 
     // The next one typed on A: A generates now, with B's turn in its context.
     s.ws->send(chat_frame("second mock:echo"));
@@ -171,7 +184,7 @@ BOOST_AUTO_TEST_CASE(tabs_on_both_instances_get_every_frame_and_the_history, *sc
     const auto messages = echoed_messages(ra);
     BOOST_REQUIRE(messages.is_array());
     BOOST_REQUIRE_EQUAL(messages.as_array().size(), 3u);
-    BOOST_TEST(messages.as_array()[1].at("content").as_string() == mock_words(30));
+    BOOST_TEST(messages.as_array()[1].at("content").as_string() == mock_words(150));
 
     // Both instances give the same history.
     s.ws->send(json::object{{"type", "history"}});
@@ -353,6 +366,9 @@ BOOST_AUTO_TEST_CASE(
     const auto m = scrape_metrics(r.a.port());
     BOOST_TEST(m.at("tokenrelay_store_up") == 0);
     BOOST_TEST(m.at("tokenrelay_store_sessions_local_total") >= 1);
+    // The append in flight when Redis stopped answering failed as a timeout.
+    BOOST_TEST(m.at("tokenrelay_store_errors_total{kind=\"timeout\"}") >= 1);
+    BOOST_TEST(m.at("tokenrelay_store_errors_total{kind=\"refused\"}") == 0);
 
     r.redis.resume();
     BOOST_REQUIRE(eventually(

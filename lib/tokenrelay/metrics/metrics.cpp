@@ -336,10 +336,18 @@ void render_store(std::string& out, const relay_metrics& m, bool up)
              "Bytes of appends sent to the store.",
              "counter",
              load(m.store_bytes)},
-            {"tokenrelay_store_errors_total",
-             "Appends the store refused or never answered.",
+            {"tokenrelay_store_writes_total",
+             "Writes to the store; each carries every request its loop had ready.",
              "counter",
-             load(m.store_errors)},
+             load(m.store_writes)},
+            {"tokenrelay_store_requests_total",
+             "Requests sent to the store (requests per write: the batch size).",
+             "counter",
+             load(m.store_requests)},
+            {"tokenrelay_store_following_sessions",
+             "Sessions here following a reply that another instance generates.",
+             "gauge",
+             static_cast<double>(m.store_following.load(std::memory_order_relaxed))},
             {"tokenrelay_store_takeovers_total",
              "Replies ended as interrupted after their instance's lease lapsed.",
              "counter",
@@ -354,6 +362,22 @@ void render_store(std::string& out, const relay_metrics& m, bool up)
              load(m.store_loads)},
         }
     );
+    header(
+        out,
+        "tokenrelay_store_errors_total",
+        "Appends that failed: refused by Redis, or the connection down, too slow, lost or "
+        "garbled.",
+        "counter"
+    );
+    static constexpr std::array<std::string_view, static_cast<std::size_t>(store_error_kind::count)>
+        kinds{"refused", "down", "timeout", "lost", "protocol"};
+    for (std::size_t i = 0; i < kinds.size(); ++i)
+        sample(
+            out,
+            "tokenrelay_store_errors_total",
+            "kind=\"" + std::string(kinds[i]) + "\"",
+            load(m.store_errors[i])
+        );
     m.store_latency.render(
         out, "tokenrelay_store_append_seconds", "Round trip of an append to the store."
     );

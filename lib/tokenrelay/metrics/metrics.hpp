@@ -29,6 +29,10 @@ private:
     std::atomic<std::uint64_t> sum_us_{0};
 };
 
+/// Why an append to the shared store failed: Redis answered with an error, or one of the
+/// connection's failures (store/connection_error.hpp).
+enum class store_error_kind { refused, down, timeout, lost, protocol, count };
+
 struct relay_metrics
 {
     std::atomic<std::uint64_t> tokens_relayed{0};
@@ -60,7 +64,11 @@ struct relay_metrics
     std::atomic<std::uint64_t> store_appends{0};        // log entries sent
     std::atomic<std::uint64_t> store_append_batches{0}; // appends, one per session per round
     std::atomic<std::uint64_t> store_bytes{0};          // request bytes of those appends
-    std::atomic<std::uint64_t> store_errors{0};         // requests the store refused or lost
+    std::atomic<std::uint64_t> store_writes{0};         // socket writes to the store
+    std::atomic<std::uint64_t> store_requests{0};       // requests those writes carried
+    std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(store_error_kind::count)>
+        store_errors{};                                 // failed appends, by store_error_kind
+    std::atomic<std::int64_t> store_following{0};       // sessions following another's reply
     std::atomic<std::uint64_t> store_takeovers{0};      // replies ended for a vanished instance
     std::atomic<std::uint64_t> store_sessions_local{0}; // sessions that went on without it
     std::atomic<std::uint64_t> store_loads{0};          // sessions loaded from the store
@@ -71,6 +79,10 @@ struct relay_metrics
         const auto i = static_cast<std::size_t>(code);
         if (i < errors_by_code.size())
             errors_by_code[i].fetch_add(1, std::memory_order_relaxed);
+    }
+    void count_store_error(store_error_kind kind) noexcept
+    {
+        store_errors[static_cast<std::size_t>(kind)].fetch_add(1, std::memory_order_relaxed);
     }
     void add_cost_usd(std::uint64_t micro_usd) noexcept
     {

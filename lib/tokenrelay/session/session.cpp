@@ -1,6 +1,7 @@
 #include <tokenrelay/core/clock.hpp>
 #include <tokenrelay/core/log.hpp>
 #include <tokenrelay/core/session_id.hpp>
+#include <tokenrelay/metrics/metrics.hpp>
 #include <tokenrelay/session/registry.hpp>
 #include <tokenrelay/session/session.hpp>
 #include <tokenrelay/session/store_link.hpp>
@@ -30,7 +31,11 @@ session::session(
       limiter_(settings.rate_limit)
 {}
 
-session::~session() = default;
+session::~session()
+{
+    if (remote_running_) // the gauge of followed replies counts only live sessions
+        metrics::global().store_following.fetch_sub(1, std::memory_order_relaxed);
+}
 
 session::attach_result
 session::attach(std::shared_ptr<subscriber> s, std::optional<std::uint64_t> last_seq)

@@ -239,6 +239,8 @@ private:
     awaitable<void> watch_writer();
     awaitable<bool> take_over_interrupted();
     void end_remote_turn_locked(std::string_view reason);
+    /// Sets remote_running_ and keeps the gauge of followed replies in step with it.
+    void set_remote_running_locked(bool running);
     void publish_cancel();
 
     const std::string id_;

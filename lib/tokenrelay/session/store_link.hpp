@@ -8,6 +8,7 @@
 #include <tokenrelay/store/session_commands.hpp>
 #include <tokenrelay/store/session_keys.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -23,12 +24,13 @@ struct store_link
     const store::session_keys keys;
 
     // Guarded by the session's mutex.
-    std::vector<store::log_record> unsent;       // logged here, not yet sent to the store
-    std::uint64_t durable_seq = 0;               // connections send up to here
-    bool local_only = false;                     // frames went out without the store
-    std::optional<store::stored_turn> turn_user; // the running turn's question
-    std::vector<store::stored_turn> ended_turns; // to join the stored history
-    bool end_pending = false;                    // a turn ended: save and release
+    std::vector<store::log_record> unsent;           // logged here, not yet sent to the store
+    std::uint64_t durable_seq = 0;                   // connections send up to here
+    bool local_only = false;                         // frames went out without the store
+    std::optional<store::stored_turn> turn_user;     // the running turn's question
+    std::vector<store::stored_turn> ended_turns;     // to join the stored history
+    bool end_pending = false;                        // a turn ended: save and release
+    std::chrono::steady_clock::time_point touched{}; // an append last renewed the keys' expiry
 
     // Home loop only.
     bool in_flight = false;  // an append waits for its reply

@@ -43,6 +43,18 @@ store::record_kind to_record(entry_kind k)
     return store::record_kind::token;
 }
 
+metrics::store_error_kind store_error_kind_of(error_code ec)
+{
+    using metrics::store_error_kind;
+    if (ec == store::connection_error::timeout)
+        return store_error_kind::timeout;
+    if (ec == store::connection_error::lost)
+        return store_error_kind::lost;
+    if (ec == store::connection_error::protocol)
+        return store_error_kind::protocol;
+    return store_error_kind::down; // not sent: down, or stopping
+}
+
 entry_kind to_entry(store::record_kind k)
 {
     switch (k) {
@@ -231,8 +243,17 @@ void session::flush_to_store()
             for (const auto& r : link.unsent)
                 opens_turn = opens_turn || r.kind == store::record_kind::user;
             if (!link.unsent.empty()) {
+                // The expiry is renewed with a turn's first append and then once in a third
+                // of the window, not with every token: a token costs two commands (XADD,
+                // PUBLISH) instead of five (docs/performance.md, "The shared store").
+                const auto now = std::chrono::steady_clock::now();
+                std::optional<std::chrono::milliseconds> touch;
+                if (opens_turn || now - link.touched >= settings_.resume_window / 3) {
+                    touch = settings_.resume_window;
+                    link.touched = now;
+                }
                 request = store::append_request(
-                    link.keys, link.unsent, opens_turn ? &meta : nullptr, settings_.resume_window
+                    link.keys, link.unsent, opens_turn ? &meta : nullptr, touch
                 );
                 last = link.unsent.back().seq;
                 metrics::global().store_appends.fetch_add(
@@ -291,13 +312,14 @@ void session::on_flushed(
         std::lock_guard lock(mutex_);
         store_->in_flight = false;
         if (ec) {
+            metrics::global().count_store_error(store_error_kind_of(ec));
             go_local_locked(ec.message());
         } else if (!store::append_succeeded(replies)) {
             std::string why = "store refused an append";
             for (const auto& r : replies)
                 if (r.is_error())
                     why = r.text;
-            metrics::global().store_errors.fetch_add(1, std::memory_order_relaxed);
+            metrics::global().count_store_error(metrics::store_error_kind::refused);
             go_local_locked(why);
         } else if (last > store_->durable_seq) {
             store_->durable_seq = last;
@@ -429,7 +451,7 @@ void session::apply_records(std::vector<store::log_record> records)
                 continue; // a turn the history holds already
             switch (kind) {
             case entry_kind::user:
-                remote_running_ = true;
+                set_remote_running_locked(true);
                 if (!reply_)
                     reply_ = std::make_unique<reply_state>();
                 reply_->message_id = r.message_id;
@@ -448,7 +470,7 @@ void session::apply_records(std::vector<store::log_record> records)
                 if (reply_)
                     reply_->text.clear();
                 through_seq_ = r.seq;
-                remote_running_ = false;
+                set_remote_running_locked(false);
                 break;
             default:
                 break;
@@ -598,7 +620,15 @@ void session::end_remote_turn_locked(std::string_view reason)
         reply_->text.clear();
     }
     store_->end_pending = !store_->local_only;
-    remote_running_ = false;
+    set_remote_running_locked(false);
+}
+
+void session::set_remote_running_locked(bool running)
+{
+    if (remote_running_ == running)
+        return;
+    remote_running_ = running;
+    metrics::global().store_following.fetch_add(running ? 1 : -1, std::memory_order_relaxed);
 }
 
 void session::publish_cancel()

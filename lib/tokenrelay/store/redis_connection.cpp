@@ -1,4 +1,5 @@
 #include <tokenrelay/core/log.hpp>
+#include <tokenrelay/metrics/metrics.hpp>
 #include <tokenrelay/store/redis_connection.hpp>
 
 #include <algorithm>
@@ -320,6 +321,8 @@ awaitable<void> redis_connection::write_loop()
             waiting_.push_back(std::move(p));
         queued_.clear();
         round_sent_ = std::chrono::steady_clock::now();
+        metrics::global().store_writes.fetch_add(1, std::memory_order_relaxed);
+        metrics::global().store_requests.fetch_add(waiting_.size(), std::memory_order_relaxed);
         ++stats_.rounds;
         stats_.bytes_out += sending.size();
         auto [ec, n] = co_await write(net::buffer(sending));

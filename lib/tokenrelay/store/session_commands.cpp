@@ -132,7 +132,7 @@ redis_request append_request(
     const session_keys& k,
     std::span<const log_record> records,
     const stored_meta* meta,
-    std::chrono::milliseconds ttl
+    std::optional<std::chrono::milliseconds> touch_ttl
 )
 {
     redis_request r;
@@ -145,7 +145,8 @@ redis_request append_request(
         push_meta(r, k, *meta);
     const auto last = records.empty() ? std::string("0") : std::to_string(records.back().seq);
     r.push({"PUBLISH", k.notify, last});
-    push_touch(r, k, ttl);
+    if (touch_ttl)
+        push_touch(r, k, *touch_ttl);
     return r;
 }
 

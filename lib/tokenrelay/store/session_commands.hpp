@@ -57,12 +57,13 @@ struct stored_session
 };
 
 /// Appends `records` to the log (with `meta`, when given), tells followers the last
-/// seq, and keeps the keys alive. Replies: one per record, then the rest.
+/// seq, and, with `touch_ttl`, sets the keys to expire that long from now. Replies: one
+/// per record, then the rest.
 redis_request append_request(
     const session_keys& k,
     std::span<const log_record> records,
     const stored_meta* meta,
-    std::chrono::milliseconds ttl
+    std::optional<std::chrono::milliseconds> touch_ttl
 );
 /// Whether an append's replies say every record was stored.
 bool append_succeeded(const std::vector<resp_value>& replies);

@@ -100,6 +100,20 @@ BOOST_AUTO_TEST_CASE(appended_records_load_back_exactly_after_any_seq)
     BOOST_TEST(parse_records(exec(read_request(keys, 4)).at(0)).empty());
 }
 
+BOOST_AUTO_TEST_CASE(an_append_renews_the_expiry_only_when_asked)
+{
+    const auto records = first_turn();
+    const std::span<const log_record> first(records.data(), 2), rest(records.data() + 2, 3);
+    const auto touched = exec(append_request(keys, first, nullptr, 60s));
+    BOOST_TEST(append_succeeded(touched));
+    BOOST_TEST(touched.size() == 2u + 1 + 3); // XADDs, PUBLISH, three PEXPIREs
+    redis.cli({"PERSIST", keys.log});
+    const auto plain = exec(append_request(keys, rest, nullptr, std::nullopt));
+    BOOST_TEST(append_succeeded(plain));
+    BOOST_TEST(plain.size() == 3u + 1); // XADDs and PUBLISH only
+    BOOST_TEST(redis.cli({"PTTL", keys.log}) == "-1");
+}
+
 BOOST_AUTO_TEST_CASE(a_seq_is_never_stored_twice)
 {
     const auto records = first_turn();
