@@ -27,6 +27,7 @@ BOOST_AUTO_TEST_CASE(sigterm_drains_a_running_reply, *scaled_timeout(60))
     // A drain long enough to see the relay unready while it runs, on a slow machine too.
     relay_fixture f{{.flags = {"--drain-timeout", "3"}}};
     auto s = f.open_session();
+    auto idle = f.open_session();
     auto msg = chat("slow mock:tokens=2000 mock:interval=50");
     msg["id"] = "d-1";
     s->send(msg);
@@ -43,6 +44,12 @@ BOOST_AUTO_TEST_CASE(sigterm_drains_a_running_reply, *scaled_timeout(60))
     const auto refused = late.handshake(f.port());
     BOOST_TEST(refused.ec.failed());
     BOOST_TEST(refused.status == 503u);
+    // Nor new replies on connections already open (section 8): the client is told to
+    // take its chat elsewhere, and the model is not asked.
+    idle->send(chat("too late mock:tokens=3"));
+    const auto no = idle->read_until("error");
+    BOOST_TEST(string_of(no, "code") == "overloaded", no);
+    BOOST_TEST(integer(no, "retry_after_ms") > 0, no);
 
     // The reply cannot finish in 3 s (100 s of tokens): it ends with "shutdown", then the
     // connection closes with 1001 going away.
@@ -54,6 +61,7 @@ BOOST_AUTO_TEST_CASE(sigterm_drains_a_running_reply, *scaled_timeout(60))
     BOOST_TEST(r.text.starts_with("w0 w1 "));
     const auto after = s->expect_close(1001);
     BOOST_TEST(after.empty());
+    BOOST_TEST(idle->expect_close(1001).empty()); // no frame of a reply that never was
 
     const auto status = f.relay().wait_exit(10s);
     BOOST_TEST_REQUIRE(status.has_value(), "relay still running after the drain");

@@ -80,6 +80,7 @@ drain_on_signal(net::signal_set& signals, runtime::relay_state& state, loop_set&
         co_return;
     log::info("drain_started", {{"signal", std::to_string(signo)}});
     state.draining = true;
+    state.sessions.refuse_replies();
     net::co_spawn(
         co_await net::this_coro::executor,
         abort_on_second_signal(signals, loops),

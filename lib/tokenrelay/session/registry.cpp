@@ -140,6 +140,12 @@ reply_admission
 registry::admit_reply(std::string_view client, const void* member, upstream::request_slots* slots)
 {
     reply_admission out;
+    if (refusing_replies_.load(std::memory_order_relaxed)) {
+        out.refused = errc::overloaded;
+        out.message = "this instance is shutting down; reconnect to continue";
+        out.retry_after_ms = overloaded_retry_after_ms;
+        return out;
+    }
     auto admitted = clients.admit_generation(client, now_ms(), member);
     if (!admitted.ticket) {
         out.refused = admitted.refusal;

@@ -83,9 +83,12 @@ public:
     /// request). Section 7: refused past the client's rate, or past its bound on running
     /// replies unless one of them runs in a detached session, which is then stopped to
     /// make room. Section 2: refused with `overloaded` when every upstream request of
-    /// `slots` is taken (null: no cap).
+    /// `slots` is taken (null: no cap), and once replies are refused for the drain.
     reply_admission
     admit_reply(std::string_view client, const void* member, upstream::request_slots* slots);
+    /// The drain (sections 2 and 8): every reply from now on is refused with `overloaded`,
+    /// so the client takes its chat to another instance. Any thread.
+    void refuse_replies() noexcept { refusing_replies_.store(true, std::memory_order_relaxed); }
 
     std::size_t size() const;
     std::vector<std::shared_ptr<session>> all() const;
@@ -106,6 +109,7 @@ private:
     shard& shard_for(std::size_t hash) const { return shards_[hash % shards_.size()]; }
 
     mutable std::array<shard, 32> shards_;
+    std::atomic<bool> refusing_replies_{false};
 };
 
 } // namespace tokenrelay::session
