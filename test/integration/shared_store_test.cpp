@@ -421,7 +421,7 @@ BOOST_AUTO_TEST_CASE(
     // Without a sanitizer's quarantine or shadow memory, forgotten sessions give their
     // memory back: 100 of them leaked would each hold their log, history and store link.
     BOOST_TEST(
-        after_kib <= base_kib + 4 * 1024, after_kib << " KiB after, " << base_kib << " before"
+        after_kib <= base_kib + 2 * 1024, after_kib << " KiB after, " << base_kib << " before"
     );
 #endif
 }
