@@ -29,10 +29,7 @@ std::pair<int, std::string> promtool_check(const std::string& text)
     const std::string cmd =
         "promtool check metrics < " + (dir / "metrics.txt").string() + " > " + out + " 2>&1";
     const int status = std::system(cmd.c_str());
-    std::ifstream f(out);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    return {status, ss.str()};
+    return {status, read_file(out)};
 }
 
 } // namespace

@@ -10,6 +10,7 @@
 // finds the first reply in its history exactly as the client saw it.
 
 #include "support/eventually.hpp"
+#include "support/free_port.hpp"
 #include "support/http_client.hpp"
 #include "support/metric_samples.hpp"
 #include "support/redis_server.hpp"
@@ -71,23 +72,6 @@ constexpr int max_connects = 30;
 constexpr auto start_timeout = 10s;
 const std::string nginx_bin = "/usr/sbin/nginx";
 
-std::string read_text(const fs::path& p)
-{
-    std::ifstream in(p, std::ios::binary);
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
-/// A loopback port nobody listens on now: nginx cannot report a kernel-chosen port, and a
-/// restarted relay must come back on the port nginx knows.
-std::uint16_t free_port()
-{
-    net::io_context ioc;
-    tcp::acceptor a(ioc, tcp::endpoint(net::ip::make_address("127.0.0.1"), 0));
-    return a.local_endpoint().port();
-}
-
 /// `text` with every occurrence of each placeholder replaced.
 std::string
 fill(std::string text, const std::vector<std::pair<std::string_view, std::string>>& values)
@@ -124,7 +108,7 @@ public:
         );
         mock_port_ = mock_->wait_for_listening(start_timeout);
         for (int i = 0; i < 2; ++i) {
-            ports_[i] = free_port();
+            ports_[i] = free_loopback_port();
             start_relay_on_its_port(i);
         }
         start_nginx();
@@ -154,7 +138,7 @@ public:
                 if (relays_[i])
                     std::cerr << "---- tokenrelay " << name(i) << " stderr ----\n"
                               << relays_[i]->stderr_text();
-            std::cerr << "---- nginx error.log ----\n" << read_text(dir_ / "error.log") << "----\n";
+            std::cerr << "---- nginx error.log ----\n" << read_file(dir_ / "error.log") << "----\n";
         }
     }
 
@@ -214,7 +198,7 @@ private:
 
     void start_nginx()
     {
-        nginx_port_ = free_port();
+        nginx_port_ = free_loopback_port();
         const auto d = dir_.path().string();
         std::string servers;
         // max_fails=0: a relay that refuses connections while it restarts is not skipped
@@ -292,7 +276,7 @@ http {
                 },
                 start_timeout
             ),
-            "nginx did not come up: " << read_text(dir_ / "error.log")
+            "nginx did not come up: " << read_file(dir_ / "error.log")
         );
     }
 

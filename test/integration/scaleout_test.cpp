@@ -4,6 +4,7 @@
 // 3), new clients spread over both instances, and a draining instance (section 2) sends
 // new sessions to the other one.
 
+#include "support/free_port.hpp"
 #include "support/relay_fixture.hpp"
 #include "support/resume_helpers.hpp"
 #include "support/temp_dir.hpp"
@@ -30,28 +31,6 @@ using namespace std::chrono_literals;
 constexpr auto start_timeout = 10s;
 const std::string nginx_bin = "/usr/sbin/nginx";
 const std::string affinity_cookie = "tokenrelay_affinity";
-
-std::string read_text(const fs::path& p)
-{
-    std::ifstream in(p, std::ios::binary);
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
-/// A loopback port nobody listens on now (nginx cannot report a kernel-chosen port).
-std::uint16_t free_port()
-{
-    net::io_context ioc;
-    tcp::acceptor a(ioc, tcp::endpoint(net::ip::make_address("127.0.0.1"), 0));
-    return a.local_endpoint().port();
-}
-
-bool current_test_failed()
-{
-    const auto& results = ut::results_collector.results(ut::framework::current_test_case().p_id);
-    return std::uncaught_exceptions() > 0 || results.p_assertions_failed > 0;
-}
 
 /// One mock_upstream, two relays on it, and nginx in front of both with the shipped
 /// configuration; only its `listen` line and the upstream list are the test's.
@@ -107,8 +86,8 @@ public:
                     std::cerr << "---- tokenrelay " << i << " stderr ----\n"
                               << relays_[i]->stderr_text();
             std::cerr << "---- nginx error.log ----\n"
-                      << read_text(dir_ / "error.log") << "---- nginx access.log ----\n"
-                      << read_text(dir_ / "access.log") << "----\n";
+                      << read_file(dir_ / "error.log") << "---- nginx access.log ----\n"
+                      << read_file(dir_ / "access.log") << "----\n";
         }
     }
 
@@ -136,12 +115,12 @@ private:
     void start_nginx()
     {
         const fs::path source = fs::path(required_env("TOKENRELAY_STATIC_DIR")).parent_path();
-        auto site = read_text(source / "deploy/nginx/tokenrelay.conf");
+        auto site = read_file(source / "deploy/nginx/tokenrelay.conf");
         const std::string listen = "    listen 80;\n";
         const auto at = site.find(listen);
         BOOST_TEST_REQUIRE(at != std::string::npos, "no `listen 80;` in tokenrelay.conf");
         BOOST_TEST_REQUIRE(site.find(listen, at + 1) == std::string::npos);
-        nginx_port_ = free_port();
+        nginx_port_ = free_loopback_port();
         site.replace(
             at, listen.size(), "    listen 127.0.0.1:" + std::to_string(nginx_port_) + ";\n"
         );
@@ -202,7 +181,7 @@ private:
         for (;;) {
             BOOST_TEST_REQUIRE(
                 nginx_->running(),
-                "nginx exited: " << nginx_->stderr_text() << read_text(dir_ / "error.log")
+                "nginx exited: " << nginx_->stderr_text() << read_file(dir_ / "error.log")
             );
             try {
                 if (http_get(nginx_port_, "/healthz", {}, {.timeout = 1000ms}).status == 200u)

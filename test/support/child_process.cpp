@@ -1,5 +1,6 @@
 #include "support/child_process.hpp"
 
+#include "support/temp_dir.hpp"
 #include "support/time_scale.hpp"
 
 #include <cerrno>
@@ -27,12 +28,6 @@ namespace {
 // Polling period for waits on the child. The waits themselves have deadlines; this only
 // bounds how late after the event they notice it.
 constexpr auto poll_period = std::chrono::milliseconds(2);
-
-std::string read_file(const std::filesystem::path& p)
-{
-    std::ifstream in(p, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
 
 int open_or_throw(const std::filesystem::path& p, int flags)
 {

@@ -1,5 +1,7 @@
 #include "support/redis_server.hpp"
 
+#include "support/free_port.hpp"
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
@@ -13,15 +15,8 @@ namespace tokenrelay::test {
 
 namespace {
 
-// A port the kernel had free a moment ago. redis-server cannot be told to pick one and
-// report it, so there is a window in which another process may take it; launch() retries.
-std::uint16_t free_loopback_port()
-{
-    boost::asio::io_context io;
-    boost::asio::ip::tcp::acceptor acceptor(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
-    return acceptor.local_endpoint().port();
-}
-
+// free_loopback_port() leaves a window in which another process may take the port:
+// launch() retries.
 constexpr int launch_attempts = 5;
 
 } // namespace

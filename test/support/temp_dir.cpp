@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <fstream>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -36,6 +37,14 @@ temp_dir::write_file(const std::filesystem::path& relative, std::string_view con
     if (!out)
         throw std::runtime_error("cannot write " + full.string());
     return full;
+}
+
+std::string read_file(const std::filesystem::path& path)
+{
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
 }
 
 } // namespace tokenrelay::test

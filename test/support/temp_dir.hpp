@@ -1,6 +1,7 @@
 #pragma once
 
 #include <filesystem>
+#include <string>
 #include <string_view>
 
 namespace tokenrelay::test {
@@ -24,5 +25,8 @@ public:
 private:
     std::filesystem::path path_;
 };
+
+/// The whole content of `path`; empty when it cannot be read (a log that was never written).
+std::string read_file(const std::filesystem::path& path);
 
 } // namespace tokenrelay::test
