@@ -116,20 +116,14 @@ public:
 
     ~rolling_cluster()
     {
-        if (nginx_ && nginx_->running()) {
-            nginx_->signal(SIGTERM);
-            nginx_->wait_exit(5s);
-        }
+        if (nginx_)
+            nginx_->stop(5s);
         for (auto& r : relays_) {
-            if (r && r->running()) {
-                r->signal(SIGTERM);
-                r->wait_exit(10s);
-            }
+            if (r)
+                r->stop(10s);
         }
-        if (mock_ && mock_->running()) {
-            mock_->signal(SIGTERM);
-            mock_->wait_exit(2s);
-        }
+        if (mock_)
+            mock_->stop(2s);
         if (current_test_failed()) {
             for (const auto& [name, p] : retired_)
                 std::cerr << "---- tokenrelay " << name << " (drained) stderr ----\n"

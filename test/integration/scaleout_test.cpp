@@ -71,15 +71,11 @@ public:
             BOOST_TEST((s && *s == exit_status{.exited = true, .code = 0}), "nginx ended badly");
         }
         for (auto& r : relays_) {
-            if (r && r->running()) {
-                r->signal(SIGTERM);
-                r->wait_exit(10s);
-            }
+            if (r)
+                r->stop(10s);
         }
-        if (mock_ && mock_->running()) {
-            mock_->signal(SIGTERM);
-            mock_->wait_exit(2s);
-        }
+        if (mock_)
+            mock_->stop(2s);
         if (current_test_failed()) {
             for (int i = 0; i < 2; ++i)
                 if (relays_[i])

@@ -58,10 +58,8 @@ struct two_relays
     }
     ~two_relays()
     {
-        if (b && b->running()) {
-            b->signal(SIGTERM);
-            b->wait_exit(scaled(10s));
-        }
+        if (b)
+            b->stop(scaled(10s));
         if (current_test_failed() && b)
             std::cerr << "---- relay B stderr ----\n" << b->stderr_text();
     }

@@ -227,6 +227,13 @@ std::string child_process::stdout_text() const
     return read_file(dir_ / "stdout");
 }
 
+std::optional<exit_status> child_process::stop(std::chrono::milliseconds timeout)
+{
+    if (running())
+        signal(SIGTERM);
+    return wait_exit(timeout);
+}
+
 std::string child_process::stderr_text() const
 {
     return read_file(dir_ / "stderr");

@@ -61,6 +61,8 @@ public:
     /// The exit status once the child has ended, or nothing when it still runs after
     /// `timeout`.
     std::optional<exit_status> wait_exit(std::chrono::milliseconds timeout);
+    /// SIGTERM when still running, then wait_exit(timeout): a tidy end at teardown.
+    std::optional<exit_status> stop(std::chrono::milliseconds timeout);
     bool running();
 
     std::string stdout_text() const;
