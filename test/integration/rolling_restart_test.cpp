@@ -13,6 +13,7 @@
 #include "support/free_port.hpp"
 #include "support/http_client.hpp"
 #include "support/metric_samples.hpp"
+#include "support/nginx.hpp"
 #include "support/redis_server.hpp"
 #include "support/relay_fixture.hpp"
 #include "support/resume_helpers.hpp"
@@ -70,7 +71,6 @@ bool drops_once(int client)
 // Connections one reconnect may open before the client gives up.
 constexpr int max_connects = 30;
 constexpr auto start_timeout = 10s;
-const std::string nginx_bin = "/usr/sbin/nginx";
 
 /// `text` with every occurrence of each placeholder replaced.
 std::string
@@ -100,9 +100,6 @@ class rolling_cluster
 public:
     rolling_cluster()
     {
-        BOOST_TEST_REQUIRE(
-            fs::exists(nginx_bin), nginx_bin << " is missing: run scripts/install-deps"
-        );
         mock_ = std::make_unique<child_process>(
             required_env("MOCK_UPSTREAM_BIN"), std::vector<std::string>{"--listen", "127.0.0.1:0"}
         );
@@ -241,37 +238,7 @@ http {
                 {{"@DIR@", d}, {"@SERVERS@", servers}, {"@PORT@", std::to_string(nginx_port_)}}
             )
         );
-        // One process, a child of the test: nothing outlives a crashed test.
-        nginx_ = std::make_unique<child_process>(
-            nginx_bin,
-            std::vector<std::string>{
-                "-p",
-                d,
-                "-c",
-                d + "/nginx.conf",
-                "-e",
-                d + "/error.log",
-                "-g",
-                "daemon off; master_process off;"}
-        );
-        // nginx says nothing when it is ready; only asking shows it.
-        BOOST_TEST_REQUIRE(
-            eventually(
-                [&] {
-                    BOOST_TEST_REQUIRE(
-                        nginx_->running(), "nginx exited: " << nginx_->stderr_text()
-                    );
-                    try {
-                        return http_get(nginx_port_, "/healthz", {}, {.timeout = 1000ms}).status ==
-                               200u;
-                    } catch (const std::exception&) {
-                        return false;
-                    }
-                },
-                start_timeout
-            ),
-            "nginx did not come up: " << read_file(dir_ / "error.log")
-        );
+        nginx_ = test::start_nginx(dir_.path(), nginx_port_, start_timeout);
     }
 
     temp_dir dir_;

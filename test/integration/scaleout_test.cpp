@@ -5,6 +5,7 @@
 // new sessions to the other one.
 
 #include "support/free_port.hpp"
+#include "support/nginx.hpp"
 #include "support/relay_fixture.hpp"
 #include "support/resume_helpers.hpp"
 #include "support/temp_dir.hpp"
@@ -29,7 +30,6 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
 constexpr auto start_timeout = 10s;
-const std::string nginx_bin = "/usr/sbin/nginx";
 const std::string affinity_cookie = "tokenrelay_affinity";
 
 /// One mock_upstream, two relays on it, and nginx in front of both with the shipped
@@ -39,11 +39,6 @@ class cluster
 public:
     explicit cluster(std::vector<std::string> relay_flags = {})
     {
-        // The recipe is tested, not assumed: without nginx this fails (scripts/install-deps
-        // installs nginx-light).
-        BOOST_TEST_REQUIRE(
-            fs::exists(nginx_bin), nginx_bin << " is missing: run scripts/install-deps"
-        );
         mock_ = std::make_unique<child_process>(
             required_env("MOCK_UPSTREAM_BIN"), std::vector<std::string>{"--listen", "127.0.0.1:0"}
         );
@@ -159,36 +154,7 @@ private:
                 "    include tokenrelay.conf;\n"
                 "}\n"
         );
-        // One process, a child of the test: nothing outlives a crashed test.
-        nginx_ = std::make_unique<child_process>(
-            nginx_bin,
-            std::vector<std::string>{
-                "-p",
-                d,
-                "-c",
-                d + "/nginx.conf",
-                "-e",
-                d + "/error.log",
-                "-g",
-                "daemon off; master_process off;"}
-        );
-        // nginx says nothing when it is ready; only asking shows it.
-        const auto deadline = std::chrono::steady_clock::now() + start_timeout;
-        for (;;) {
-            BOOST_TEST_REQUIRE(
-                nginx_->running(),
-                "nginx exited: " << nginx_->stderr_text() << read_file(dir_ / "error.log")
-            );
-            try {
-                if (http_get(nginx_port_, "/healthz", {}, {.timeout = 1000ms}).status == 200u)
-                    return;
-            } catch (const std::exception&) {
-                // Not listening yet.
-            }
-            BOOST_TEST_REQUIRE(
-                (std::chrono::steady_clock::now() < deadline), "nginx did not come up"
-            );
-        }
+        nginx_ = test::start_nginx(dir_.path(), nginx_port_, start_timeout);
     }
 
     temp_dir dir_;
