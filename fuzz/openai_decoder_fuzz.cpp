@@ -58,6 +58,46 @@ bool text_of(const json::object& o, std::string_view key, std::string& out, bool
     return true;
 }
 
+// Content as a list of parts: a part is an object; its type (absent: "text") says what
+// it is. A text part's string `text` is content; a thinking part's `thinking`, a string or
+// a list of objects with a string `text`, is reasoning; other types are passed over.
+bool parts_of(const json::array& parts, std::string& content, std::string& thinking)
+{
+    const auto text_in = [](const json::value& v, std::string& to) {
+        if (!v.is_object() || !v.get_object().contains("text") ||
+            !v.get_object().at("text").is_string())
+            return false;
+        to += v.get_object().at("text").get_string();
+        return true;
+    };
+    for (const auto& part : parts) {
+        if (!part.is_object())
+            return false;
+        const auto& o = part.get_object();
+        std::string type = "text";
+        if (o.contains("type"))
+            type = o.at("type").is_string() ? std::string(o.at("type").get_string()) : "";
+        if (type == "text") {
+            if (!text_in(part, content))
+                return false;
+        } else if (type == "thinking") {
+            if (!o.contains("thinking"))
+                return false;
+            const auto& t = o.at("thinking");
+            if (t.is_string()) {
+                thinking += t.get_string();
+            } else if (t.is_array()) {
+                for (const auto& inner : t.get_array())
+                    if (!text_in(inner, thinking))
+                        return false;
+            } else {
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
 bool count_of(const json::object& o, std::string_view key, std::int64_t& out)
 {
     out = 0;
@@ -124,18 +164,37 @@ bool expected_chunk(std::string_view data, openai_chunk& out, std::string& why)
                 if (!delta->is_object())
                     return fail("choices[0].delta is not an object");
                 const auto& d = delta->get_object();
-                if (!text_of(d, "content", out.content, present))
-                    return fail("choices[0].delta.content is not a string");
+                std::string thinking;
+                if (const auto* content = d.if_contains("content");
+                    content && content->is_array()) {
+                    if (!parts_of(content->get_array(), out.content, thinking))
+                        return fail(
+                            "choices[0].delta.content holds a part that is not an object with "
+                            "a string text or thinking"
+                        );
+                } else if (!text_of(d, "content", out.content, present)) {
+                    return fail("choices[0].delta.content is not a string or a list of parts");
+                }
                 if (!text_of(d, "reasoning_content", out.reasoning, present))
                     return fail("choices[0].delta.reasoning_content is not a string");
                 if (!present && !text_of(d, "reasoning", out.reasoning, present))
                     return fail("choices[0].delta.reasoning is not a string");
+                if (!present) // reasoning_content or reasoning, when given, replace it
+                    out.reasoning = thinking;
             }
             if (!text_of(choice, "finish_reason", out.finish_reason, present))
                 return fail("choices[0].finish_reason is not a string");
         }
     }
-    if (const auto* usage = chunk.if_contains("usage"); usage && !usage->is_null()) {
+    const json::value* usage = chunk.if_contains("usage");
+    if (!usage || usage->is_null()) { // Groq's place, when it is an object holding one
+        usage = nullptr;
+        const auto* x = chunk.if_contains("x_groq");
+        if (x && x->is_object() && x->get_object().contains("usage") &&
+            x->get_object().at("usage").is_object())
+            usage = &x->get_object().at("usage");
+    }
+    if (usage) {
         if (!usage->is_object())
             return fail("usage is not an object");
         tokenrelay::token_usage counts;

@@ -193,6 +193,21 @@ BOOST_AUTO_TEST_CASE(reasoning_frames_precede_tokens, *scaled_timeout(60))
     check_stop_end(r, 8, f.mock_stats());
 }
 
+BOOST_AUTO_TEST_CASE(content_as_lists_of_parts_streams_thinking_and_text, *scaled_timeout(60))
+{
+    // Mistral's reasoning models send delta.content as a list of parts: thinking parts
+    // are reasoning frames, text parts tokens, each exact and in order.
+    relay_fixture f;
+    auto s = f.open_session();
+    s->send(chat("think in parts mock:parts mock:reasoning=3 mock:tokens=5"));
+    const auto r = s->collect_reply();
+    BOOST_TEST(r.errors.empty());
+    BOOST_TEST(r.reasoning == "r0 r1 r2 ");
+    BOOST_TEST(r.text == "w0 w1 w2 w3 w4 ");
+    BOOST_TEST(check_seqs(r, 0) == 10); // the user frame, 8 frames, the stream_end
+    BOOST_TEST(string_of(r.end, "reason") == "stop");
+}
+
 BOOST_AUTO_TEST_CASE(ping_answers_pong_with_client_timestamp, *scaled_timeout(60))
 {
     relay_fixture f;

@@ -111,6 +111,21 @@ BOOST_AUTO_TEST_CASE(
     BOOST_TEST(!has(relay.relay().stderr_text(), "w0 w1"));
 }
 
+BOOST_AUTO_TEST_CASE(groq_usage_in_x_groq_is_the_upstream_count, *scaled_timeout(60))
+{
+    relay_fixture relay;
+    auto s = relay.open_session();
+    s->send(chat("count mock:groq_usage mock:tokens=6"));
+    const auto r = s->collect_reply();
+    BOOST_TEST(r.text == "w0 w1 w2 w3 w4 w5 ");
+    const auto p = mock_prompt_tokens(relay.mock_stats().at("last_body").as_object());
+    const auto& usage = r.end.at("usage").as_object();
+    BOOST_TEST(integer(usage, "prompt_tokens") == p);
+    BOOST_TEST(integer(usage, "completion_tokens") == 6);
+    BOOST_TEST(!usage.contains("estimated")); // read, not counted by the relay
+    BOOST_TEST(has(generation_end_line(relay), " usage=upstream "));
+}
+
 BOOST_AUTO_TEST_CASE(without_upstream_usage_the_relay_counts_and_says_so, *scaled_timeout(60))
 {
     relay_fixture relay({.flags = {"--price-input", "1", "--price-output", "2"}});

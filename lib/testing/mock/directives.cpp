@@ -56,6 +56,10 @@ bool apply(std::string_view word, plan& p)
             flag = &p.no_usage;
         else if (name == "usage_null_choices")
             flag = &p.usage_null_choices;
+        else if (name == "parts")
+            flag = &p.parts;
+        else if (name == "groq_usage")
+            flag = &p.groq_usage;
         else if (name == "echo")
             flag = &p.echo;
         else if (name == "empty_deltas")

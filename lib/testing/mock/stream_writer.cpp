@@ -121,6 +121,12 @@ std::string plain_token_text(const plan& p, const chat_input& in, std::size_t i)
 sse_piece stream_writer::content_piece(std::string_view text, std::chrono::milliseconds delay) const
 {
     sse_piece piece{delay, {}};
+    if (plan_.parts) {
+        piece.bytes = event(
+            chunk(delta_choice(R"({"content":[{"type":"text","text":)" + json_string(text) + "}]}"))
+        );
+        return piece;
+    }
     if (!json_verbatim(text)) {
         piece.bytes = event(chunk(delta_choice(R"({"content":)" + json_string(text) + "}")));
         return piece;
@@ -149,9 +155,11 @@ std::optional<sse_piece> stream_writer::next()
         const auto text = "r" + std::to_string(reasoning_sent_) + " ";
         if (++reasoning_sent_ == plan_.reasoning)
             phase_ = phase::content;
-        return sse_piece{
-            token_delay,
-            event(chunk(delta_choice(R"({"reasoning_content":)" + json_string(text) + "}")))};
+        const auto delta =
+            plan_.parts ? R"({"content":[{"type":"thinking","thinking":[{"type":"text","text":)" +
+                              json_string(text) + "}]}]}"
+                        : R"({"reasoning_content":)" + json_string(text) + "}";
+        return sse_piece{token_delay, event(chunk(delta_choice(delta)))};
     }
 
     case phase::content:
@@ -206,8 +214,12 @@ std::optional<sse_piece> stream_writer::next()
         phase_ = phase::done;
         const auto p = prompt_tokens(in_.prompt_chars);
         std::string rest = plan_.usage_null_choices ? R"("choices":null)" : R"("choices":[])";
-        rest += R"(,"usage":{"prompt_tokens":)" + std::to_string(p) + R"(,"completion_tokens":)" +
-                std::to_string(sent_) + R"(,"total_tokens":)" + std::to_string(p + sent_) + "}";
+        rest += plan_.groq_usage ? R"(,"x_groq":{"id":"req_mock","usage":{"prompt_tokens":)"
+                                 : R"(,"usage":{"prompt_tokens":)";
+        rest += std::to_string(p) + R"(,"completion_tokens":)" + std::to_string(sent_) +
+                R"(,"total_tokens":)" + std::to_string(p + sent_) + "}";
+        if (plan_.groq_usage)
+            rest += "}";
         return sse_piece{{}, event(chunk(rest))};
     }
 

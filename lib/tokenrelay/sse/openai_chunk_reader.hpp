@@ -34,7 +34,9 @@ constexpr std::string_view not_an_object = "stream event is not a JSON object";
 constexpr std::string_view choices = "choices is not an array";
 constexpr std::string_view choice = "choices[0] is not an object";
 constexpr std::string_view delta = "choices[0].delta is not an object";
-constexpr std::string_view content = "choices[0].delta.content is not a string";
+constexpr std::string_view content = "choices[0].delta.content is not a string or a list of parts";
+constexpr std::string_view content_part =
+    "choices[0].delta.content holds a part that is not an object with a string text or thinking";
 constexpr std::string_view reasoning_content = "choices[0].delta.reasoning_content is not a string";
 constexpr std::string_view reasoning = "choices[0].delta.reasoning is not a string";
 constexpr std::string_view finish_reason = "choices[0].finish_reason is not a string";
@@ -62,8 +64,9 @@ enum class slot : std::uint8_t {
     prompt_tokens,
     completion_tokens,
     error,
+    x_groq, // Groq's extras: its usage when the standard place has none
 };
-constexpr std::size_t slot_count = static_cast<std::size_t>(slot::error) + 1;
+constexpr std::size_t slot_count = static_cast<std::size_t>(slot::x_groq) + 1;
 
 // What the value in a slot was; `count` is an integer that read_count accepts.
 enum class kind : std::uint8_t { absent, null, string, count, object, array, other };
@@ -256,6 +259,8 @@ private:
                 return slot::usage;
             if (key == "error")
                 return slot::error;
+            if (key == "x_groq")
+                return slot::x_groq;
             break;
         case slot::choice:
             if (key == "delta")
@@ -318,7 +323,10 @@ private:
         if (s == slot::skip)
             return true;
         auto& seen = kinds_[static_cast<std::size_t>(s)];
-        if (seen != kind::absent || (s == slot::error && k != kind::null))
+        // The tree reader answers what this one does not keep: a member given twice, an
+        // error's message, content as a list of parts (Mistral), Groq's usage.
+        if (seen != kind::absent || (s == slot::error && k != kind::null) ||
+            (s == slot::content && k == kind::array) || (s == slot::x_groq && k == kind::object))
             return hand_over(ec);
         seen = k;
         return true;

@@ -127,6 +127,16 @@ bool openai_decoder::decode_json(std::string_view data, openai_chunk& out)
             return false;
         }
     }
+    // Groq puts the counts in `x_groq.usage`; read there only when the standard place
+    // has none, and only an object (the extra is Groq's to shape).
+    if (!out.usage) {
+        if (auto const* x = chunk->if_contains("x_groq"); x != nullptr && x->is_object()) {
+            if (auto const* usage = x->get_object().if_contains("usage");
+                usage != nullptr && usage->is_object()) {
+                return decode_usage(*usage, out);
+            }
+        }
+    }
     return true;
 }
 
@@ -155,8 +165,8 @@ bool openai_decoder::decode_choices(json::value const& choices, openai_chunk& ou
         if (delta == nullptr) {
             return fail(reason::delta);
         }
-        if (read_string(*delta, "content", out.content) == json_field::wrong_type) {
-            return fail(reason::content);
+        if (!decode_content(*delta, out)) {
+            return false;
         }
         // DeepSeek and vLLM say `reasoning_content`, OpenRouter and Ollama `reasoning`.
         switch (read_string(*delta, "reasoning_content", out.reasoning)) {
@@ -174,6 +184,67 @@ bool openai_decoder::decode_choices(json::value const& choices, openai_chunk& ou
 
     if (read_string(*choice, "finish_reason", out.finish_reason) == json_field::wrong_type) {
         return fail(reason::finish_reason);
+    }
+    return true;
+}
+
+// A string, or (Mistral's reasoning models) a list of parts: `text` parts are the reply,
+// `thinking` parts (a list of text parts, or a string) its reasoning. Parts of other
+// types (references, images) carry no text to relay and are passed over.
+bool openai_decoder::decode_content(json::object const& delta, openai_chunk& out)
+{
+    auto const* content = delta.if_contains("content");
+    if (content == nullptr || content->is_null()) {
+        return true;
+    }
+    if (auto const* s = content->if_string()) {
+        out.content.assign(s->data(), s->size());
+        return true;
+    }
+    auto const* parts = content->if_array();
+    if (parts == nullptr) {
+        return fail(reason::content);
+    }
+    auto const append_text = [](json::value const& part, std::string& to) {
+        auto const* o = part.if_object();
+        if (o == nullptr) {
+            return false;
+        }
+        auto const* text = o->if_contains("text");
+        if (text == nullptr || !text->is_string()) {
+            return false;
+        }
+        to.append(text->get_string().data(), text->get_string().size());
+        return true;
+    };
+    for (auto const& part : *parts) {
+        auto const* o = part.if_object();
+        if (o == nullptr) {
+            return fail(reason::content_part);
+        }
+        auto const* type = o->if_contains("type");
+        std::string_view const kind = type != nullptr && type->is_string()
+                                          ? std::string_view(type->get_string())
+                                          : std::string_view(type == nullptr ? "text" : "");
+        if (kind == "thinking") {
+            auto const* thinking = o->if_contains("thinking");
+            if (thinking != nullptr && thinking->is_string()) {
+                out.reasoning.append(thinking->get_string().data(), thinking->get_string().size());
+                continue;
+            }
+            if (thinking == nullptr || !thinking->is_array()) {
+                return fail(reason::content_part);
+            }
+            for (auto const& inner : thinking->get_array()) {
+                if (!append_text(inner, out.reasoning)) {
+                    return fail(reason::content_part);
+                }
+            }
+        } else if (kind == "text") {
+            if (!append_text(part, out.content)) {
+                return fail(reason::content_part);
+            }
+        }
     }
     return true;
 }

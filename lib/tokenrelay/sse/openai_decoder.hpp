@@ -56,6 +56,7 @@ private:
     bool decode_dom(std::string_view data, openai_chunk& out);
     bool decode_json(std::string_view data, openai_chunk& out);
     bool decode_choices(boost::json::value const& choices, openai_chunk& out);
+    bool decode_content(boost::json::object const& delta, openai_chunk& out);
     bool decode_usage(boost::json::value const& usage, openai_chunk& out);
     bool fail(std::string_view why);
 

@@ -11,6 +11,9 @@
 namespace tokenrelay::sse {
 namespace {
 
+const std::string bad_part =
+    "choices[0].delta.content holds a part that is not an object with a string text or thinking";
+
 // Everything decode() reports, in one printable value, so each case checks all fields
 // at once and a failure shows both sides.
 struct outcome
@@ -211,10 +214,25 @@ std::vector<test_case> const invalid_cases{
      failure("choices[0].delta is not an object")},
     {"content a number",
      R"({"choices":[{"delta":{"content":5}}]})",
-     failure("choices[0].delta.content is not a string")},
-    {"content an array",
+     failure("choices[0].delta.content is not a string or a list of parts")},
+    {"content a list of strings",
      R"({"choices":[{"delta":{"content":["a"]}}]})",
-     failure("choices[0].delta.content is not a string")},
+     failure(bad_part)},
+    {"a text part without text",
+     R"({"choices":[{"delta":{"content":[{"type":"text"}]}}]})",
+     failure(bad_part)},
+    {"a text part with a number",
+     R"({"choices":[{"delta":{"content":[{"type":"text","text":1}]}}]})",
+     failure(bad_part)},
+    {"a thinking part without thinking",
+     R"({"choices":[{"delta":{"content":[{"type":"thinking"}]}}]})",
+     failure(bad_part)},
+    {"a thinking part holding a string",
+     R"({"choices":[{"delta":{"content":[{"type":"thinking","thinking":[7]}]}}]})",
+     failure(bad_part)},
+    {"a bad part after good ones",
+     R"({"choices":[{"delta":{"content":[{"type":"text","text":"a"},null]}}]})",
+     failure(bad_part)},
     {"reasoning_content a bool",
      R"({"choices":[{"delta":{"reasoning_content":true}}]})",
      failure("choices[0].delta.reasoning_content is not a string")},
@@ -307,10 +325,10 @@ std::vector<test_case> const order_cases{
      failure("choices is not an array")},
     {"delta checked before finish_reason",
      R"({"choices":[{"finish_reason":1,"delta":{"content":2}}]})",
-     failure("choices[0].delta.content is not a string")},
+     failure("choices[0].delta.content is not a string or a list of parts")},
     {"content checked before reasoning_content and reasoning",
      R"({"choices":[{"delta":{"reasoning":1,"reasoning_content":2,"content":3}}]})",
-     failure("choices[0].delta.content is not a string")},
+     failure("choices[0].delta.content is not a string or a list of parts")},
     {"prompt_tokens checked before completion_tokens",
      R"({"usage":{"completion_tokens":-1,"prompt_tokens":"x"}})",
      failure("usage.prompt_tokens is not a non-negative integer")},
@@ -355,7 +373,7 @@ std::vector<test_case> const skip_cases{
     {"usage an array", R"({"usage":[{"prompt_tokens":1}]})", failure("usage is not an object")},
     {"content an object",
      R"({"choices":[{"delta":{"content":{"text":"x"}}}]})",
-     failure("choices[0].delta.content is not a string")},
+     failure("choices[0].delta.content is not a string or a list of parts")},
 };
 
 // Boost.JSON 1.81 keeps the last of duplicate keys (object.ipp, "keeping the last of
@@ -367,7 +385,7 @@ std::vector<test_case> const duplicate_cases{
      chunk("b")},
     {"content, then a wrong one",
      R"({"choices":[{"delta":{"content":"b","content":5}}]})",
-     failure("choices[0].delta.content is not a string")},
+     failure("choices[0].delta.content is not a string or a list of parts")},
     {"choices, then empty choices",
      R"({"choices":[{"delta":{"content":"a"}}],"choices":[]})",
      chunk()},
@@ -438,6 +456,45 @@ std::vector<test_case> const count_cases{
      chunk("", "", "", token_usage{1, 2})},
 };
 
+// Shapes of particular providers, as recorded from their streams.
+std::vector<test_case> const provider_cases{
+    // Mistral's reasoning models: content as a list of parts, thinking before text.
+    {"mistral thinking parts",
+     R"({"id":"x","object":"chat.completion.chunk","model":"magistral-medium-latest","choices":[{"index":0,"delta":{"role":"assistant","content":[{"type":"thinking","thinking":[{"type":"text","text":"Let me "},{"type":"text","text":"think."}]}]},"finish_reason":null}]})",
+     chunk("", "Let me think.")},
+    {"mistral text parts",
+     R"({"choices":[{"index":0,"delta":{"content":[{"type":"text","text":"The answer"},{"type":"text","text":" is 4."}]},"finish_reason":null}]})",
+     chunk("The answer is 4.")},
+    {"mistral thinking then text in one chunk",
+     R"({"choices":[{"delta":{"content":[{"type":"thinking","thinking":[{"type":"text","text":"hm"}]},{"type":"text","text":"ok"}]}}]})",
+     chunk("ok", "hm")},
+    {"thinking as a string",
+     R"({"choices":[{"delta":{"content":[{"type":"thinking","thinking":"hm"}]}}]})",
+     chunk("", "hm")},
+    {"a part without a type is text",
+     R"({"choices":[{"delta":{"content":[{"text":"a"}]}}]})",
+     chunk("a")},
+    {"parts of other types are passed over",
+     R"({"choices":[{"delta":{"content":[{"type":"reference","reference_ids":[1]},{"type":"text","text":"a"},{"type":"image_url","image_url":{"url":"data:"}}]}}]})",
+     chunk("a")},
+    {"an empty list of parts", R"({"choices":[{"delta":{"content":[]}}]})", chunk("")},
+    {"parts, then a finish reason and usage",
+     R"({"choices":[{"delta":{"content":[{"type":"text","text":"."}]},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":2}})",
+     chunk(".", "", "stop", token_usage{3, 2})},
+    // Groq: the counts in x_groq.usage, read when the standard place has none.
+    {"groq usage",
+     R"({"id":"x","choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"x_groq":{"id":"req_1","usage":{"queue_time":0.01,"prompt_tokens":12,"completion_tokens":7,"total_tokens":19}}})",
+     chunk("", "", "stop", token_usage{12, 7})},
+    {"standard usage wins over groq's",
+     R"({"usage":{"prompt_tokens":1,"completion_tokens":2},"x_groq":{"usage":{"prompt_tokens":9,"completion_tokens":9}}})",
+     chunk("", "", "", token_usage{1, 2})},
+    {"groq extras without usage", R"({"x_groq":{"id":"req_1"}})", chunk()},
+    {"groq extras not an object", R"({"x_groq":"x"})", chunk()},
+    {"groq usage with a bad count",
+     R"({"x_groq":{"usage":{"prompt_tokens":-1}}})",
+     failure("usage.prompt_tokens is not a non-negative integer")},
+};
+
 std::vector<test_case> const error_cases{
     {"error array", R"({"error":[1,{"a":null}]})", upstream_error(R"([1,{"a":null}])")},
     {"error true", R"({"error":true})", upstream_error("true")},
@@ -465,6 +522,7 @@ std::vector<std::vector<test_case> const*> const all_tables{
     &duplicate_cases,
     &count_cases,
     &error_cases,
+    &provider_cases,
 };
 
 void check_table(std::vector<test_case> const& cases)
@@ -499,6 +557,11 @@ BOOST_AUTO_TEST_CASE(invalid_chunks)
             BOOST_TEST(run(tc.data) == tc.expected);
         }
     }
+}
+
+BOOST_AUTO_TEST_CASE(provider_shapes)
+{
+    check_table(provider_cases);
 }
 
 BOOST_AUTO_TEST_CASE(large_counts_fit)
