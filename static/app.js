@@ -45,6 +45,8 @@ const LOG_FRAMES = new Set(['user', 'token', 'reasoning', 'refusal', 'stream_end
 const END_NOTES = {
   length: 'The reply hit the length limit.',
   cancelled: 'Stopped.',
+  tool_calls: 'The model asked to call a tool, which this page cannot run.',
+  content_filter: "The provider's content filter stopped the reply.",
 };
 const END_ERRORS = {
   upstream_error: 'The model server failed while answering.',

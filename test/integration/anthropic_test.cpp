@@ -7,6 +7,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <string>
+#include <utility>
 
 namespace tokenrelay::test {
 namespace {
@@ -103,6 +104,19 @@ BOOST_AUTO_TEST_CASE(max_tokens_stop_reason_is_length, *scaled_timeout(60))
     BOOST_TEST(r.errors.empty());
     BOOST_TEST(r.text == "w0 w1 w2 ");
     BOOST_TEST(string_of(r.end, "reason") == "length");
+}
+
+BOOST_AUTO_TEST_CASE(tool_use_and_refusal_end_as_tool_calls_and_content_filter, *scaled_timeout(60))
+{
+    relay_fixture f(anthropic_options());
+    auto s = f.open_session();
+    for (const auto& [stop_reason, end] :
+         {std::pair{"tool_use", "tool_calls"}, std::pair{"refusal", "content_filter"}}) {
+        s->send(chat(std::string("ends mock:tokens=2 mock:finish=") + stop_reason));
+        const auto r = s->collect_reply();
+        BOOST_TEST(r.text == "w0 w1 ");
+        BOOST_TEST(string_of(r.end, "reason") == end, stop_reason);
+    }
 }
 
 BOOST_AUTO_TEST_CASE(http_500_is_upstream_error_after_retries, *scaled_timeout(60))

@@ -7,6 +7,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <string>
+#include <utility>
 
 namespace tokenrelay::test {
 namespace {
@@ -206,6 +207,24 @@ BOOST_AUTO_TEST_CASE(content_as_lists_of_parts_streams_thinking_and_text, *scale
     BOOST_TEST(r.text == "w0 w1 w2 w3 w4 ");
     BOOST_TEST(check_seqs(r, 0) == 10); // the user frame, 8 frames, the stream_end
     BOOST_TEST(string_of(r.end, "reason") == "stop");
+}
+
+BOOST_AUTO_TEST_CASE(finish_reasons_map_to_end_reasons, *scaled_timeout(60))
+{
+    // Section 2: a reply that ends asking for tools, or cut by the provider's filter, says
+    // so instead of looking like a plain stop; reasons the protocol does not name are one.
+    relay_fixture f;
+    auto s = f.open_session();
+    for (const auto& [finish, end] :
+         {std::pair{"tool_calls", "tool_calls"},
+          std::pair{"function_call", "tool_calls"},
+          std::pair{"content_filter", "content_filter"},
+          std::pair{"something_new", "stop"}}) {
+        s->send(chat(std::string("ends mock:tokens=2 mock:finish=") + finish));
+        const auto r = s->collect_reply();
+        BOOST_TEST(r.text == "w0 w1 ");
+        BOOST_TEST(string_of(r.end, "reason") == end, finish);
+    }
 }
 
 BOOST_AUTO_TEST_CASE(ping_answers_pong_with_client_timestamp, *scaled_timeout(60))

@@ -6,7 +6,14 @@ namespace tokenrelay::session {
 
 std::string_view finished_reason(std::string_view finish_reason) noexcept
 {
-    return finish_reason == "length" ? "length" : "stop";
+    if (finish_reason == "length")
+        return "length";
+    // The model asked for tools: without saying so the reply would look like an empty stop.
+    if (finish_reason == "tool_calls" || finish_reason == "function_call")
+        return "tool_calls";
+    if (finish_reason == "content_filter")
+        return "content_filter";
+    return "stop";
 }
 
 std::string_view failed_reason(errc code) noexcept

@@ -16,14 +16,18 @@ using detail::json_field;
 using detail::read_count;
 using detail::read_string;
 
-// PROTOCOL.md section 2 knows stop and length; refusal, tool_use and the like pass
-// through as the OpenAI path passes content_filter.
+// Anthropic's stop reasons as OpenAI's finish reasons (PROTOCOL.md section 6); others
+// pass through, and the end reason of section 2 makes them a stop.
 std::string finish_reason_of(std::string_view stop_reason)
 {
     if (stop_reason == "end_turn" || stop_reason == "stop_sequence")
         return "stop";
     if (stop_reason == "max_tokens")
         return "length";
+    if (stop_reason == "tool_use")
+        return "tool_calls";
+    if (stop_reason == "refusal")
+        return "content_filter";
     return std::string(stop_reason);
 }
 

@@ -40,8 +40,11 @@ BOOST_AUTO_TEST_CASE(end_reasons_are_section_2s)
 {
     BOOST_TEST(ts::finished_reason("stop") == "stop");
     BOOST_TEST(ts::finished_reason("length") == "length");
+    BOOST_TEST(ts::finished_reason("tool_calls") == "tool_calls");
+    BOOST_TEST(ts::finished_reason("function_call") == "tool_calls");
+    BOOST_TEST(ts::finished_reason("content_filter") == "content_filter");
     // Any other finish reason is a normal stop.
-    BOOST_TEST(ts::finished_reason("content_filter") == "stop");
+    BOOST_TEST(ts::finished_reason("pause_turn") == "stop");
     BOOST_TEST(ts::finished_reason("") == "stop");
     BOOST_TEST(ts::failed_reason(errc::timeout) == "timeout");
     BOOST_TEST(ts::failed_reason(errc::upstream_error) == "upstream_error");

@@ -147,7 +147,9 @@ BOOST_AUTO_TEST_CASE(stop_reasons_map_to_protocol_reasons)
              {"end_turn", "stop"},
              {"stop_sequence", "stop"},
              {"max_tokens", "length"},
-             {"refusal", "refusal"}}) {
+             {"tool_use", "tool_calls"},
+             {"refusal", "content_filter"},
+             {"pause_turn", "pause_turn"}}) {
         anthropic_decoder d;
         outcome o;
         o.finish_reason = expected;
