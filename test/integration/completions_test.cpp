@@ -432,6 +432,40 @@ BOOST_AUTO_TEST_CASE(client_token_is_required_when_configured, *scaled_timeout(6
     );
 }
 
+BOOST_AUTO_TEST_CASE(models_lists_the_allowed_models, *scaled_timeout(60))
+{
+    relay_fixture f{
+        {.flags = {"--allowed-models", "deepseek-v3.2,other-model", "--client-token", "tok-3"}}};
+    // Behind the client token, as completions are.
+    const auto refused = http_get(f.port(), "/v1/models");
+    BOOST_TEST(refused.status == 401u);
+    BOOST_TEST(string_of(error_of(refused), "code") == "unauthorized");
+
+    const auto r = http_get(f.port(), "/v1/models", {{"Authorization", "Bearer tok-3"}});
+    BOOST_TEST(r.status == 200u, r.body);
+    const auto list = json::parse(r.body).as_object();
+    BOOST_TEST(list.at("object").as_string() == "list");
+    const auto& data = list.at("data").as_array();
+    BOOST_REQUIRE_EQUAL(data.size(), 2u);
+    BOOST_TEST(data[0].at("id").as_string() == "deepseek-v3.2");
+    BOOST_TEST(data[1].at("id").as_string() == "other-model");
+    for (const auto& m : data) {
+        BOOST_TEST(m.at("object").as_string() == "model");
+        BOOST_TEST(m.at("created").is_int64());
+        BOOST_TEST(m.at("owned_by").is_string());
+    }
+    // Listed is exactly what a request may name.
+    auto headers = json_type;
+    headers.emplace_back("Authorization", "Bearer tok-3");
+    const auto other =
+        post(f.port(), body_for("mock:tokens=1", R"("model":"other-model")"), headers);
+    BOOST_TEST(other.status == 200u, other.body);
+    BOOST_TEST(integer(f.mock_stats(), "requests") == 1);
+
+    const auto post_models = http_request(f.port(), http::verb::post, "/v1/models", headers, "{}");
+    BOOST_TEST(post_models.status == 405u);
+}
+
 BOOST_AUTO_TEST_CASE(client_token_from_a_file, *scaled_timeout(60))
 {
     temp_dir dir;

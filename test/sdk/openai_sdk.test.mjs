@@ -171,6 +171,12 @@ test('a whole completion has the full text and usage', async () => {
   ]);
 });
 
+test('models.list names the model a request may use', async () => {
+  const ids = [];
+  for await (const m of client.models.list()) ids.push(m.id);
+  assert.deepEqual(ids, [MODEL]);
+});
+
 test('refusals arrive as the SDK\'s typed errors', async () => {
   await assert.rejects(
     client.chat.completions.create({ model: 'not-allowed', messages: [{ role: 'user', content: 'x' }] }),

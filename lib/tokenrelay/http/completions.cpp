@@ -12,11 +12,15 @@
 #include <tokenrelay/session/generation_log.hpp>
 #include <tokenrelay/upstream/stream_guarded.hpp>
 
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
 namespace tokenrelay::http_server {
 namespace {
 
 using namespace net::experimental::awaitable_operators;
 using event = upstream::stream_event;
+namespace json = boost::json;
 
 // Section 5: the source never runs more than this many events ahead of the client.
 constexpr std::size_t channel_capacity = 16;
@@ -191,6 +195,56 @@ awaitable<bool> serve_completion(
         state,
         loop
     );
+}
+
+namespace {
+
+/// OpenAI's list of models. When a model was made is the provider's to know: `created`
+/// 0 says "not known".
+std::string model_list(const std::vector<std::string>& ids)
+{
+    json::array models;
+    for (const auto& id : ids) {
+        json::object m;
+        m["id"] = id;
+        m["object"] = "model";
+        m["created"] = 0;
+        m["owned_by"] = "tokenrelay";
+        models.push_back(std::move(m));
+    }
+    json::object list;
+    list["object"] = "list";
+    list["data"] = std::move(models);
+    return json::serialize(list);
+}
+
+} // namespace
+
+awaitable<bool> serve_models(
+    beast::tcp_stream& stream,
+    const http::request<http::string_body>& request,
+    const runtime::relay_state& state
+)
+{
+    const auto& cfg = state.config;
+    const client_credentials who{
+        request[http::field::authorization],
+        {},
+        request[http::field::origin],
+        request[http::field::host]};
+    if (auto refused = check_client(door::completions, who, cfg))
+        co_return co_await write_refusal(stream, request, *refused, cfg.idle_timeout);
+    const bool sent = co_await write_json(
+        stream,
+        http::status::ok,
+        model_list(state.frame_limits.allowed_models),
+        request.version(),
+        request.keep_alive(),
+        cfg.idle_timeout,
+        "5",
+        request.method() == http::verb::head
+    );
+    co_return sent&& request.keep_alive();
 }
 
 } // namespace tokenrelay::http_server

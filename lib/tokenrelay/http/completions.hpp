@@ -22,4 +22,13 @@ awaitable<bool> serve_completion(
     runtime::loop_context& loop
 );
 
+/// `GET /v1/models` (PROTOCOL.md section 9): the models a request may name, in OpenAI's
+/// list format, behind the same client token and origin checks as completions. Only GET
+/// and HEAD reach it. Returns whether the connection may serve another request.
+awaitable<bool> serve_models(
+    beast::tcp_stream& stream,
+    const http::request<http::string_body>& request,
+    const runtime::relay_state& state
+);
+
 } // namespace tokenrelay::http_server

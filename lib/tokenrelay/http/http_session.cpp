@@ -242,6 +242,10 @@ awaitable<bool> answer_request(
     const auto path = path_of(request.target());
     if (path == "/v1/chat/completions")
         co_return co_await serve_completion(stream, buffer, request, state, loop);
+    const bool read_only =
+        request.method() == http::verb::get || request.method() == http::verb::head;
+    if (path == "/v1/models" && read_only)
+        co_return co_await serve_models(stream, request, state);
     auto res = plain_response(request, path, state);
     const bool again = res.keep_alive();
     const bool head = request.method() == http::verb::head;
