@@ -36,7 +36,7 @@ void check(bool ok, const char* what)
 
 bool same(const openai_chunk& a, const openai_chunk& b)
 {
-    return a.content == b.content && a.reasoning == b.reasoning &&
+    return a.content == b.content && a.reasoning == b.reasoning && a.refusal == b.refusal &&
            a.finish_reason == b.finish_reason && a.usage == b.usage && a.done == b.done &&
            a.is_error == b.is_error && a.error_message == b.error_message;
 }
@@ -181,6 +181,8 @@ bool expected_chunk(std::string_view data, openai_chunk& out, std::string& why)
                     return fail("choices[0].delta.reasoning is not a string");
                 if (!present) // reasoning_content or reasoning, when given, replace it
                     out.reasoning = thinking;
+                if (!text_of(d, "refusal", out.refusal, present))
+                    return fail("choices[0].delta.refusal is not a string");
             }
             if (!text_of(choice, "finish_reason", out.finish_reason, present))
                 return fail("choices[0].finish_reason is not a string");

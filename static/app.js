@@ -362,6 +362,8 @@ class ChatClient {
         return this.onText(f, 'content');
       case 'reasoning':
         return this.onText(f, 'reasoning');
+      case 'refusal':
+        return this.onText(f, 'refusal');
       case 'stream_end':
         return this.onStreamEnd(f);
       case 'pong':
@@ -446,7 +448,7 @@ class ChatClient {
       const content = plainText(h.content);
       const m = h.role === 'user'
         ? { role: 'user', id, content, echoed: true }
-        : { role: 'assistant', id, prompt: null, content, reasoning: '', status: 'done',
+        : { role: 'assistant', id, prompt: null, content, reasoning: '', refusal: '', status: 'done',
             sentAt: null, firstAt: null, endAt: null };
       this.msgs.push(m);
       this.mount(m);
@@ -527,10 +529,10 @@ class ChatClient {
     const m = this.replyFor(f.id);
     if (!m) return;
     this.lastActivity = performance.now();
-    const wasEmpty = !m.content && !m.reasoning;
+    const wasEmpty = !m.content && !m.reasoning && !m.refusal;
     m[field] += f.content;
     if (field === 'content' && m.firstAt == null) m.firstAt = performance.now();
-    if (wasEmpty || field === 'reasoning') this.refresh(m);
+    if (wasEmpty || field !== 'content') this.refresh(m);
     this.queueRender(m);
     if (field === 'content') this.announce(m, f.content, false);
   }
@@ -686,7 +688,7 @@ class ChatClient {
   }
 
   addReply(id, prompt) {
-    const m = { role: 'assistant', id, prompt, content: '', reasoning: '', status: 'streaming',
+    const m = { role: 'assistant', id, prompt, content: '', reasoning: '', refusal: '', status: 'streaming',
                 sentAt: null, firstAt: null, endAt: null };
     this.msgs.push(m);
     this.mount(m);
@@ -927,9 +929,21 @@ class ChatClient {
       error.setAttribute('role', 'alert');
       const figures = document.createElement('p');
       figures.className = 'figures';
+      // The model declining to answer: shown as such, never as the answer.
+      const refusal = document.createElement('div');
+      refusal.className = 'refusal';
+      refusal.setAttribute('role', 'note');
+      const refusalLabel = document.createElement('strong');
+      refusalLabel.textContent = 'The model declined: ';
+      const refusalBody = document.createElement('span');
+      refusalBody.className = 'refusal-body';
+      refusal.append(refusalLabel, refusalBody);
+      refusal.hidden = true;
 
-      article.append(thinking, typing, body, note, error, figures);
-      Object.assign(m.el, { thinking, summary, thinkingBody, typing, body, note, error, figures });
+      article.append(thinking, typing, refusal, body, note, error, figures);
+      Object.assign(m.el, {
+        thinking, summary, thinkingBody, typing, refusal, refusalBody, body, note, error, figures,
+      });
     }
     this.ui.messages.appendChild(article);
     if (m.role === 'assistant') {
@@ -957,6 +971,7 @@ class ChatClient {
     if (!m.el || !m.el.body) return;
     renderMarkdown(m.content, m.el.body);
     if (m.reasoning) m.el.thinkingBody.textContent = m.reasoning;
+    if (m.refusal) m.el.refusalBody.textContent = m.refusal;
   }
 
   refresh(m) {
@@ -965,8 +980,10 @@ class ChatClient {
     const streaming = m.status === 'streaming';
     e.root.dataset.status = m.status;
     e.root.setAttribute('aria-busy', streaming ? 'true' : 'false');
-    e.typing.hidden = !(streaming && !m.content && !m.reasoning && !m.error);
+    e.typing.hidden = !(streaming && !m.content && !m.reasoning && !m.refusal && !m.error);
     e.thinking.hidden = !m.reasoning;
+    e.refusal.hidden = !m.refusal;
+    if (m.refusal) e.refusalBody.textContent = m.refusal;
     e.summary.textContent = streaming && !m.content ? 'Thinking…' : 'Thinking';
     if (m.reasoning) e.thinkingBody.textContent = m.reasoning;
 

@@ -556,6 +556,34 @@ test('reasoning shows in a collapsible thinking block; screenshot', { timeout: T
   });
 });
 
+test('a refusal shows as the model declining, not as an answer', { timeout: TEST_MS }, async () => {
+  await mockReset();
+  await withPage(async (page) => {
+    await send(page, 'Do something bad. mock:refusal mock:tokens=3');
+    const reply = await waitReplyDone(page);
+    assert.equal(reply.status, 'done');
+    assert.equal(reply.refusal, words(3));
+    assert.equal(reply.content, '');
+    const box = page.locator('article.assistant .refusal');
+    assert.equal(await box.isVisible(), true);
+    assert.equal(await box.getAttribute('role'), 'note');
+    assert.equal(await box.textContent(), `The model declined: ${words(3)}`);
+    assert.equal(await replyBodyText(page), '');
+  });
+});
+
+test('a reply that asked for tools says so', { timeout: TEST_MS }, async () => {
+  await mockReset();
+  await withPage(async (page) => {
+    await send(page, 'Call a tool. mock:tokens=2 mock:finish=tool_calls');
+    const reply = await waitReplyDone(page);
+    assert.equal(reply.reason, 'tool_calls');
+    const note = page.locator('article.assistant .msg-note');
+    assert.equal(await note.isVisible(), true);
+    assert.match(await note.textContent(), /call a tool/);
+  });
+});
+
 test('an upstream error shows inline and Retry sends the message again', { timeout: TEST_MS }, async () => {
   await mockReset();
   await withPage(async (page) => {

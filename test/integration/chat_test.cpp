@@ -2,6 +2,7 @@
 // mock upstream (PROTOCOL.md sections 2 and 4, mock_spec).
 
 #include "support/relay_fixture.hpp"
+#include "support/resume_helpers.hpp"
 #include <tokenrelay/core/clock.hpp>
 
 #include <boost/test/unit_test.hpp>
@@ -207,6 +208,29 @@ BOOST_AUTO_TEST_CASE(content_as_lists_of_parts_streams_thinking_and_text, *scale
     BOOST_TEST(r.text == "w0 w1 w2 w3 w4 ");
     BOOST_TEST(check_seqs(r, 0) == 10); // the user frame, 8 frames, the stream_end
     BOOST_TEST(string_of(r.end, "reason") == "stop");
+}
+
+BOOST_AUTO_TEST_CASE(a_refusal_streams_as_refusal_frames_and_joins_the_history, *scaled_timeout(60))
+{
+    relay_fixture f;
+    auto s = f.open_session();
+    s->send(chat("refuse me mock:refusal mock:tokens=3"));
+    const auto r = s->collect_reply();
+    BOOST_TEST(r.errors.empty());
+    BOOST_TEST(r.refusal == "w0 w1 w2 ");
+    BOOST_TEST(r.text.empty());
+    BOOST_TEST(check_seqs(r, 0) == 5); // the user frame, 3 refusal frames, the stream_end
+    for (const auto& t : r.tokens)
+        BOOST_TEST(string_of(t, "type") == "refusal", t);
+    BOOST_TEST(string_of(r.end, "reason") == "stop");
+
+    // The refusal is what the model said: the next chat's context has it as the reply.
+    s->send(chat("again mock:echo"));
+    const auto echoed = echoed_messages(s->collect_reply());
+    BOOST_REQUIRE(echoed.is_array());
+    BOOST_REQUIRE_EQUAL(echoed.as_array().size(), 3u);
+    BOOST_TEST(echoed.as_array()[1].at("role").as_string() == "assistant");
+    BOOST_TEST(echoed.as_array()[1].at("content").as_string() == "w0 w1 w2 ");
 }
 
 BOOST_AUTO_TEST_CASE(finish_reasons_map_to_end_reasons, *scaled_timeout(60))

@@ -357,6 +357,24 @@ BOOST_AUTO_TEST_CASE(reasoning_and_finish_reason_in_the_whole_body, *scaled_time
     );
 }
 
+BOOST_AUTO_TEST_CASE(a_refusal_reaches_the_client_as_refusal, *scaled_timeout(60))
+{
+    relay_fixture f;
+    const auto streamed =
+        run_curl(f.port(), body_for("mock:refusal mock:tokens=2", R"("stream":true)"));
+    const auto split = streamed.find("\r\n\r\n");
+    BOOST_TEST_REQUIRE(split != std::string::npos, streamed);
+    const auto data = sse_data(std::string_view(streamed).substr(split + 4));
+    BOOST_TEST(deltas(data, "refusal") == words("w", 2), boost::test_tools::per_element());
+    BOOST_TEST(deltas(data, "content").empty());
+
+    const auto whole = post(f.port(), body_for("mock:refusal mock:tokens=2"));
+    BOOST_TEST_REQUIRE(whole.status == 200u, whole.body);
+    const auto message = json::parse(whole.body).at("choices").at(0).at("message").as_object();
+    BOOST_TEST(message.at("content").as_string() == "");
+    BOOST_TEST(message.at("refusal").as_string() == "w0 w1 ");
+}
+
 BOOST_AUTO_TEST_CASE(invalid_requests_get_400_json, *scaled_timeout(60))
 {
     relay_fixture f{{.flags = {"--allowed-models", "deepseek-v3.2,other"}}};

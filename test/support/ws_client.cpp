@@ -249,8 +249,10 @@ bool add_frame(reply& r, json::object f)
 {
     const auto type = string_of(f, "type");
     r.frames.push_back(f);
-    if (type == "token" || type == "reasoning") {
-        (type == "token" ? r.text : r.reasoning) += string_of(f, "content");
+    if (type == "token" || type == "reasoning" || type == "refusal") {
+        (type == "token"       ? r.text
+         : type == "reasoning" ? r.reasoning
+                               : r.refusal) += string_of(f, "content");
         r.seqs.push_back(integer(f, "seq"));
         r.tokens.push_back(std::move(f));
     } else if (type == "user") {

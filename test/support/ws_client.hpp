@@ -23,8 +23,9 @@ struct reply
 {
     std::string text;                 // token contents, concatenated
     std::string reasoning;            // reasoning contents, concatenated
+    std::string refusal;              // refusal contents, concatenated
     std::vector<json::object> frames; // every frame read, in order
-    std::vector<json::object> tokens; // token and reasoning frames, in order
+    std::vector<json::object> tokens; // token, reasoning and refusal frames, in order
     std::vector<std::int64_t> seqs;   // their seqs, in order
     std::vector<json::object> errors; // error frames
     std::optional<json::object> user; // the chat's `user` frame, when read with the reply

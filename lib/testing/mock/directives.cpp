@@ -60,6 +60,8 @@ bool apply(std::string_view word, plan& p)
             flag = &p.parts;
         else if (name == "groq_usage")
             flag = &p.groq_usage;
+        else if (name == "refusal")
+            flag = &p.refusal;
         else if (name == "echo")
             flag = &p.echo;
         else if (name == "empty_deltas")

@@ -36,8 +36,10 @@ struct plan
     std::size_t reasoning = 0;
     bool no_usage = false;
     bool usage_null_choices = false;
-    bool parts = false;      // content and reasoning as Mistral's lists of parts
-    bool groq_usage = false; // the usage counts in x_groq.usage, as Groq sends them
+    bool parts = false; // content and reasoning as Mistral's lists of parts
+    bool groq_usage = false;
+    bool refusal = false; // the tokens as delta.refusal: the model declining // the usage counts in
+                          // x_groq.usage, as Groq sends them
     std::string finish = "stop";
     bool echo = false;
     std::optional<std::size_t> huge;

@@ -121,6 +121,10 @@ std::string plain_token_text(const plan& p, const chat_input& in, std::size_t i)
 sse_piece stream_writer::content_piece(std::string_view text, std::chrono::milliseconds delay) const
 {
     sse_piece piece{delay, {}};
+    if (plan_.refusal) {
+        piece.bytes = event(chunk(delta_choice(R"({"refusal":)" + json_string(text) + "}")));
+        return piece;
+    }
     if (plan_.parts) {
         piece.bytes = event(
             chunk(delta_choice(R"({"content":[{"type":"text","text":)" + json_string(text) + "}]}"))

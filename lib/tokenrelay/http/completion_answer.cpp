@@ -97,6 +97,7 @@ void account(exchange& x, const event& ev)
     switch (ev.type) {
     case event::kind::token:
     case event::kind::reasoning:
+    case event::kind::refusal:
         x.accounting.on_delta(ev.text.size());
         if (x.log_content && ev.type == event::kind::token)
             x.reply += ev.text;
@@ -144,12 +145,18 @@ awaitable<void> answer_whole(exchange& x, upstream::event_channel& events, event
 {
     std::string content;
     std::string reasoning;
+    std::string refusal;
     for (;;) {
         account(x, ev);
         switch (ev.type) {
         case event::kind::token:
+            content += ev.text;
+            break;
         case event::kind::reasoning:
-            (ev.type == event::kind::token ? content : reasoning) += ev.text;
+            reasoning += ev.text;
+            break;
+        case event::kind::refusal:
+            refusal += ev.text;
             break;
         case event::kind::finished: {
             const auto& usage = x.accounting.usage();
@@ -157,7 +164,7 @@ awaitable<void> answer_whole(exchange& x, upstream::event_channel& events, event
             if (usage)
                 tokens = usage->usage.tokens;
             auto body = protocol::completion_body(
-                x.meta, content, reasoning, ev.end->finish_reason, tokens
+                x.meta, content, reasoning, refusal, ev.end->finish_reason, tokens
             );
             // The usage object is the body's last member: `…}}`.
             if (usage)

@@ -16,8 +16,15 @@ bool append_event(exchange& x, std::string& out, const event& ev)
     account(x, ev);
     switch (ev.type) {
     case event::kind::token:
+        protocol::append_delta_chunk(out, x.meta, ev.text, protocol::delta_field::content);
+        return false;
     case event::kind::reasoning:
-        protocol::append_delta_chunk(out, x.meta, ev.text, ev.type == event::kind::reasoning);
+        protocol::append_delta_chunk(
+            out, x.meta, ev.text, protocol::delta_field::reasoning_content
+        );
+        return false;
+    case event::kind::refusal:
+        protocol::append_delta_chunk(out, x.meta, ev.text, protocol::delta_field::refusal);
         return false;
     case event::kind::finished:
         protocol::append_finish_chunk(out, x.meta, ev.end->finish_reason);

@@ -98,13 +98,22 @@ void append_role_chunk(std::string& out, const completion_meta& meta)
 }
 
 void append_delta_chunk(
-    std::string& out, const completion_meta& meta, std::string_view text, bool reasoning
+    std::string& out, const completion_meta& meta, std::string_view text, delta_field field
 )
 {
     out += "data: ";
     append_envelope(out, meta, "chat.completion.chunk");
-    out += reasoning ? R"(,"choices":[{"index":0,"delta":{"reasoning_content":)"
-                     : R"(,"choices":[{"index":0,"delta":{"content":)";
+    switch (field) {
+    case delta_field::content:
+        out += R"(,"choices":[{"index":0,"delta":{"content":)";
+        break;
+    case delta_field::reasoning_content:
+        out += R"(,"choices":[{"index":0,"delta":{"reasoning_content":)";
+        break;
+    case delta_field::refusal:
+        out += R"(,"choices":[{"index":0,"delta":{"refusal":)";
+        break;
+    }
     append_json_string(out, text);
     out += R"(},"finish_reason":null}]})"
            "\n\n";
@@ -144,18 +153,23 @@ std::string completion_body(
     const completion_meta& meta,
     std::string_view content,
     std::string_view reasoning,
+    std::string_view refusal,
     std::string_view finish_reason,
     const std::optional<token_usage>& usage
 )
 {
     std::string out;
-    out.reserve(content.size() + reasoning.size() + 256);
+    out.reserve(content.size() + reasoning.size() + refusal.size() + 256);
     append_envelope(out, meta, "chat.completion");
     out += R"(,"choices":[{"index":0,"message":{"role":"assistant","content":)";
     append_json_string(out, content);
     if (!reasoning.empty()) {
         out += R"(,"reasoning_content":)";
         append_json_string(out, reasoning);
+    }
+    if (!refusal.empty()) {
+        out += R"(,"refusal":)";
+        append_json_string(out, refusal);
     }
     out += R"(},"finish_reason":)";
     append_json_string(out, finish_or_stop(finish_reason));

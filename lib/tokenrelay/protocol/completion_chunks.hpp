@@ -41,9 +41,12 @@ std::string error_body(const api_error& e);
 
 /// The first chunk: `delta: {"role":"assistant","content":""}`.
 void append_role_chunk(std::string& out, const completion_meta& meta);
-/// `delta.content`, or `delta.reasoning_content` when `reasoning` (DeepSeek's field).
+/// Which member of `delta` a chunk's text goes in: `reasoning_content` is DeepSeek's name.
+enum class delta_field { content, reasoning_content, refusal };
+
+/// `delta.<field>` with `text`.
 void append_delta_chunk(
-    std::string& out, const completion_meta& meta, std::string_view text, bool reasoning
+    std::string& out, const completion_meta& meta, std::string_view text, delta_field field
 );
 /// `delta: {}` with `finish_reason` ("stop" when the upstream gave none).
 void append_finish_chunk(std::string& out, const completion_meta& meta, std::string_view reason);
@@ -54,12 +57,13 @@ void append_error_event(std::string& out, const api_error& e);
 /// `data: [DONE]`, the last event of a stream that completed.
 void append_done_event(std::string& out);
 
-/// The `chat.completion` body of a non-streaming request; `reasoning_content` only when
-/// the model produced some, `usage` only when the upstream reported it.
+/// The `chat.completion` body of a non-streaming request; `reasoning_content` and
+/// `refusal` only when the model produced some, `usage` only when the upstream reported it.
 std::string completion_body(
     const completion_meta& meta,
     std::string_view content,
     std::string_view reasoning,
+    std::string_view refusal,
     std::string_view finish_reason,
     const std::optional<token_usage>& usage
 );

@@ -18,6 +18,19 @@ namespace {
 
 using namespace net::experimental::awaitable_operators;
 
+/// The log entry of a text event.
+entry_kind entry_of(upstream::stream_event::kind k) noexcept
+{
+    switch (k) {
+    case upstream::stream_event::kind::reasoning:
+        return entry_kind::reasoning;
+    case upstream::stream_event::kind::refusal:
+        return entry_kind::refusal;
+    default:
+        return entry_kind::token;
+    }
+}
+
 } // namespace
 
 awaitable<void>
@@ -57,18 +70,17 @@ awaitable<void> session::pump(upstream::event_channel& events, std::string messa
             switch (ev.type) {
             case kind::token:
             case kind::reasoning:
+            case kind::refusal: {
                 reply_->accounting->on_delta(ev.text.size());
-                if (ev.type == kind::token)
+                // The answer, or the refusal in its place, joins the history: it is what
+                // the model said. Reasoning is shown, not sent back.
+                if (ev.type != kind::reasoning)
                     append_within(reply_->text, ev.text, settings_.history_max_bytes);
-                log_.append_text(
-                    ev.type == kind::token ? entry_kind::token : entry_kind::reasoning,
-                    message_id,
-                    ev.text
-                );
-                store_record_locked(
-                    ev.type == kind::token ? entry_kind::token : entry_kind::reasoning, message_id
-                );
+                const auto entry = entry_of(ev.type);
+                log_.append_text(entry, message_id, ev.text);
+                store_record_locked(entry, message_id);
                 break;
+            }
             case kind::finished:
                 ended = end_generation_locked(end_fields_locked(
                     reply_->accounting->on_finished(ev.end->finish_reason, ev.end->usage)

@@ -17,7 +17,8 @@ std::size_t cost(std::size_t text_bytes)
     return text_bytes + entry_overhead;
 }
 
-/// The frame type of a text entry; user, token and reasoning frames share their fields.
+/// The frame type of a text entry; user, token, reasoning and refusal frames share their
+/// fields.
 std::string_view frame_type(entry_kind kind)
 {
     switch (kind) {
@@ -25,6 +26,8 @@ std::string_view frame_type(entry_kind kind)
         return "user";
     case entry_kind::reasoning:
         return "reasoning";
+    case entry_kind::refusal:
+        return "refusal";
     default:
         return "token";
     }

@@ -19,7 +19,7 @@
 
 namespace tokenrelay::session {
 
-enum class entry_kind : std::uint8_t { user, token, reasoning, end, error };
+enum class entry_kind : std::uint8_t { user, token, reasoning, refusal, end, error };
 
 class replay_log
 {

@@ -35,6 +35,8 @@ store::record_kind to_record(entry_kind k)
         return store::record_kind::token;
     case entry_kind::reasoning:
         return store::record_kind::reasoning;
+    case entry_kind::refusal:
+        return store::record_kind::refusal;
     case entry_kind::end:
         return store::record_kind::end;
     case entry_kind::error:
@@ -64,6 +66,8 @@ entry_kind to_entry(store::record_kind k)
         return entry_kind::token;
     case store::record_kind::reasoning:
         return entry_kind::reasoning;
+    case store::record_kind::refusal:
+        return entry_kind::refusal;
     case store::record_kind::end:
         return entry_kind::end;
     case store::record_kind::error:

@@ -39,6 +39,7 @@ constexpr std::string_view content_part =
     "choices[0].delta.content holds a part that is not an object with a string text or thinking";
 constexpr std::string_view reasoning_content = "choices[0].delta.reasoning_content is not a string";
 constexpr std::string_view reasoning = "choices[0].delta.reasoning is not a string";
+constexpr std::string_view refusal = "choices[0].delta.refusal is not a string";
 constexpr std::string_view finish_reason = "choices[0].finish_reason is not a string";
 constexpr std::string_view usage = "usage is not an object";
 constexpr std::string_view prompt_tokens = "usage.prompt_tokens is not a non-negative integer";
@@ -59,6 +60,7 @@ enum class slot : std::uint8_t {
     content,
     reasoning_content,
     reasoning,
+    refusal,
     finish_reason,
     usage,
     prompt_tokens,
@@ -134,6 +136,8 @@ public:
                 if (at(slot::reasoning_content) != kind::string &&
                     !text_or_nothing(at(slot::reasoning)))
                     return reason::reasoning;
+                if (!text_or_nothing(at(slot::refusal)))
+                    return reason::refusal;
             } else if (at(slot::delta) != kind::absent && at(slot::delta) != kind::null) {
                 return reason::delta;
             }
@@ -275,6 +279,8 @@ private:
                 return slot::reasoning_content;
             if (key == "reasoning")
                 return slot::reasoning;
+            if (key == "refusal")
+                return slot::refusal;
             break;
         case slot::usage:
             if (key == "prompt_tokens")
@@ -374,6 +380,9 @@ private:
             break;
         case slot::reasoning:
             sink_ = at(slot::reasoning_content) == kind::string ? nullptr : &out_->reasoning;
+            break;
+        case slot::refusal:
+            sink_ = &out_->refusal;
             break;
         case slot::finish_reason:
             sink_ = &out_->finish_reason;

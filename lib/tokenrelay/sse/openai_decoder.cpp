@@ -180,6 +180,9 @@ bool openai_decoder::decode_choices(json::value const& choices, openai_chunk& ou
             }
             break;
         }
+        if (read_string(*delta, "refusal", out.refusal) == json_field::wrong_type) {
+            return fail(reason::refusal);
+        }
     }
 
     if (read_string(*choice, "finish_reason", out.finish_reason) == json_field::wrong_type) {

@@ -19,6 +19,7 @@ struct openai_chunk
 {
     std::string content;              // choices[0].delta.content; "" when absent or null
     std::string reasoning;            // choices[0].delta.reasoning_content (or .reasoning)
+    std::string refusal;              // choices[0].delta.refusal; "" when absent or null
     std::string finish_reason;        // choices[0].finish_reason; "" when absent or null
     std::optional<token_usage> usage; // top-level usage, when present and not null
     bool done = false;                // the payload was the literal [DONE]
@@ -30,6 +31,7 @@ struct openai_chunk
     {
         content.clear();
         reasoning.clear();
+        refusal.clear();
         finish_reason.clear();
         usage.reset();
         done = false;

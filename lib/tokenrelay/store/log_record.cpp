@@ -15,6 +15,7 @@ std::optional<record_kind> kind_of(std::string_view s)
     case 'u':
     case 't':
     case 'r':
+    case 'f':
     case 'e':
     case 'x':
         return static_cast<record_kind>(s[0]);

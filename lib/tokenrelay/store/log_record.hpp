@@ -19,6 +19,7 @@ enum class record_kind : char {
     user = 'u',
     token = 't',
     reasoning = 'r',
+    refusal = 'f',
     end = 'e',   // data: the serialised stream_end frame
     error = 'x', // data: the serialised error frame
 };
@@ -28,7 +29,7 @@ struct log_record
     std::uint64_t seq = 0;
     record_kind kind = record_kind::token;
     std::string message_id;
-    std::string data; // text for user, token and reasoning; the frame otherwise
+    std::string data; // text for user, token, reasoning and refusal; the frame otherwise
 };
 
 /// Appends the XADD that stores `r` in `log_key`. `after_error`: the record is a

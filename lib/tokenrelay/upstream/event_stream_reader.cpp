@@ -161,7 +161,8 @@ struct reply_reader
 {
     reply_reader(int response_status, const call_state& c)
         : status(response_status), anthropic(c.options.format == api_format::anthropic),
-          reasoning_redactor(c.options.api_key), content_redactor(c.options.api_key)
+          reasoning_redactor(c.options.api_key), refusal_redactor(c.options.api_key),
+          content_redactor(c.options.api_key)
     {}
     reply_reader(const reply_reader&) = delete;
     reply_reader& operator=(const reply_reader&) = delete;
@@ -267,11 +268,14 @@ struct reply_reader
     sse::anthropic_decoder anthropic_decoder;
     sse::openai_chunk chunk;
     stream_redactor reasoning_redactor;
+    stream_redactor refusal_redactor;
     stream_redactor content_redactor;
-    // A chunk's deltas in the order they go out. A named array, not an initializer list:
-    // the loop over it spans co_awaits, and GCC 12 mishandles temporaries that do.
-    const std::array<text_delta, 2> deltas{
+    // A chunk's deltas in the order they go out (PROTOCOL.md section 2: reasoning,
+    // refusal, token). A named array, not an initializer list: the loop over it spans
+    // co_awaits, and GCC 12 mishandles temporaries that do.
+    const std::array<text_delta, 3> deltas{
         text_delta{stream_event::kind::reasoning, &chunk.reasoning, &reasoning_redactor},
+        text_delta{stream_event::kind::refusal, &chunk.refusal, &refusal_redactor},
         text_delta{stream_event::kind::token, &chunk.content, &content_redactor}};
     std::string finish_reason;
     std::optional<token_usage> usage;
@@ -307,7 +311,7 @@ read_event_stream(Stream& stream, connection& conn, response_parser& parser, cal
                 const bool drained = co_await drain_body(stream, conn, parser, c);
                 co_return finished(drained && parser.get().keep_alive());
             }
-            // Reasoning, then content, go out from here, through a coroutine only when the
+            // Reasoning, refusal, then content, go out from here, through a coroutine only when the
             // channel is full: this runs for every token, and each nested coroutine is one
             // more frame. The events are named: GCC 12 mishandles class-type temporaries in
             // co_await operands.

@@ -28,6 +28,7 @@ struct stream_event
     enum class kind : std::uint8_t {
         token,     // text: delta.content
         reasoning, // text: delta.reasoning_content
+        refusal,   // text: delta.refusal, the model declining to answer
         finished,  // end: finish_reason and usage; the stream ended cleanly
         failed,    // end: code (upstream_error or timeout), message, http_status
     };

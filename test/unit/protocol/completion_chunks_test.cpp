@@ -29,8 +29,8 @@ BOOST_AUTO_TEST_CASE(role_chunk)
 BOOST_AUTO_TEST_CASE(content_and_reasoning_deltas_are_escaped)
 {
     std::string out;
-    append_delta_chunk(out, meta, "a\"b\n", false);
-    append_delta_chunk(out, meta, "r0 ", true);
+    append_delta_chunk(out, meta, "a\"b\n", delta_field::content);
+    append_delta_chunk(out, meta, "r0 ", delta_field::reasoning_content);
     BOOST_TEST(
         out == "data: " + envelope +
                    R"(,"choices":[{"index":0,"delta":{"content":"a\"b\n"},"finish_reason":null}]})"
@@ -71,7 +71,7 @@ BOOST_AUTO_TEST_CASE(every_chunk_is_one_json_object)
 {
     std::string out;
     append_role_chunk(out, meta);
-    append_delta_chunk(out, meta, "\x01\xff", false);
+    append_delta_chunk(out, meta, "\x01\xff", delta_field::content);
     append_finish_chunk(out, meta, "stop");
     append_usage_chunk(out, meta, token_usage{1, 2});
     std::size_t events = 0;
@@ -123,16 +123,33 @@ BOOST_AUTO_TEST_CASE(whole_completion_body)
     const std::string head =
         R"({"id":"chatcmpl-abc","object":"chat.completion","created":1700000000,"model":"m\"1",)";
     BOOST_TEST(
-        completion_body(meta, "w0 w1 ", "", "stop", token_usage{2, 2}) ==
+        completion_body(meta, "w0 w1 ", "", "", "stop", token_usage{2, 2}) ==
         head + R"("choices":[{"index":0,"message":{"role":"assistant","content":"w0 w1 "},)"
                R"("finish_reason":"stop"}],)"
                R"("usage":{"prompt_tokens":2,"completion_tokens":2,"total_tokens":4}})"
     );
     // Reasoning when there was some; no usage when the upstream gave none.
     BOOST_TEST(
-        completion_body(meta, "", "r0 ", "", std::nullopt) ==
+        completion_body(meta, "", "r0 ", "", "", std::nullopt) ==
         head + R"("choices":[{"index":0,"message":{"role":"assistant","content":"",)"
                R"("reasoning_content":"r0 "},"finish_reason":"stop"}]})"
+    );
+    // A refusal in its own member, as OpenAI's message has it.
+    BOOST_TEST(
+        completion_body(meta, "", "", "I can\"t.", "stop", std::nullopt) ==
+        head + R"("choices":[{"index":0,"message":{"role":"assistant","content":"",)"
+               R"("refusal":"I can\"t."},"finish_reason":"stop"}]})"
+    );
+}
+
+BOOST_AUTO_TEST_CASE(refusal_deltas)
+{
+    std::string out;
+    append_delta_chunk(out, meta, "No.", delta_field::refusal);
+    BOOST_TEST(
+        out == "data: " + envelope +
+                   R"(,"choices":[{"index":0,"delta":{"refusal":"No."},"finish_reason":null}]})"
+                   "\n\n"
     );
 }
 

@@ -22,6 +22,7 @@ struct outcome
     std::string why;
     std::string content;
     std::string reasoning;
+    std::string refusal;
     std::string finish_reason;
     std::optional<token_usage> usage;
     bool done = false;
@@ -34,7 +35,8 @@ struct outcome
 std::ostream& operator<<(std::ostream& os, outcome const& o)
 {
     os << "{ok=" << o.ok << " why=\"" << o.why << "\" content=\"" << o.content << "\" reasoning=\""
-       << o.reasoning << "\" finish=\"" << o.finish_reason << "\" usage=";
+       << o.reasoning << "\" refusal=\"" << o.refusal << "\" finish=\"" << o.finish_reason
+       << "\" usage=";
     if (o.usage) {
         os << o.usage->prompt_tokens << "/" << o.usage->completion_tokens;
     } else {
@@ -56,6 +58,13 @@ outcome chunk(
     o.reasoning = std::move(reasoning);
     o.finish_reason = std::move(finish_reason);
     o.usage = usage;
+    return o;
+}
+
+outcome refused(std::string text)
+{
+    outcome o;
+    o.refusal = std::move(text);
     return o;
 }
 
@@ -88,6 +97,7 @@ outcome run(openai_decoder& decoder, std::string_view data)
     // Stale values must be cleared by decode(), not by the caller.
     chunk_out.content = "stale";
     chunk_out.reasoning = "stale";
+    chunk_out.refusal = "stale";
     chunk_out.finish_reason = "stale";
     chunk_out.usage = token_usage{99, 99};
     chunk_out.done = true;
@@ -101,6 +111,7 @@ outcome run(openai_decoder& decoder, std::string_view data)
     BOOST_TEST(decoder.why().empty());
     outcome o =
         chunk(chunk_out.content, chunk_out.reasoning, chunk_out.finish_reason, chunk_out.usage);
+    o.refusal = chunk_out.refusal;
     o.done = chunk_out.done;
     o.is_error = chunk_out.is_error;
     o.error_message = chunk_out.error_message;
@@ -490,6 +501,17 @@ std::vector<test_case> const provider_cases{
      chunk("", "", "", token_usage{1, 2})},
     {"groq extras without usage", R"({"x_groq":{"id":"req_1"}})", chunk()},
     {"groq extras not an object", R"({"x_groq":"x"})", chunk()},
+    // OpenAI's refusal, in its own member of the delta.
+    {"refusal",
+     R"({"choices":[{"delta":{"content":null,"refusal":"I can't."}}]})",
+     refused("I can't.")},
+    {"refusal null", R"({"choices":[{"delta":{"refusal":null,"content":"a"}}]})", chunk("a")},
+    {"refusal a number",
+     R"({"choices":[{"delta":{"refusal":1}}]})",
+     failure("choices[0].delta.refusal is not a string")},
+    {"refusal checked after content",
+     R"({"choices":[{"delta":{"refusal":1,"content":2}}]})",
+     failure("choices[0].delta.content is not a string or a list of parts")},
     {"groq usage with a bad count",
      R"({"x_groq":{"usage":{"prompt_tokens":-1}}})",
      failure("usage.prompt_tokens is not a non-negative integer")},

@@ -80,6 +80,8 @@ std::string show(const stream_event& e)
         return "token " + std::string(e.text);
     case stream_event::kind::reasoning:
         return "reasoning " + std::string(e.text);
+    case stream_event::kind::refusal:
+        return "refusal " + std::string(e.text);
     case stream_event::kind::finished:
         return "finished " + e.end->finish_reason +
                (e.end->usage ? " " + std::to_string(e.end->usage->prompt_tokens) + "/" +

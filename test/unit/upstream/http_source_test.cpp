@@ -45,6 +45,8 @@ std::string show(const stream_event& e)
         return "token " + std::string(e.text);
     case stream_event::kind::reasoning:
         return "reasoning " + std::string(e.text);
+    case stream_event::kind::refusal:
+        return "refusal " + std::string(e.text);
     case stream_event::kind::finished:
         return "finished " + e.end->finish_reason +
                (e.end->usage ? " " + std::to_string(e.end->usage->prompt_tokens) + "/" +
@@ -103,6 +105,7 @@ BOOST_AUTO_TEST_CASE(streams_tokens_reasoning_finish_and_usage)
             content(""),
             content(" world"),
             delta(R"({"reasoning_content":"r","content":"!"})"),
+            delta(R"({"content":"?","refusal":"no","reasoning_content":"hm"})"),
             finish("length"),
             usage(5, 3),
             "[DONE]",
@@ -119,6 +122,10 @@ BOOST_AUTO_TEST_CASE(streams_tokens_reasoning_finish_and_usage)
         "token  world",
         "reasoning r",
         "token !",
+        // Section 2's order within one delta: reasoning, refusal, token.
+        "reasoning hm",
+        "refusal no",
+        "token ?",
         "finished length 5/3",
     };
     BOOST_TEST(got == want, boost::test_tools::per_element());
