@@ -62,10 +62,15 @@ BOOST_AUTO_TEST_CASE(records_from_an_xrange_reply)
         {entry("3-0", "u", "m2", "hi"),
          entry("4-0", "t", "m2", "Hel"),
          entry("5-0", "x", "m2", "{err}"),
-         entry("5-1", "e", "m2", "{end}")}
+         entry("5-1", "e", "m2", "{end}"),
+         entry("6-0", "r", "m3", "hm"),
+         entry("7-0", "f", "m3", "No.")}
     );
     const auto got = parse_records(reply);
-    BOOST_REQUIRE_EQUAL(got.size(), 4u);
+    BOOST_REQUIRE_EQUAL(got.size(), 6u);
+    BOOST_TEST((got[4].kind == record_kind::reasoning));
+    BOOST_TEST((got[5].kind == record_kind::refusal));
+    BOOST_TEST(got[5].data == "No.");
     BOOST_TEST(got[0].seq == 3u);
     BOOST_TEST((got[0].kind == record_kind::user));
     BOOST_TEST(got[0].message_id == "m2");
