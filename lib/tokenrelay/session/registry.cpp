@@ -3,6 +3,7 @@
 #include <tokenrelay/core/session_id.hpp>
 #include <tokenrelay/metrics/metrics.hpp>
 #include <tokenrelay/session/registry.hpp>
+#include <tokenrelay/session/store_link.hpp>
 #include <tokenrelay/store/shared_store.hpp>
 
 #include <functional>
@@ -95,13 +96,10 @@ awaitable<registry::loaded> registry::load(
     auto [ec, replies] = co_await std::move(read);
     if (ec)
         co_return loaded{nullptr, errc::store_unavailable};
-    store::stored_session stored;
-    try {
-        stored = store::parse_load(replies);
-    } catch (const std::exception& e) {
-        log::warn("store_load_failed", {{"session", short_session_id(id)}, {"what", e.what()}});
+    auto parsed = parse_stored(replies, id);
+    if (!parsed)
         co_return loaded{nullptr, errc::store_unavailable};
-    }
+    const auto& stored = *parsed;
     if (!stored.exists)
         co_return loaded{nullptr, errc::session_not_found};
     // Frames this client holds and the store lacks went out while it was down, from an

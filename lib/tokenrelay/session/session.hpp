@@ -219,9 +219,6 @@ private:
     std::uint64_t deliverable_locked() const noexcept;
     /// The last seq of the log, read under the mutex.
     std::uint64_t logged_through() const;
-    /// A load's replies, or nothing (logged) when they are not one.
-    std::optional<store::stored_session> parsed_load(const std::vector<store::resp_value>& replies
-    ) const;
     awaitable<void> begin_with_store(
         protocol::chat_frame chat,
         std::string id,

@@ -12,9 +12,15 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace tokenrelay::session {
+
+/// A load's replies (store::load_request), or nothing, logged with the session's short
+/// id, when they are not one.
+std::optional<store::stored_session>
+parse_stored(const std::vector<store::resp_value>& replies, std::string_view session_id);
 
 struct store_link
 {

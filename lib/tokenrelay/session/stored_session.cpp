@@ -95,6 +95,19 @@ std::uint64_t parse_seq(std::string_view s)
 
 } // namespace
 
+std::optional<store::stored_session>
+parse_stored(const std::vector<store::resp_value>& replies, std::string_view session_id)
+{
+    try {
+        return store::parse_load(replies);
+    } catch (const std::exception& e) {
+        log::warn(
+            "store_load_failed", {{"session", short_session_id(session_id)}, {"what", e.what()}}
+        );
+        return std::nullopt;
+    }
+}
+
 void session::join_store(const store::stored_session* stored)
 {
     auto& loop = settings_.store->at(home_);
@@ -177,17 +190,6 @@ std::uint64_t session::logged_through() const
 {
     std::lock_guard lock(mutex_);
     return log_.last_seq();
-}
-
-std::optional<store::stored_session>
-session::parsed_load(const std::vector<store::resp_value>& replies) const
-{
-    try {
-        return store::parse_load(replies);
-    } catch (const std::exception& e) {
-        log::warn("store_load_failed", {{"session", short_session_id(id_)}, {"what", e.what()}});
-        return std::nullopt;
-    }
 }
 
 std::uint64_t session::deliverable_locked() const noexcept
@@ -377,7 +379,7 @@ awaitable<void> session::begin_with_store(
             auto load =
                 commands.async_exec(store::load_request(store_->keys, logged_through()), use_tuple);
             auto [lec, loaded] = co_await std::move(load);
-            auto got = lec ? std::nullopt : parsed_load(loaded);
+            auto got = lec ? std::nullopt : parse_stored(loaded, id_);
             if (!got) {
                 std::lock_guard lock(mutex_);
                 go_local_locked(lec ? lec.message() : "unreadable store reply");
@@ -577,7 +579,7 @@ awaitable<bool> session::take_over_interrupted()
         co_return false; // another instance took it: a new reply, or another follower
     auto read = commands.async_exec(store::load_request(store_->keys, logged_through()), use_tuple);
     auto [rec, got] = co_await std::move(read);
-    auto loaded = rec ? std::nullopt : parsed_load(got);
+    auto loaded = rec ? std::nullopt : parse_stored(got, id_);
     if (loaded)
         apply_records(std::move(loaded->records));
     bool ended = false;
