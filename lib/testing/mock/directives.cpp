@@ -72,6 +72,8 @@ bool apply(std::string_view word, plan& p)
             flag = &p.echo_auth_error;
         else if (name == "stamp")
             flag = &p.stamp;
+        else if (name == "tool_call")
+            flag = &p.tool_call;
         if (!flag)
             return false;
         *flag = true;
@@ -94,6 +96,7 @@ bool apply(std::string_view word, plan& p)
         if (value.empty())
             return false;
         p.finish = std::string(value);
+        p.finish_given = true;
         return true;
     }
     if (name == "status" || name == "fail_status") {
@@ -143,6 +146,28 @@ std::size_t count_code_points(std::string_view s) noexcept
     for (unsigned char c : s)
         n += (c & 0xC0) != 0x80;
     return n;
+}
+
+bool is_true(const boost::json::object& o, std::string_view key) noexcept
+{
+    const auto* v = o.if_contains(key);
+    return v && v->is_bool() && v->get_bool();
+}
+
+// `tools[0].function.name`, when the request has it as a string.
+std::optional<std::string> first_tool_name(const boost::json::object& o)
+{
+    const auto* tools = o.if_contains("tools");
+    const auto* list = tools ? tools->if_array() : nullptr;
+    if (!list || list->empty())
+        return std::nullopt;
+    const auto* tool = list->front().if_object();
+    const auto* function = tool ? tool->if_contains("function") : nullptr;
+    const auto* fo = function ? function->if_object() : nullptr;
+    const auto* name = fo ? fo->if_contains("name") : nullptr;
+    if (!name || !name->is_string())
+        return std::nullopt;
+    return std::string(name->get_string());
 }
 
 std::string content_text(const boost::json::value& content)
@@ -195,12 +220,18 @@ std::optional<chat_input> parse_chat_input(const boost::json::value& body)
     if (const auto* model = o->if_contains("model"))
         in.model_json = boost::json::serialize(*model);
     in.messages_json = boost::json::serialize(*messages);
+    in.stream = is_true(*o, "stream");
+    in.logprobs = is_true(*o, "logprobs");
+    if (auto name = first_tool_name(*o))
+        in.tool_name = std::move(*name);
     for (const auto& m : messages->get_array()) {
         const auto* mo = m.if_object();
         const auto* content = mo ? mo->if_contains("content") : nullptr;
         std::string text = content ? content_text(*content) : std::string{};
         in.prompt_chars += count_code_points(text);
         in.last_content = std::move(text);
+        const auto* role = mo ? mo->if_contains("role") : nullptr;
+        in.last_role = role && role->is_string() ? std::string(role->get_string()) : std::string{};
     }
     return in;
 }

@@ -36,11 +36,14 @@ struct plan
     std::size_t reasoning = 0;
     bool no_usage = false;
     bool usage_null_choices = false;
-    bool parts = false; // content and reasoning as Mistral's lists of parts
-    bool groq_usage = false;
-    bool refusal = false; // the tokens as delta.refusal: the model declining // the usage counts in
-                          // x_groq.usage, as Groq sends them
+    bool parts = false;      // content and reasoning as Mistral's lists of parts
+    bool groq_usage = false; // the usage counts in x_groq.usage, as Groq sends them
+    bool refusal = false;    // the tokens as delta.refusal: the model declining
     std::string finish = "stop";
+    /// Set by `mock:finish=REASON`: the reason then wins over `mock:tool_call`'s "tool_calls".
+    bool finish_given = false;
+    /// `mock:tool_call`: the assistant calls a function instead of answering in text.
+    bool tool_call = false;
     bool echo = false;
     std::optional<std::size_t> huge;
     /// `mock:echo_key=N`: the reply echoes the request's bearer token in a 200 stream,
@@ -76,11 +79,23 @@ struct chat_input
     std::size_t prompt_chars = 0;
     /// The bearer token of the request's Authorization header (`mock:echo_key`).
     std::string bearer_token;
+    /// The request's top-level `stream` is `true`: answer with an SSE stream, else with one
+    /// whole JSON answer.
+    bool stream = false;
+    /// The request's top-level `logprobs` is `true`: content tokens carry log-probabilities.
+    bool logprobs = false;
+    /// `role` of the last message ("" when it has none). A last message with role "tool"
+    /// is a tool result: the reply is `tool result: <its text>`.
+    std::string last_role;
+    /// The function `mock:tool_call` calls: the request's `tools[0].function.name`, or
+    /// "mock_tool" when it has none.
+    std::string tool_name = "mock_tool";
 };
 
 /// Reads a parsed chat-completions body; nullopt when it is not an object with a
-/// `messages` array. A `content` may be a string, null, or an array of `{"text": ...}`
-/// parts (OpenAI's multi-part form), whose texts are joined.
+/// `messages` array. A `content` may be a string, null, absent, or an array of
+/// `{"text": ...}` parts (OpenAI's multi-part form), whose texts are joined; anything else
+/// (and a message that is not an object) counts as empty text. Any role is accepted.
 std::optional<chat_input> parse_chat_input(const boost::json::value& body);
 
 /// `prompt_tokens` as the contract defines it: characters / 4, at least 1.

@@ -147,6 +147,10 @@ route(Stream& s, beast::flat_buffer& buf, const request& req, server_state& st)
         status = 200;
         body = st.counters.to_json();
         type = json_type;
+    } else if (path == "/_mock/last_body" && req.method() == http::verb::get) {
+        status = 200;
+        body = st.counters.last_raw_body().value_or("{}");
+        type = json_type;
     } else if (path == "/_mock/wait" && req.method() == http::verb::get) {
         co_return co_await respond_wait(s, buf, req, st, query);
     } else if (path == "/_mock/reset" && req.method() == http::verb::post) {

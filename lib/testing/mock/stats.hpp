@@ -45,6 +45,13 @@ public:
     /// `last_anthropic_version`; before, it keeps the OpenAI-only shape tests compare exactly.
     void on_anthropic_headers(std::string api_key, std::string version);
 
+    /// Keeps the raw bytes of the request body beside on_request, for /_mock/last_body;
+    /// they are not part of the stats JSON.
+    void on_raw_body(std::string raw) { last_raw_body_ = std::move(raw); }
+
+    /// The last request's body byte for byte; nullopt before the first request.
+    const std::optional<std::string>& last_raw_body() const noexcept { return last_raw_body_; }
+
     response_ticket start_response();
     void finish_response(response_ticket& t, outcome o);
 
@@ -53,7 +60,7 @@ public:
     bool should_fail(const std::string& content, std::size_t limit);
 
     /// Zeroes the counters and forgets the fail_first attempts (the last request's
-    /// authorization and body are kept).
+    /// authorization and body, parsed and raw, are kept).
     void reset();
 
     std::int64_t value(counter c) const noexcept;
@@ -77,6 +84,7 @@ private:
     std::optional<std::string> last_api_key_;
     std::string last_anthropic_version_;
     boost::json::value last_body_;
+    std::optional<std::string> last_raw_body_;
     std::map<std::string, std::size_t> attempts_;
     waiter_list waiters_;
 };

@@ -6,10 +6,15 @@
 namespace tokenrelay::mock {
 namespace {
 
-std::string delta_choice(std::string_view delta_json)
+// `logprobs_json`, when given, is the choice's `logprobs` value.
+std::string delta_choice(std::string_view delta_json, std::string_view logprobs_json = {})
 {
     std::string s = R"("choices":[{"index":0,"delta":)";
     s += delta_json;
+    if (!logprobs_json.empty()) {
+        s += R"(,"logprobs":)";
+        s += logprobs_json;
+    }
     s += R"(,"finish_reason":null}])";
     return s;
 }
@@ -26,7 +31,7 @@ bool json_verbatim(std::string_view s) noexcept
 } // namespace
 
 stream_writer::stream_writer(plan p, chat_input in, std::uint64_t id, std::int64_t created)
-    : plan_(std::move(p)), in_(std::move(in)), line_end_(line_end_text(plan_.lineend))
+    : plan_(std::move(p)), in_(std::move(in)), line_end_(line_end_text(plan_.lineend)), id_(id)
 {
     envelope_ = R"({"id":"mock-)" + std::to_string(id) +
                 R"(","object":"chat.completion.chunk","created":)" + std::to_string(created) +
@@ -38,7 +43,7 @@ stream_writer::stream_writer(plan p, chat_input in, std::uint64_t id, std::int64
     content_head_ = empty_event.substr(0, quotes);
     content_tail_ = empty_event.substr(quotes);
 
-    total_ = planned_token_count(plan_, in_);
+    total_ = plan_.tool_call ? planned_tool_call_pieces(plan_) : planned_token_count(plan_, in_);
 
     if (plan_.stall) {
         phase_ = phase::over;
@@ -72,7 +77,7 @@ std::string stream_writer::chunk(std::string_view rest) const
 
 std::string stream_writer::token_text(std::size_t i) const
 {
-    if (plan_.stamp && !plan_.echo && !plan_.huge)
+    if (plan_.stamp && plain_w_tokens(plan_, in_))
         return "w" + std::to_string(i) + "@" + std::string(stamp_digits, '0') + " ";
     return plain_token_text(plan_, in_, i);
 }
@@ -82,6 +87,25 @@ namespace {
 std::string echoed_key_text(const chat_input& in)
 {
     return "key " + in.bearer_token + " end ";
+}
+
+bool tool_result(const chat_input& in) noexcept
+{
+    return in.last_role == "tool";
+}
+
+// The count `total` cut by stall_after / disconnect_after ("K tokens, then ..."); when
+// `bounded`, the reply's content is finite and the cut cannot make it longer.
+std::size_t cut_token_count(const plan& p, std::size_t total, bool bounded)
+{
+    std::optional<std::size_t> cut;
+    if (p.stall_after)
+        cut = p.stall_after;
+    if (p.disconnect_after && (!cut || *p.disconnect_after < *cut))
+        cut = p.disconnect_after;
+    if (cut)
+        total = bounded ? std::min(total, *cut) : *cut;
+    return total;
 }
 
 } // namespace
@@ -95,14 +119,37 @@ std::size_t planned_token_count(const plan& p, const chat_input& in)
         total = (echoed_key_text(in).size() + *p.echo_key - 1) / *p.echo_key;
     else if (p.huge)
         total = (*p.huge + huge_token_size - 1) / huge_token_size;
-    std::optional<std::size_t> cut;
-    if (p.stall_after)
-        cut = p.stall_after;
-    if (p.disconnect_after && (!cut || *p.disconnect_after < *cut))
-        cut = p.disconnect_after;
-    if (cut)
-        total = (p.echo || p.huge || p.echo_key) ? std::min(total, *cut) : *cut;
-    return total;
+    else if (tool_result(in))
+        total = 1;
+    return cut_token_count(p, total, !plain_w_tokens(p, in));
+}
+
+bool plain_w_tokens(const plan& p, const chat_input& in) noexcept
+{
+    return !p.echo && !p.echo_key && !p.huge && !tool_result(in);
+}
+
+std::size_t planned_tool_call_pieces(const plan& p)
+{
+    return cut_token_count(p, tool_call_arguments.size(), true);
+}
+
+std::string tool_call_id(std::uint64_t id)
+{
+    return "call_mock_" + std::to_string(id);
+}
+
+std::string_view finish_reason(const plan& p) noexcept
+{
+    if (p.tool_call && !p.finish_given)
+        return "tool_calls";
+    return p.finish;
+}
+
+std::string logprob_entry(std::string_view token)
+{
+    return R"({"token":)" + json_string(token) +
+           R"(,"logprob":-0.25,"bytes":null,"top_logprobs":[]})";
 }
 
 std::string plain_token_text(const plan& p, const chat_input& in, std::size_t i)
@@ -115,24 +162,31 @@ std::string plain_token_text(const plan& p, const chat_input& in, std::size_t i)
         const auto left = *p.huge - i * huge_token_size;
         return std::string(std::min(left, huge_token_size), 'x');
     }
+    if (tool_result(in))
+        return "tool result: " + in.last_content;
     return "w" + std::to_string(i) + " ";
 }
 
 sse_piece stream_writer::content_piece(std::string_view text, std::chrono::milliseconds delay) const
 {
     sse_piece piece{delay, {}};
+    // Only the plain `w<i>` tokens are stamped; their text never needs escaping, so the
+    // event starts with content_head_ whenever the token is in `content`.
+    const bool stamped = plan_.stamp && plain_w_tokens(plan_, in_) && json_verbatim(text);
+    const auto stamp_at = [&] { return content_head_.size() + text.size() - 1 - stamp_digits; };
     if (plan_.refusal) {
         piece.bytes = event(chunk(delta_choice(R"({"refusal":)" + json_string(text) + "}")));
         return piece;
     }
-    if (plan_.parts) {
-        piece.bytes = event(
-            chunk(delta_choice(R"({"content":[{"type":"text","text":)" + json_string(text) + "}]}"))
-        );
-        return piece;
-    }
-    if (!json_verbatim(text)) {
-        piece.bytes = event(chunk(delta_choice(R"({"content":)" + json_string(text) + "}")));
+    if (plan_.parts || in_.logprobs || !json_verbatim(text)) {
+        const auto delta = plan_.parts
+                               ? R"({"content":[{"type":"text","text":)" + json_string(text) + "}]}"
+                               : R"({"content":)" + json_string(text) + "}";
+        const auto logprobs =
+            in_.logprobs ? R"({"content":[)" + logprob_entry(text) + "]}" : std::string{};
+        piece.bytes = event(chunk(delta_choice(delta, logprobs)));
+        if (stamped && !plan_.parts)
+            piece.stamp_at = stamp_at();
         return piece;
     }
     auto& b = piece.bytes;
@@ -140,9 +194,19 @@ sse_piece stream_writer::content_piece(std::string_view text, std::chrono::milli
     b += content_head_;
     b += text;
     b += content_tail_;
-    if (plan_.stamp && !plan_.echo && !plan_.huge)
-        piece.stamp_at = content_head_.size() + text.size() - 1 - stamp_digits;
+    if (stamped)
+        piece.stamp_at = stamp_at();
     return piece;
+}
+
+sse_piece stream_writer::tool_call_piece(std::size_t i, std::chrono::milliseconds delay) const
+{
+    return sse_piece{
+        delay,
+        event(chunk(delta_choice(
+            R"({"tool_calls":[{"index":0,"function":{"arguments":)" +
+            json_string(tool_call_arguments[i]) + "}}]}"
+        )))};
 }
 
 std::optional<sse_piece> stream_writer::next()
@@ -197,6 +261,24 @@ std::optional<sse_piece> stream_writer::next()
             phase_ = plan_.no_done ? phase::over : phase::finish;
             return next();
         }
+        if (plan_.tool_call) {
+            if (!tool_head_sent_) {
+                // As OpenAI: the call's id, type and name first, its arguments in pieces after.
+                tool_head_sent_ = true;
+                return sse_piece{
+                    {},
+                    event(chunk(delta_choice(
+                        R"({"tool_calls":[{"index":0,"id":)" + json_string(tool_call_id(id_)) +
+                        R"(,"type":"function","function":{"name":)" + json_string(in_.tool_name) +
+                        R"(,"arguments":""}}]})"
+                    )))};
+            }
+            auto piece = tool_call_piece(sent_, token_delay);
+            ++sent_;
+            if (plan_.empty_deltas && sent_ < total_)
+                empty_pending_ = 2;
+            return piece;
+        }
         {
             auto text = token_text(sent_);
             ++sent_;
@@ -210,8 +292,8 @@ std::optional<sse_piece> stream_writer::next()
         return sse_piece{
             {},
             event(chunk(
-                R"("choices":[{"index":0,"delta":{},"finish_reason":)" + json_string(plan_.finish) +
-                "}]"
+                R"("choices":[{"index":0,"delta":{},"finish_reason":)" +
+                json_string(finish_reason(plan_)) + "}]"
             ))};
 
     case phase::usage: {

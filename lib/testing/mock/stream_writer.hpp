@@ -3,6 +3,7 @@
 // `mock:huge` reply never sits in memory whole. The I/O layer only frames, delays and
 // writes what `next()` returns.
 
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -43,7 +44,8 @@ public:
 
     stream_end end() const noexcept { return end_; }
 
-    /// Content tokens produced so far (the usage chunk's `completion_tokens`).
+    /// Content tokens (or `mock:tool_call` argument pieces) produced so far (the usage
+    /// chunk's `completion_tokens`).
     std::size_t content_tokens() const noexcept { return sent_; }
 
 private:
@@ -53,12 +55,13 @@ private:
     std::string chunk(std::string_view choices_json) const;
     std::string token_text(std::size_t i) const;
     sse_piece content_piece(std::string_view text, std::chrono::milliseconds delay) const;
+    sse_piece tool_call_piece(std::size_t i, std::chrono::milliseconds delay) const;
 
     plan plan_;
     chat_input in_;
     std::string envelope_; // `{"id":...,"model":...,` shared by every chunk
     // A content-token event is `content_head_ + <JSON string body> + content_tail_`,
-    // serialised once, so a fast stream costs little more than the copy.
+    // serialised once, so a fast stream costs little more than the copy (not with logprobs).
     std::string content_head_;
     std::string content_tail_;
     std::string_view line_end_;
@@ -68,6 +71,8 @@ private:
     std::size_t sent_ = 0;
     int empty_pending_ = 0; // `mock:empty_deltas` chunks still owed after the last token
     bool extra_sent_ = false;
+    bool tool_head_sent_ = false; // `mock:tool_call`: the delta naming the function
+    std::uint64_t id_;
     stream_end end_ = stream_end::complete;
 };
 
@@ -95,8 +100,32 @@ inline constexpr std::size_t huge_token_size = 64;
 std::size_t planned_token_count(const plan& p, const chat_input& in);
 
 /// Content token `i` without a `mock:stamp`: the echo, a piece of `mock:huge` or of
-/// `mock:echo_key`'s text, or `w<i> `.
+/// `mock:echo_key`'s text, `tool result: <text>` when the last message is a tool result,
+/// or `w<i> `.
 std::string plain_token_text(const plan& p, const chat_input& in, std::size_t i);
+
+/// True when the content tokens are the plain `w<i> ` ones (those `mock:stamp` stamps): no
+/// echo, `mock:huge`, `mock:echo_key` or tool result replaces them.
+bool plain_w_tokens(const plan& p, const chat_input& in) noexcept;
+
+/// `mock:tool_call`'s arguments, `{"city":"Paris"}`, in the pieces the stream sends; each
+/// piece counts as one completion token.
+inline constexpr std::array<std::string_view, 3> tool_call_arguments = {
+    R"({"city")", R"(:"Par)", R"(is"})"};
+
+/// How many argument pieces a `mock:tool_call` stream sends: all three, unless
+/// stall_after / disconnect_after cut it shorter.
+std::size_t planned_tool_call_pieces(const plan& p);
+
+/// The id of request `id`'s tool call: `call_mock_<id>`.
+std::string tool_call_id(std::uint64_t id);
+
+/// The finish_reason: `mock:finish`'s, else "tool_calls" for `mock:tool_call`, else "stop".
+std::string_view finish_reason(const plan& p) noexcept;
+
+/// One entry of a choice's `logprobs.content` for `token`:
+/// `{"token":<token>,"logprob":-0.25,"bytes":null,"top_logprobs":[]}`.
+std::string logprob_entry(std::string_view token);
 
 /// `s` as a quoted JSON string.
 std::string json_string(std::string_view s);

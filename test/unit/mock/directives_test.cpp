@@ -167,6 +167,80 @@ BOOST_AUTO_TEST_CASE(chat_input_joins_text_parts_and_tolerates_missing_content)
     BOOST_TEST(in->prompt_chars == 11u);
 }
 
+BOOST_AUTO_TEST_CASE(tool_call_and_finish_given)
+{
+    const auto p = mock::parse_directives("mock:tool_call");
+    BOOST_TEST(p.tool_call);
+    BOOST_TEST(!p.finish_given);
+    BOOST_TEST(p.ignored.empty());
+    BOOST_TEST(mock::parse_directives("mock:finish=stop").finish_given);
+    BOOST_TEST(!mock::parse_directives("mock:finish=").finish_given);
+    BOOST_TEST(!mock::parse_directives("hi").tool_call);
+}
+
+BOOST_AUTO_TEST_CASE(chat_input_reads_stream_logprobs_role_and_tool_name)
+{
+    auto in = mock::parse_chat_input(boost::json::parse(
+        R"({"stream":true,"logprobs":true,"tools":[{"type":"function","function":{"name":"get_weather","parameters":{}}},)"
+        R"({"type":"function","function":{"name":"other"}}],"messages":[{"role":"user","content":"hi"}]})"
+    ));
+    BOOST_REQUIRE(in);
+    BOOST_TEST(in->stream);
+    BOOST_TEST(in->logprobs);
+    BOOST_TEST(in->last_role == "user");
+    BOOST_TEST(in->tool_name == "get_weather");
+
+    // Absent, null, false or not a boolean: no stream, no logprobs; no tools: the default name.
+    for (const char* flags :
+         {"",
+          R"("stream":false,"logprobs":false,)",
+          R"("stream":null,"logprobs":null,)",
+          R"("stream":"true","logprobs":1,)",
+          R"("tools":[],)",
+          R"("tools":[{"type":"function"}],)",
+          R"("tools":[{"function":{"name":7}}],)",
+          R"("tools":{},)"}) {
+        BOOST_TEST_CONTEXT(flags)
+        {
+            in = mock::parse_chat_input(boost::json::parse(
+                std::string("{") + flags + R"("messages":[{"role":"user","content":"hi"}]})"
+            ));
+            BOOST_REQUIRE(in);
+            BOOST_TEST(!in->stream);
+            BOOST_TEST(!in->logprobs);
+            BOOST_TEST(in->tool_name == "mock_tool");
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(chat_input_accepts_tool_calls_tool_results_and_odd_roles)
+{
+    // An assistant message with tool_calls and no (or null) content, then the tool result.
+    const auto in = mock::parse_chat_input(boost::json::parse(
+        R"({"messages":[{"role":"user","content":"weather?"},)"
+        R"({"role":"assistant","tool_calls":[{"id":"call_1","type":"function","function":{"name":"f","arguments":"{}"}}]},)"
+        R"({"role":"assistant","content":null},)"
+        R"({"role":"developer","content":"x"},)"
+        R"({"role":"tool","tool_call_id":"call_1","content":"22 C"}]})"
+    ));
+    BOOST_REQUIRE(in);
+    BOOST_TEST(in->last_role == "tool");
+    BOOST_TEST(in->last_content == "22 C");
+    BOOST_TEST(in->prompt_chars == 8u + 1u + 4u);
+
+    // Roles that are missing or not strings, and messages that are not objects.
+    const auto odd = mock::parse_chat_input(boost::json::parse(
+        R"({"messages":[{"role":"tool","content":"a"},{"role":5,"content":{"x":1}},7]})"
+    ));
+    BOOST_REQUIRE(odd);
+    BOOST_TEST(odd->last_role == "");
+    BOOST_TEST(odd->last_content == "");
+    const auto no_role =
+        mock::parse_chat_input(boost::json::parse(R"({"messages":[{"content":"a"}]})"));
+    BOOST_REQUIRE(no_role);
+    BOOST_TEST(no_role->last_role == "");
+}
+
 BOOST_AUTO_TEST_CASE(chat_input_rejects_bodies_without_a_messages_array)
 {
     BOOST_TEST(!mock::parse_chat_input(boost::json::parse(R"([1,2])")));

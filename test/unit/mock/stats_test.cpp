@@ -100,4 +100,22 @@ BOOST_AUTO_TEST_CASE(anthropic_headers_appear_once_recorded)
     );
 }
 
+BOOST_AUTO_TEST_CASE(the_raw_body_is_kept_apart_from_the_stats_json)
+{
+    mock::stats s;
+    BOOST_TEST(!s.last_raw_body());
+    const std::string raw = "{ \"messages\" : [ ],\n \"x\":10 }";
+    s.on_request("k", boost::json::parse(raw));
+    s.on_raw_body(raw);
+    BOOST_TEST(s.last_raw_body().value() == raw);
+    BOOST_TEST(
+        s.to_json() ==
+        R"({"requests":1,"open":0,"completed":0,"aborted":0,"last_authorization":"k","last_body":{"messages":[],"x":10}})"
+    );
+    s.reset();
+    BOOST_TEST(s.last_raw_body().value() == raw);
+    s.on_raw_body("not json");
+    BOOST_TEST(s.last_raw_body().value() == "not json");
+}
+
 BOOST_AUTO_TEST_SUITE_END()

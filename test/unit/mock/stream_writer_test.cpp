@@ -313,6 +313,178 @@ BOOST_AUTO_TEST_CASE(finish_reason_is_json_escaped)
     BOOST_TEST(data_of(r.pieces[1]).at_pointer("/choices/0/finish_reason") == "a\"b");
 }
 
+BOOST_AUTO_TEST_CASE(tool_call_streams_the_call_in_pieces)
+{
+    auto in = input("weather? mock:tool_call");
+    in.tool_name = "get_weather";
+    const auto r = run("mock:tool_call", std::move(in));
+    std::string body;
+    for (const auto& p : r.pieces)
+        body += p.bytes;
+    const std::string expected =
+        "data: " + envelope +
+        R"("choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]})"
+        "\n\n"
+        "data: " +
+        envelope +
+        R"("choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_mock_7","type":"function","function":{"name":"get_weather","arguments":""}}]},"finish_reason":null}]})"
+        "\n\n"
+        "data: " +
+        envelope +
+        R"("choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\"city\""}}]},"finish_reason":null}]})"
+        "\n\n"
+        "data: " +
+        envelope +
+        R"("choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":":\"Par"}}]},"finish_reason":null}]})"
+        "\n\n"
+        "data: " +
+        envelope +
+        R"("choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"is\"}"}}]},"finish_reason":null}]})"
+        "\n\n"
+        "data: " +
+        envelope +
+        R"("choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]})"
+        "\n\n"
+        "data: " +
+        envelope +
+        R"("choices":[],"usage":{"prompt_tokens":5,"completion_tokens":3,"total_tokens":8}})"
+        "\n\n"
+        "data: [DONE]\n\n";
+    BOOST_TEST(body == expected);
+    BOOST_TEST(r.content_tokens == 3u);
+    BOOST_TEST((r.end == mock::stream_end::complete));
+}
+
+BOOST_AUTO_TEST_CASE(tool_call_arguments_join_into_json)
+{
+    std::string arguments;
+    for (auto piece : mock::tool_call_arguments)
+        arguments += piece;
+    BOOST_TEST(json::parse(arguments) == json::parse(R"({"city":"Paris"})"));
+}
+
+BOOST_AUTO_TEST_CASE(tool_call_variants)
+{
+    // The default function name, an explicit finish, reasoning first, an interval.
+    auto r = run("mock:tool_call mock:finish=stop mock:reasoning=1 mock:interval=30 mock:tokens=9");
+    BOOST_REQUIRE(r.pieces.size() == 1u + 1u + 1u + 3u + 3u);
+    BOOST_TEST(delta_of(r.pieces[1]) == json::parse(R"({"reasoning_content":"r0 "})"));
+    BOOST_TEST(delta_of(r.pieces[2]).at_pointer("/tool_calls/0/function/name") == "mock_tool");
+    BOOST_TEST(r.pieces[2].delay == 0ms);
+    for (std::size_t i = 3; i < 6; ++i)
+        BOOST_TEST(r.pieces[i].delay == 30ms);
+    BOOST_TEST(data_of(r.pieces[6]).at_pointer("/choices/0/finish_reason") == "stop");
+    BOOST_TEST(r.content_tokens == 3u);
+
+    // Cut after one argument piece.
+    r = run("mock:tool_call mock:disconnect_after=1");
+    BOOST_REQUIRE(r.pieces.size() == 3u); // role, the call's head, one piece
+    BOOST_TEST((r.end == mock::stream_end::disconnect));
+    BOOST_TEST(r.content_tokens == 1u);
+
+    // A cut beyond the three pieces cannot invent more.
+    r = run("mock:tool_call mock:stall_after=10");
+    BOOST_TEST(r.pieces.size() == 5u);
+    BOOST_TEST((r.end == mock::stream_end::stall));
+
+    r = run("mock:tool_call mock:no_usage");
+    BOOST_REQUIRE(r.pieces.size() == 7u);
+    BOOST_TEST(data_of(r.pieces[5]).at_pointer("/choices/0/finish_reason") == "tool_calls");
+}
+
+BOOST_AUTO_TEST_CASE(a_tool_result_is_answered_in_one_token)
+{
+    auto in = input("22 degrees mock:tokens=4");
+    in.last_role = "tool";
+    const auto r = run("mock:tokens=4", std::move(in));
+    BOOST_REQUIRE(r.pieces.size() == 5u);
+    BOOST_TEST(
+        delta_of(r.pieces[1]) ==
+        json::parse(R"({"content":"tool result: 22 degrees mock:tokens=4"})")
+    );
+    BOOST_TEST(r.content_tokens == 1u);
+    BOOST_TEST(data_of(r.pieces[3]).at_pointer("/usage/completion_tokens") == 1);
+
+    // Directives still apply; stamps are for the `w<i>` tokens only.
+    in = input("x \"q\"");
+    in.last_role = "tool";
+    const auto stamped = run("mock:stamp mock:finish=length", std::move(in));
+    BOOST_REQUIRE(stamped.pieces.size() == 5u);
+    BOOST_TEST(delta_of(stamped.pieces[1]).at("content") == "tool result: x \"q\"");
+    BOOST_TEST(!stamped.pieces[1].stamp_at);
+    BOOST_TEST(data_of(stamped.pieces[2]).at_pointer("/choices/0/finish_reason") == "length");
+}
+
+BOOST_AUTO_TEST_CASE(logprobs_ride_on_every_content_token)
+{
+    auto in = input();
+    in.logprobs = true;
+    const auto r = run("mock:tokens=2", std::move(in));
+    BOOST_REQUIRE(r.pieces.size() == 6u);
+    BOOST_TEST(
+        r.pieces[1].bytes ==
+        "data: " + envelope +
+            R"("choices":[{"index":0,"delta":{"content":"w0 "},"logprobs":{"content":[{"token":"w0 ","logprob":-0.25,"bytes":null,"top_logprobs":[]}]},"finish_reason":null}]})"
+            "\n\n"
+    );
+    BOOST_TEST(data_of(r.pieces[2]).at_pointer("/choices/0/logprobs/content/0/token") == "w1 ");
+    // The role, finish and usage chunks carry none.
+    for (std::size_t i : {0u, 3u})
+        BOOST_TEST(!data_of(r.pieces[i]).at_pointer("/choices/0").as_object().contains("logprobs"));
+
+    // Text that needs escaping, and Mistral's parts.
+    in = input("say \"hi\" mock:echo");
+    in.logprobs = true;
+    const auto messages = in.messages_json;
+    const auto echo = run("mock:echo", std::move(in));
+    BOOST_TEST(
+        data_of(echo.pieces[1]).at_pointer("/choices/0/logprobs/content/0/token").as_string() ==
+        messages
+    );
+    in = input();
+    in.logprobs = true;
+    const auto parts = run("mock:tokens=1 mock:parts", std::move(in));
+    BOOST_TEST(data_of(parts.pieces[1]).at_pointer("/choices/0/logprobs/content/0/token") == "w0 ");
+    BOOST_TEST(delta_of(parts.pieces[1]).at_pointer("/content/0/text") == "w0 ");
+}
+
+BOOST_AUTO_TEST_CASE(logprobs_keep_the_stamp_slot_in_content)
+{
+    auto in = input();
+    in.logprobs = true;
+    auto r = run("mock:tokens=1 mock:stamp", std::move(in));
+    auto& p = r.pieces[1];
+    BOOST_REQUIRE(p.stamp_at);
+    mock::fill_stamp(p, 1700000000123456);
+    BOOST_TEST(delta_of(p).at("content") == "w0@1700000000123456 ");
+}
+
+BOOST_AUTO_TEST_CASE(refusal_and_tool_call_deltas_carry_no_logprobs)
+{
+    auto in = input();
+    in.logprobs = true;
+    const auto refusal = run("mock:tokens=1 mock:refusal", in);
+    BOOST_TEST(!data_of(refusal.pieces[1]).at_pointer("/choices/0").as_object().contains("logprobs")
+    );
+    const auto call = run("mock:tool_call", in);
+    for (std::size_t i = 1; i < 5; ++i)
+        BOOST_TEST(
+            !data_of(call.pieces[i]).at_pointer("/choices/0").as_object().contains("logprobs")
+        );
+}
+
+BOOST_AUTO_TEST_CASE(finish_reason_helper)
+{
+    BOOST_TEST(mock::finish_reason(mock::parse_directives("")) == "stop");
+    BOOST_TEST(mock::finish_reason(mock::parse_directives("mock:tool_call")) == "tool_calls");
+    BOOST_TEST(
+        mock::finish_reason(mock::parse_directives("mock:finish=length mock:tool_call")) == "length"
+    );
+    BOOST_TEST(
+        mock::finish_reason(mock::parse_directives("mock:tool_call mock:finish=stop")) == "stop"
+    );
+}
+
 BOOST_AUTO_TEST_CASE(http_chunk_framing)
 {
     std::string out;

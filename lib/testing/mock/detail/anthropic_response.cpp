@@ -25,6 +25,7 @@ respond_messages(Stream& s, beast::flat_buffer& buf, const request& req, server_
         std::string(req[http::field::authorization]),
         ec ? boost::json::value(boost::json::string(req.body())) : body
     );
+    st.counters.on_raw_body(req.body());
     st.counters.on_anthropic_headers(
         std::string(req["x-api-key"]), std::string(req["anthropic-version"])
     );

@@ -9,6 +9,7 @@
 #include <testing/mock/detail/response_io.hpp>
 #include <testing/mock/directives.hpp>
 #include <testing/mock/stream_writer.hpp>
+#include <testing/mock/whole_answer.hpp>
 #include <variant>
 
 namespace tokenrelay::mock::detail {
@@ -49,6 +50,16 @@ awaitable<after_response> send_nonewline(Stream& s, std::size_t bytes, open_resp
     co_return after_response::close;
 }
 
+// Waits `delay` while watching the connection; false when the peer closed it first.
+template <class Stream>
+awaitable<bool> wait_watching(Stream& s, beast::flat_buffer& buf, std::chrono::milliseconds delay)
+{
+    using namespace net::experimental::awaitable_operators;
+    net::steady_timer timer(co_await net::this_coro::executor, delay);
+    auto r = co_await (timer.async_wait(use_tuple) || watch_peer_close(s, buf));
+    co_return r.index() == 0 && !std::get<0>(std::get<0>(r));
+}
+
 } // namespace
 
 template <class Stream>
@@ -61,6 +72,7 @@ respond_chat(Stream& s, beast::flat_buffer& buf, const request& req, server_stat
         std::string(req[http::field::authorization]),
         ec ? boost::json::value(boost::json::string(req.body())) : body
     );
+    st.counters.on_raw_body(req.body());
     open_response open(st);
     const bool keep_alive = req.keep_alive();
     const auto next = keep_alive ? after_response::keep_alive : after_response::close;
@@ -115,14 +127,24 @@ respond_chat(Stream& s, beast::flat_buffer& buf, const request& req, server_stat
             error_body("mock failure " + std::to_string(*p.status), "mock_error"),
             std::nullopt
         );
-    if (p.nonewline)
-        co_return co_await send_nonewline(s, *p.nonewline, open);
-
-    const auto created = now_ms() / 1000;
-    const body_pacing pacing{p.bytewise, p.linger};
     if (const auto auth = std::string_view(req[http::field::authorization]);
         auth.starts_with("Bearer "))
         input->bearer_token = std::string(auth.substr(7));
+    const auto created = now_ms() / 1000;
+    if (!input->stream) {
+        // The answer comes when the stream would have ended; a client that leaves first aborts.
+        if (const auto delay = whole_answer_delay(p, *input); delay.count() > 0) {
+            if (const bool waited = co_await wait_watching(s, buf, delay); !waited) {
+                open.finish(stats::outcome::aborted);
+                co_return after_response::abort;
+            }
+        }
+        co_return co_await answer(200, whole_answer(p, *input, id, created), std::nullopt);
+    }
+    if (p.nonewline)
+        co_return co_await send_nonewline(s, *p.nonewline, open);
+
+    const body_pacing pacing{p.bytewise, p.linger};
     stream_writer writer(std::move(p), std::move(*input), id, created);
     co_return co_await stream_response(s, buf, writer, keep_alive, pacing, open, next);
 }
