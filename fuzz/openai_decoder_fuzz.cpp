@@ -37,8 +37,9 @@ void check(bool ok, const char* what)
 bool same(const openai_chunk& a, const openai_chunk& b)
 {
     return a.content == b.content && a.reasoning == b.reasoning && a.refusal == b.refusal &&
-           a.finish_reason == b.finish_reason && a.usage == b.usage && a.done == b.done &&
-           a.is_error == b.is_error && a.error_message == b.error_message;
+           a.finish_reason == b.finish_reason && a.usage == b.usage &&
+           a.has_choice == b.has_choice && a.done == b.done && a.is_error == b.is_error &&
+           a.error_message == b.error_message;
 }
 
 // A text member as the decoder reads it: absent and null are "", a string is itself,
@@ -159,6 +160,7 @@ bool expected_chunk(std::string_view data, openai_chunk& out, std::string& why)
             if (!list[0].is_object())
                 return fail("choices[0] is not an object");
             const auto& choice = list[0].get_object();
+            out.has_choice = true;
             bool present = false;
             if (const auto* delta = choice.if_contains("delta"); delta && !delta->is_null()) {
                 if (!delta->is_object())

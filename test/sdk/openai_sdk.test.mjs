@@ -127,7 +127,8 @@ test('a stream gives the exact deltas, finish reason and usage', async () => {
   assert.equal(finish, 'stop');
   assert.equal(usage.completion_tokens, 5);
   assert.equal(usage.total_tokens, usage.prompt_tokens + 5);
-  assert.match(id, /^chatcmpl-/);
+  // The upstream's own chunks, passed on as they came.
+  assert.match(id, /^mock-/);
   // The relay swapped the client token for its upstream key.
   const stats = await mockGet('/_mock/stats');
   assert.equal(stats.body.last_authorization, `Bearer ${UPSTREAM_KEY}`);
@@ -169,6 +170,202 @@ test('a whole completion has the full text and usage', async () => {
     { role: 'system', content: 'be brief' },
     { role: 'user', content: 'whole' },
   ]);
+});
+
+/** POSTs `body` (a string, sent as is) to the relay's completions endpoint. */
+function postRaw(body) {
+  return fetch(`http://127.0.0.1:${relay.port}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${CLIENT_TOKEN}`, 'content-type': 'application/json' },
+    body,
+  });
+}
+
+/** The exact bytes of the last request body the mock received. */
+async function lastBodyRaw() {
+  return (await fetch(`http://127.0.0.1:${mock.port}/_mock/last_body`)).text();
+}
+
+const WEATHER_TOOLS = [{
+  type: 'function',
+  function: {
+    name: 'get_weather',
+    description: 'The weather in a city',
+    parameters: {
+      type: 'object',
+      properties: { city: { type: 'string' } },
+      required: ['city'],
+    },
+  },
+}];
+
+test('a tool-calling round trip: the call streamed in deltas, then the answer', async () => {
+  const question = { role: 'user', content: 'weather in Paris? mock:tool_call' };
+  const stream = await client.chat.completions.create({
+    model: MODEL,
+    messages: [question],
+    tools: WEATHER_TOOLS,
+    tool_choice: 'auto',
+    parallel_tool_calls: false,
+    stream: true,
+  });
+  const calls = [];
+  let argumentDeltas = 0;
+  let finish = null;
+  for await (const chunk of stream) {
+    const choice = chunk.choices[0];
+    for (const tc of choice?.delta?.tool_calls ?? []) {
+      calls[tc.index] ??= { id: '', name: '', arguments: '' };
+      if (tc.id) calls[tc.index].id = tc.id;
+      if (tc.function?.name) calls[tc.index].name += tc.function.name;
+      if (tc.function?.arguments) {
+        calls[tc.index].arguments += tc.function.arguments;
+        argumentDeltas += 1;
+      }
+    }
+    if (choice?.finish_reason) finish = choice.finish_reason;
+  }
+  assert.equal(finish, 'tool_calls');
+  assert.equal(calls.length, 1);
+  assert.equal(calls[0].name, 'get_weather');
+  assert.deepEqual(JSON.parse(calls[0].arguments), { city: 'Paris' });
+  assert.ok(argumentDeltas >= 3, `${argumentDeltas} argument deltas`);
+  let sent = (await mockGet('/_mock/stats')).body.last_body;
+  assert.deepEqual(sent.tools, WEATHER_TOOLS);
+  assert.equal(sent.tool_choice, 'auto');
+  assert.equal(sent.parallel_tool_calls, false);
+
+  const assistant = {
+    role: 'assistant',
+    content: null,
+    tool_calls: [{
+      id: calls[0].id,
+      type: 'function',
+      function: { name: calls[0].name, arguments: calls[0].arguments },
+    }],
+  };
+  const result = { role: 'tool', tool_call_id: calls[0].id, content: 'sunny, 21 C' };
+  const r = await client.chat.completions.create({
+    model: MODEL,
+    tools: WEATHER_TOOLS,
+    messages: [question, assistant, result],
+  });
+  assert.equal(r.choices[0].message.content, 'tool result: sunny, 21 C');
+  sent = (await mockGet('/_mock/stats')).body.last_body;
+  assert.deepEqual(sent.messages, [question, assistant, result]);
+});
+
+test('a whole tool call comes back as the upstream sent it', async () => {
+  const r = await client.chat.completions.create({
+    model: MODEL,
+    messages: [{ role: 'user', content: 'mock:tool_call' }],
+    tools: WEATHER_TOOLS,
+  });
+  assert.equal(r.choices[0].finish_reason, 'tool_calls');
+  assert.equal(r.choices[0].message.tool_calls[0].function.name, 'get_weather');
+  assert.deepEqual(JSON.parse(r.choices[0].message.tool_calls[0].function.arguments), {
+    city: 'Paris',
+  });
+});
+
+test('response_format and fields the relay does not know reach the upstream byte for byte', async () => {
+  // Numbers in their own spelling (1.0, 1e3, 2.50) and a key order of the client's
+  // own: a re-serialised body would differ.
+  const body = `{"model":"${MODEL}","messages":[{"role":"user","content":"json please"}],` +
+    '"response_format":{"type":"json_schema","json_schema":{"name":"answer","strict":true,' +
+    '"schema":{"type":"object","properties":{"n":{"type":"number","minimum":1.0,"maximum":1e3}},' +
+    '"required":["n"],"additionalProperties":false}}},' +
+    '"seed":7,"top_p":0.9,"stop":["\\n\\n"],"reasoning_effort":"low","n":2,' +
+    '"x_vendor_extension":{"nested":[1,2.50,null,"\\u00e9"]}}';
+  const r = await postRaw(body);
+  assert.equal(r.status, 200, await r.clone().text());
+  assert.equal(await lastBodyRaw(), body);
+  const answer = await r.json();
+  assert.equal(answer.object, 'chat.completion');
+  assert.match(answer.id, /^mock-/);
+});
+
+test('audio and file parts are forwarded, not refused', async () => {
+  const messages = [{
+    role: 'user',
+    content: [
+      { type: 'text', text: 'what is in these?' },
+      { type: 'input_audio', input_audio: { data: 'UklGRg==', format: 'wav' } },
+      { type: 'file', file: { filename: 'a.pdf', file_data: 'data:application/pdf;base64,JVBERg==' } },
+    ],
+  }];
+  const r = await client.chat.completions.create({ model: MODEL, messages });
+  assert.equal(r.choices[0].message.content, words(8).join(''));
+  assert.deepEqual((await mockGet('/_mock/stats')).body.last_body.messages, messages);
+});
+
+test('a usage chunk reaches the client only when it asked for one', async () => {
+  for (const asked of [false, true]) {
+    const stream = await client.chat.completions.create({
+      model: MODEL,
+      messages: [{ role: 'user', content: 'usage mock:tokens=2' }],
+      stream: true,
+      ...(asked ? { stream_options: { include_usage: true } } : {}),
+    });
+    const usages = [];
+    for await (const chunk of stream) if (chunk.usage) usages.push(chunk.usage);
+    assert.equal(usages.length, asked ? 1 : 0, `asked: ${asked}`);
+    // The relay always asks: it accounts every reply.
+    const sent = (await mockGet('/_mock/stats')).body.last_body;
+    assert.equal(sent.stream_options.include_usage, true);
+  }
+});
+
+test('logprobs arrive with each token', async () => {
+  const stream = await client.chat.completions.create({
+    model: MODEL,
+    messages: [{ role: 'user', content: 'mock:tokens=3' }],
+    logprobs: true,
+    top_logprobs: 2,
+    stream: true,
+  });
+  const tokens = [];
+  for await (const chunk of stream) {
+    const choice = chunk.choices[0];
+    if (!choice?.delta?.content) continue;
+    assert.equal(choice.logprobs.content[0].token, choice.delta.content);
+    assert.equal(typeof choice.logprobs.content[0].logprob, 'number');
+    tokens.push(choice.delta.content);
+  }
+  assert.deepEqual(tokens, words(3));
+  assert.equal((await mockGet('/_mock/stats')).body.last_body.top_logprobs, 2);
+});
+
+test('an upstream error keeps its status and body', async () => {
+  await assert.rejects(
+    client.chat.completions.create({
+      model: MODEL,
+      messages: [{ role: 'user', content: 'mock:status=418' }],
+    }),
+    (e) => e instanceof OpenAI.APIError && e.status === 418 && e.message.includes('mock failure 418') &&
+      e.type === 'mock_error',
+  );
+});
+
+test('a 2 MiB image goes through with the default limits, one over 8 MiB is refused', async () => {
+  const image = (bytes) => `data:image/png;base64,${'A'.repeat(bytes)}`;
+  const messages = (bytes) => [{
+    role: 'user',
+    content: [
+      { type: 'text', text: 'describe' },
+      { type: 'image_url', image_url: { url: image(bytes), detail: 'low' } },
+    ],
+  }];
+  const r = await client.chat.completions.create({ model: MODEL, messages: messages(2 << 20) });
+  assert.equal(r.choices[0].finish_reason, 'stop');
+  assert.equal(
+    (await mockGet('/_mock/stats')).body.last_body.messages[0].content[1].image_url.url,
+    image(2 << 20),
+  );
+  await assert.rejects(
+    client.chat.completions.create({ model: MODEL, messages: messages((8 << 20) + 1024) }),
+    (e) => e instanceof OpenAI.APIError && e.status === 413,
+  );
 });
 
 test('models.list names the model a request may use', async () => {

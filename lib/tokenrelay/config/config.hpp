@@ -65,6 +65,9 @@ struct relay_config
     std::size_t max_detached_sessions = 20000;   // all clients
     std::size_t max_upstream_requests = 10000;   // concurrent upstream requests, all clients
     std::size_t max_message_bytes = 65536;
+    // Image URLs (data: URLs hold the image) a chat frame or HTTP body may add on top
+    // of max_message_bytes / max_http_body_bytes (PROTOCOL.md section 9).
+    std::size_t max_image_bytes = 8u << 20;
     milliseconds resume_window{60000};
     milliseconds first_token_timeout{30000};
     milliseconds token_timeout{30000};

@@ -50,6 +50,10 @@ constexpr std::array rows{
     integer_flag<&c::max_message_bytes, 64, 16u << 20>(
         "max-message-bytes", "largest client frame or message, 64 to 16777216"
     ),
+    integer_flag<&c::max_image_bytes, 0, 256u << 20>(
+        "max-image-bytes",
+        "image URL bytes a chat or HTTP request may carry beyond the message and body limits"
+    ),
     seconds_flag<&c::resume_window, 0, max_seconds_ms>(
         "resume-window", "seconds a detached session stays resumable (0: not at all)"
     ),

@@ -26,13 +26,23 @@ struct token_usage
     bool operator==(const token_usage&) const = default;
 };
 
+/// A request of the OpenAI-compatible HTTP API, forwarded (PROTOCOL.md section 9).
+struct forwarded_request
+{
+    std::string body;   // the client's JSON body with the relay's edits, sent as is
+    bool stream = true; // false: the upstream answers with one JSON body
+};
+
 /// What one generation asks of a model.
 struct chat_request
 {
-    std::vector<chat_turn> messages;
+    std::vector<chat_turn> messages; // the text of each turn
     std::string model;
     std::optional<double> temperature;
     std::optional<std::int64_t> max_tokens;
+    // Set: the upstream gets this body instead of one built from the fields above, and
+    // the reply comes as the upstream's own chunks (stream_event::kind::chunk).
+    std::optional<forwarded_request> forward;
 };
 
 } // namespace tokenrelay

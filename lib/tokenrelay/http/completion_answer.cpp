@@ -6,6 +6,8 @@
 #include <tokenrelay/http/responses.hpp>
 #include <tokenrelay/metrics/metrics.hpp>
 
+#include <boost/json/parse.hpp>
+
 #include <string>
 
 namespace tokenrelay::http_server {
@@ -22,6 +24,27 @@ http::status status_for(const upstream::stream_end& failure)
     if (failure.http_status >= 400 && failure.http_status <= 599)
         return static_cast<http::status>(failure.http_status);
     return http::status::bad_gateway;
+}
+
+/// The text of a forwarded chunk or answer, for --log-content: choices[0]'s
+/// `delta.content` or `message.content` when it is a string. Parsed only then: the
+/// forwarded path otherwise reads no chunk twice.
+std::string reply_text_of(std::string_view json_text)
+{
+    error_code ec;
+    const auto jv = boost::json::parse(json_text, ec);
+    const auto* o = ec ? nullptr : jv.if_object();
+    const auto* choices = o ? o->if_contains("choices") : nullptr;
+    const auto* list = choices ? choices->if_array() : nullptr;
+    const auto* choice = list && !list->empty() ? list->front().if_object() : nullptr;
+    for (const char* key : {"delta", "message"}) {
+        const auto* part = choice ? choice->if_contains(key) : nullptr;
+        const auto* po = part ? part->if_object() : nullptr;
+        const auto* content = po ? po->if_contains("content") : nullptr;
+        if (content && content->is_string())
+            return std::string(content->get_string());
+    }
+    return {};
 }
 
 } // namespace
@@ -102,6 +125,15 @@ void account(exchange& x, const event& ev)
         if (x.log_content && ev.type == event::kind::token)
             x.reply += ev.text;
         break;
+    case event::kind::chunk:
+    case event::kind::usage_chunk:
+        if (!x.streaming)
+            x.accounting.on_whole_reply(ev.delta_bytes);
+        else if (ev.delta_bytes > 0)
+            x.accounting.on_delta(ev.delta_bytes);
+        if (x.log_content && ev.delta_bytes > 0)
+            x.reply += reply_text_of(ev.text);
+        break;
     case event::kind::finished:
         x.reason = x.accounting.on_finished(ev.end->finish_reason, ev.end->usage);
         // The upstream request is over: a client that reads the end of this answer finds
@@ -131,13 +163,13 @@ awaitable<void> answer_failure(exchange& x, const event& failed)
 {
     const auto status = status_for(*failed.end);
     x.status = static_cast<int>(status);
+    // A forwarded request's client gets the upstream's own JSON error body (section 9).
+    auto body =
+        !failed.end->body.empty()
+            ? failed.end->body
+            : protocol::error_body(protocol::make_api_error(failed.end->code, failed.end->message));
     x.completed = co_await write_json(
-        x.stream,
-        status,
-        protocol::error_body(protocol::make_api_error(failed.end->code, failed.end->message)),
-        x.version,
-        x.keep_alive,
-        x.write_timeout
+        x.stream, status, std::move(body), x.version, x.keep_alive, x.write_timeout
     );
 }
 
@@ -146,9 +178,14 @@ awaitable<void> answer_whole(exchange& x, upstream::event_channel& events, event
     std::string content;
     std::string reasoning;
     std::string refusal;
+    std::string forwarded; // the upstream's own answer
     for (;;) {
         account(x, ev);
         switch (ev.type) {
+        case event::kind::chunk:
+        case event::kind::usage_chunk:
+            forwarded = ev.text;
+            break;
         case event::kind::token:
             content += ev.text;
             break;
@@ -159,6 +196,17 @@ awaitable<void> answer_whole(exchange& x, upstream::event_channel& events, event
             refusal += ev.text;
             break;
         case event::kind::finished: {
+            if (x.forwarded) {
+                x.completed = co_await write_json(
+                    x.stream,
+                    http::status::ok,
+                    std::move(forwarded),
+                    x.version,
+                    x.keep_alive,
+                    x.write_timeout
+                );
+                co_return;
+            }
             const auto& usage = x.accounting.usage();
             std::optional<token_usage> tokens;
             if (usage)

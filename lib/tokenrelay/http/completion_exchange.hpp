@@ -38,6 +38,7 @@ struct exchange
     protocol::completion_meta meta;
     bool streaming = false;
     bool include_usage = false;
+    bool forwarded = false; // the answer is the upstream's own chunks (PROTOCOL.md section 9)
 
     // As for a WebSocket generation (section 2, stream_end.usage).
     session::reply_accounting accounting;

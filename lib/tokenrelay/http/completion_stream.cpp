@@ -10,11 +10,34 @@ namespace {
 
 using event = upstream::stream_event;
 
+/// Appends an upstream event's data as it came, one `data:` line per line of it.
+void append_data_event(std::string& out, std::string_view data)
+{
+    for (;;) {
+        const auto nl = data.find('\n');
+        out += "data: ";
+        out += data.substr(0, nl);
+        out += '\n';
+        if (nl == std::string_view::npos)
+            break;
+        data.remove_prefix(nl + 1);
+    }
+    out += '\n';
+}
+
 /// Appends one event as SSE; true when it was the last one.
 bool append_event(exchange& x, std::string& out, const event& ev)
 {
     account(x, ev);
     switch (ev.type) {
+    case event::kind::chunk:
+        append_data_event(out, ev.text);
+        return false;
+    case event::kind::usage_chunk:
+        // Asked for upstream for the accounting; the client gets it when it asked too.
+        if (x.include_usage)
+            append_data_event(out, ev.text);
+        return false;
     case event::kind::token:
         protocol::append_delta_chunk(out, x.meta, ev.text, protocol::delta_field::content);
         return false;
@@ -27,6 +50,11 @@ bool append_event(exchange& x, std::string& out, const event& ev)
         protocol::append_delta_chunk(out, x.meta, ev.text, protocol::delta_field::refusal);
         return false;
     case event::kind::finished:
+        if (x.forwarded) {
+            // The upstream's own finish and usage chunks went before.
+            protocol::append_done_event(out);
+            return true;
+        }
         protocol::append_finish_chunk(out, x.meta, ev.end->finish_reason);
         // OpenAI's stream_options.include_usage: one last chunk with the usage, the
         // relay's estimate when the upstream gave none.
@@ -108,7 +136,9 @@ awaitable<void> answer_streaming(exchange& x, upstream::event_channel& events, e
     if (!co_await write_stream_header(x))
         co_return;
     std::string batch;
-    protocol::append_role_chunk(batch, x.meta);
+    // A forwarded request's upstream sends its own role chunk.
+    if (!x.forwarded)
+        protocol::append_role_chunk(batch, x.meta);
     bool last = append_event(x, batch, first);
     for (;;) {
         // Section 5: events that queued up while the client was slow go out in one write.

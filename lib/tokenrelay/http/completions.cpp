@@ -110,6 +110,7 @@ awaitable<bool> answer_completion(
     x.meta = {"chatcmpl-" + make_session_id(), now_ms() / 1000, req.request.model};
     x.streaming = req.stream;
     x.include_usage = req.include_usage;
+    x.forwarded = req.request.forward.has_value();
     x.log_content = settings.log_content;
 
     session::generation_record record;
@@ -164,12 +165,17 @@ awaitable<bool> serve_completion(
     if (auto refused = check_draining(door::completions, state))
         co_return co_await write_refusal(stream, request, *refused, timeout);
 
-    auto parsed = protocol::parse_completion_request(request.body(), state.frame_limits, cfg.model);
+    // An OpenAI-compatible upstream gets the client's body; the others a translation.
+    const auto how = !cfg.upstream.empty() && cfg.upstream_format == config::api_format::openai
+                         ? protocol::upstream_body::forward
+                         : protocol::upstream_body::translate;
+    auto parsed =
+        protocol::parse_completion_request(request.body(), state.frame_limits, cfg.model, how);
     if (auto* err = std::get_if<protocol::completion_error>(&parsed)) {
         co_return co_await write_error(
             stream,
             request,
-            http::status::bad_request,
+            static_cast<http::status>(err->status),
             err->code,
             std::move(err->message),
             timeout,

@@ -268,7 +268,9 @@ awaitable<void> run_http_session(
          deadline = std::chrono::steady_clock::now() + cfg.header_timeout) {
         request_parser parser;
         parser.header_limit(max_header_bytes);
-        parser.body_limit(cfg.max_http_body_bytes);
+        // Image URLs may come on top of the body limit; the completions door checks
+        // the two apart (PROTOCOL.md section 9).
+        parser.body_limit(cfg.max_http_body_bytes + cfg.max_image_bytes);
         // One deadline for the whole request, body included, and for the wait for the next
         // one on a kept-alive connection (the first one's runs from accept): a client that
         // trickles (slowloris) is cut off.

@@ -59,6 +59,8 @@ struct frame_limits
     std::size_t max_context_messages = 200;
     std::size_t max_context_bytes = 1 << 20;
     std::int64_t max_tokens_ceiling = 32768;
+    std::size_t max_image_bytes = 8u << 20;  // image URLs on top of the other limits
+    std::size_t max_body_bytes = 1u << 20;   // an HTTP body, its image URLs aside
     std::vector<std::string> allowed_models; // a chat's options.model must be one of these
 };
 

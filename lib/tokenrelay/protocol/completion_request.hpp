@@ -1,7 +1,8 @@
 #pragma once
-// The body of `POST /v1/chat/completions` (PROTOCOL.md section 1, the OpenAI-compatible
-// pass-through): decoding and validation against the same limits as a WebSocket `chat`
-// (section 2). Sans-I/O.
+// The body of `POST /v1/chat/completions` (PROTOCOL.md section 9, the OpenAI-compatible
+// API): the relay's policy, checked against the same limits as a WebSocket `chat`
+// (section 2), and the request the upstream gets: the body itself, edited only where
+// the relay must, or its translation. Sans-I/O.
 
 #include <tokenrelay/core/chat.hpp>
 #include <tokenrelay/core/error.hpp>
@@ -20,25 +21,36 @@ struct completion_request
     bool include_usage = false; // `stream_options.include_usage`: a final usage chunk
 };
 
-/// Answered as HTTP 400 with an OpenAI-style error body.
+/// Answered with `status` and an OpenAI-style error body.
 struct completion_error
 {
-    errc code = errc::bad_request; // bad_json or bad_request
+    errc code = errc::bad_request; // bad_json, bad_request or too_large
     std::string message;           // names the parameter
-    std::string param;             // the offending parameter, "" when none
+    std::string param;             // the offending parameter's path, "" when none
+    int status = 400;              // 400, or 413 for a body over its limits
 };
 
 using completion_parse_result = std::variant<completion_request, completion_error>;
 
-/// A missing `model` means `default_model`; a given one must be in
-/// `limits.allowed_models`. `messages` may hold up to `max_context_messages` + 1 turns with
-/// up to `max_context_bytes` + `max_content_bytes` bytes of content in all: what one
-/// WebSocket chat (context plus its new message) may send. Content is a string or an array
-/// of `{"type":"text","text":…}` parts, which are joined. Parameters the relay does not
-/// pass on (top_p, stop, ...) are ignored; `n` other than 1 and `tools` are refused, since
-/// honouring them silently wrong would be worse.
+/// What the upstream gets.
+enum class upstream_body {
+    forward,   // the client's body (request.forward): an OpenAI-compatible upstream
+    translate, // request's fields, rebuilt for another format: what cannot be is refused
+};
+
+/// The policy: a missing (or null) `model` means `default_model`, a given one must be in
+/// `limits.allowed_models`; `max_tokens` / `max_completion_tokens` up to the ceiling;
+/// `messages` up to `max_context_messages` + 1 turns with up to `max_context_bytes` +
+/// `max_content_bytes` bytes of text in all (what one WebSocket chat may send); image
+/// URLs up to `max_image_bytes`, and the rest of the body up to `max_body_bytes`; no
+/// top-level member given twice (the upstream might read the other one). Everything
+/// else is the upstream's to judge when forwarding; translating refuses what has no
+/// equivalent, naming it.
 completion_parse_result parse_completion_request(
-    std::string_view body, const frame_limits& limits, std::string_view default_model
+    std::string_view body,
+    const frame_limits& limits,
+    std::string_view default_model,
+    upstream_body how
 );
 
 } // namespace tokenrelay::protocol

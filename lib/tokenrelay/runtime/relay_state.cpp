@@ -63,6 +63,8 @@ protocol::frame_limits frame_limits_from(const config::relay_config& c)
     l.max_context_messages = c.max_context_messages;
     l.max_context_bytes = c.max_context_bytes;
     l.max_tokens_ceiling = c.max_tokens_ceiling;
+    l.max_image_bytes = c.max_image_bytes;
+    l.max_body_bytes = c.max_http_body_bytes;
     // --allowed-models defaults to "only --model" (PROTOCOL.md section 7).
     l.allowed_models =
         c.allowed_models.empty() ? std::vector<std::string>{c.model} : c.allowed_models;

@@ -81,6 +81,10 @@ awaitable<void> session::pump(upstream::event_channel& events, std::string messa
                 store_record_locked(entry, message_id);
                 break;
             }
+            case kind::chunk:
+            case kind::usage_chunk:
+                // Only forwarded HTTP requests get the upstream's chunks; a chat never is one.
+                break;
             case kind::finished:
                 ended = end_generation_locked(end_fields_locked(
                     reply_->accounting->on_finished(ev.end->finish_reason, ev.end->usage)

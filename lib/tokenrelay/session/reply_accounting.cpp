@@ -1,5 +1,6 @@
 #include <tokenrelay/session/reply_accounting.hpp>
 
+#include <algorithm>
 #include <utility>
 
 namespace tokenrelay::session {
@@ -81,6 +82,14 @@ void reply_accounting::on_delta(std::size_t bytes, clock::time_point now)
     ++token_events_;
     m.tokens_relayed.fetch_add(1, std::memory_order_relaxed);
     m.token_bytes_relayed.fetch_add(bytes, std::memory_order_relaxed);
+}
+
+void reply_accounting::on_whole_reply(std::size_t bytes, clock::time_point now)
+{
+    on_delta(bytes, now);
+    const auto tokens = std::max<std::int64_t>(1, static_cast<std::int64_t>(bytes / 4));
+    token_events_ += tokens - 1;
+    metrics_->tokens_relayed.fetch_add(tokens - 1, std::memory_order_relaxed);
 }
 
 std::string_view reply_accounting::on_finished(

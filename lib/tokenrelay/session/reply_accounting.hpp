@@ -71,6 +71,10 @@ public:
     /// first one or between two (the ttft and inter_token histograms), and the tokens and
     /// bytes relayed.
     void on_delta(std::size_t bytes, clock::time_point now = clock::now());
+    /// A whole answer with `bytes` bytes of text arrived at `now`. No events tell its
+    /// tokens, so it counts as many as the prompt's rule gives a text of that size (4
+    /// bytes a token, at least one).
+    void on_whole_reply(std::size_t bytes, clock::time_point now = clock::now());
     /// The upstream finished: its usage is counted now (the upstream's own count when it
     /// gave one). Returns the end reason.
     std::string_view

@@ -128,6 +128,7 @@ public:
                 break;
             if (at(slot::choice) != kind::object)
                 return reason::choice;
+            out.has_choice = true;
             if (at(slot::delta) == kind::object) {
                 if (!text_or_nothing(at(slot::content)))
                     return reason::content;

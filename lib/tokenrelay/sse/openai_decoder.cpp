@@ -158,6 +158,7 @@ bool openai_decoder::decode_choices(json::value const& choices, openai_chunk& ou
     if (choice == nullptr) {
         return fail(reason::choice);
     }
+    out.has_choice = true;
 
     if (auto const* delta_value = choice->if_contains("delta");
         delta_value != nullptr && !delta_value->is_null()) {

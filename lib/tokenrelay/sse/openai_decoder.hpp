@@ -22,6 +22,7 @@ struct openai_chunk
     std::string refusal;              // choices[0].delta.refusal; "" when absent or null
     std::string finish_reason;        // choices[0].finish_reason; "" when absent or null
     std::optional<token_usage> usage; // top-level usage, when present and not null
+    bool has_choice = false;          // choices[0] exists: not the usage-only chunk
     bool done = false;                // the payload was the literal [DONE]
     bool is_error = false;            // the payload has an `error` member (PROTOCOL.md section 6)
     std::string error_message;        // error.message, or the error member serialised
@@ -34,6 +35,7 @@ struct openai_chunk
         refusal.clear();
         finish_reason.clear();
         usage.reset();
+        has_choice = false;
         done = false;
         is_error = false;
         error_message.clear();

@@ -27,6 +27,8 @@ awaitable<attempt_result> exchange(Stream& stream, connection& conn, call_state&
 
     if (parser.get().result_int() / 100 != 2)
         co_return co_await read_error_reply(stream, conn, parser, c);
+    if (!c.stream)
+        co_return co_await read_whole_reply(stream, conn, parser, c);
     co_return co_await read_event_stream(stream, conn, parser, c);
 }
 

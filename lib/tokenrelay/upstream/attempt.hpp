@@ -34,6 +34,10 @@ struct call_state
     // response header, the body's read_watchdog after that.
     clock::time_point read_deadline;
     bool token_sent = false;
+    // A forwarded request (PROTOCOL.md section 9): chunks are sent on as they came, and
+    // without `stream` the answer is one JSON body.
+    bool forward = false;
+    bool stream = true;
 };
 
 enum class verdict {
@@ -84,6 +88,11 @@ read_error_reply(Stream& stream, connection& conn, response_parser& parser, call
 template <class Stream>
 awaitable<attempt_result>
 read_event_stream(Stream& stream, connection& conn, response_parser& parser, call_state& c);
+
+// whole_reply_reader.cpp: a 2xx JSON answer to a forwarded request without `stream`.
+template <class Stream>
+awaitable<attempt_result>
+read_whole_reply(Stream& stream, connection& conn, response_parser& parser, call_state& c);
 
 // Cancellation ends stream() with an exception and no further event, even when the
 // caller turned throw_if_cancelled off. Not a coroutine (it runs for every token): the

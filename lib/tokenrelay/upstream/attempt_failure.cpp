@@ -134,6 +134,12 @@ read_error_reply(Stream& stream, connection& conn, response_parser& parser, call
         status,
         c
     );
+    // A forwarded request's client gets the upstream's error body as it came (section 9).
+    if (c.forward) {
+        error_code ec;
+        if (boost::json::parse(body, ec); !ec)
+            r.failure.end->body = redact(body, c.options.api_key);
+    }
     if (retryable)
         if (auto it = parser.get().find(http::field::retry_after); it != parser.get().end())
             r.retry_after =

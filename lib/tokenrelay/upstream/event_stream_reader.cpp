@@ -5,6 +5,7 @@
 
 #include <tokenrelay/core/draining_read_buffer.hpp>
 #include <tokenrelay/core/op_memory.hpp>
+#include <tokenrelay/core/redact.hpp>
 #include <tokenrelay/core/stream_redactor.hpp>
 #include <tokenrelay/sse/anthropic_decoder.hpp>
 #include <tokenrelay/sse/openai_decoder.hpp>
@@ -13,6 +14,8 @@
 #include <tokenrelay/upstream/read_watchdog.hpp>
 
 #include <boost/beast/core/read_size.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 
 #include <array>
 #include <span>
@@ -27,6 +30,29 @@ namespace {
 // be reused; a server that dawdles past this gets its connection closed instead.
 constexpr milliseconds drain_limit{1000};
 constexpr std::size_t drain_bytes = 64 * 1024;
+
+/// A chunk's data with choices[0].delta's reasoning, refusal and content replaced by
+/// `texts` (in that order), each where it came from.
+std::string with_deltas(std::string_view data, const std::array<std::string_view, 3>& texts)
+{
+    error_code ec;
+    auto jv = boost::json::parse(data, ec);
+    auto* choices = ec || !jv.is_object() ? nullptr : jv.get_object().if_contains("choices");
+    auto* list = choices ? choices->if_array() : nullptr;
+    auto* choice = list && !list->empty() ? list->front().if_object() : nullptr;
+    auto* delta_value = choice ? choice->if_contains("delta") : nullptr;
+    auto* delta = delta_value ? delta_value->if_object() : nullptr;
+    if (!delta)
+        return std::string(data);
+    const std::string_view reasoning_key =
+        delta->contains("reasoning") && !delta->contains("reasoning_content") ? "reasoning"
+                                                                              : "reasoning_content";
+    const std::array<std::string_view, 3> keys{reasoning_key, "refusal", "content"};
+    for (std::size_t i = 0; i < keys.size(); ++i)
+        if (!texts[i].empty() || delta->contains(keys[i]))
+            (*delta)[keys[i]] = texts[i];
+    return boost::json::serialize(jv);
+}
 
 stream_event text_event(call_state& c, stream_event::kind kind, std::string_view text)
 {
@@ -196,6 +222,36 @@ struct reply_reader
         return chunk_step::tokens;
     }
 
+    /// A forwarded request's chunk (PROTOCOL.md section 9): the event's data as it came,
+    /// but for the key. Its text goes through the same redactors as a chat's, so a key
+    /// split over several chunks is caught too; the rare chunk they change is rewritten.
+    stream_event forwarded_chunk(const call_state& c)
+    {
+        stream_event e;
+        e.type = chunk.usage && !chunk.has_choice ? stream_event::kind::usage_chunk
+                                                  : stream_event::kind::chunk;
+        e.delta_bytes = static_cast<std::uint32_t>(
+            chunk.content.size() + chunk.reasoning.size() + chunk.refusal.size()
+        );
+        std::array<std::string_view, 3> visible;
+        bool changed = false;
+        for (std::size_t i = 0; i < deltas.size(); ++i) {
+            const auto& d = deltas[i];
+            if (d.text->empty())
+                continue;
+            visible[i] = d.redactor->push(*d.text);
+            changed = changed || visible[i] != *d.text;
+        }
+        const auto& key = c.options.api_key;
+        if (changed)
+            e.text = redact(with_deltas(ev.data, visible), key);
+        else if (!key.empty() && ev.data.find(key) != std::string::npos)
+            e.text = redact(ev.data, key);
+        else
+            e.text = ev.data;
+        return e;
+    }
+
     /// After a chunk's text went out: what it said of the reply's end.
     void note_end_fields()
     {
@@ -310,6 +366,16 @@ read_event_stream(Stream& stream, connection& conn, response_parser& parser, cal
                 co_await send_event(c, std::move(fin));
                 const bool drained = co_await drain_body(stream, conn, parser, c);
                 co_return finished(drained && parser.get().keep_alive());
+            }
+            if (c.forward) {
+                c.token_sent = true;
+                auto fwd = r.forwarded_chunk(c);
+                const auto state = co_await net::this_coro::cancellation_state;
+                if (!hand_over(c, fwd, state))
+                    co_await send_event(c, std::move(fwd));
+                extend_read_deadline(c, watchdog);
+                r.note_end_fields();
+                continue;
             }
             // Reasoning, refusal, then content, go out from here, through a coroutine only when the
             // channel is full: this runs for every token, and each nested coroutine is one

@@ -31,7 +31,8 @@ make_http_request(const http_source_options& options, const chat_request& reques
     req.set(http::field::host, ep.host_header());
     req.set(http::field::user_agent, "tokenrelay");
     req.set(http::field::content_type, "application/json");
-    req.set(http::field::accept, "text/event-stream");
+    const bool whole = request.forward && !request.forward->stream;
+    req.set(http::field::accept, whole ? "application/json" : "text/event-stream");
     if (anthropic) {
         if (!options.api_key.empty())
             req.set("x-api-key", options.api_key);
@@ -39,7 +40,11 @@ make_http_request(const http_source_options& options, const chat_request& reques
     } else if (!options.api_key.empty())
         req.set(http::field::authorization, "Bearer " + options.api_key);
     req.keep_alive(true);
-    req.body() = anthropic ? build_anthropic_request_body(request) : build_request_body(request);
+    if (request.forward)
+        req.body() = request.forward->body;
+    else
+        req.body() =
+            anthropic ? build_anthropic_request_body(request) : build_request_body(request);
     req.prepare_payload();
     return req;
 }
@@ -70,6 +75,10 @@ awaitable<void> http_source::stream(chat_request request, event_channel& out)
     auto req = make_http_request(options_, request);
     const auto start = clock::now();
     call_state c{req, out, options_, start + options_.first_token_timeout, {}};
+    if (request.forward) {
+        c.forward = true;
+        c.stream = request.forward->stream;
+    }
     retry_policy policy(options_.retry_limits);
     net::steady_timer backoff(co_await net::this_coro::executor);
     bool fresh_connection = false;

@@ -21,6 +21,7 @@ struct stream_end
     errc code = errc::upstream_error; // failed
     std::string message;              // failed: human-readable, the key already redacted
     int http_status = 0;              // failed: the upstream's status, 0 when none
+    std::string body; // failed, a forwarded request: the upstream's JSON error body, key redacted
 };
 
 struct stream_event
@@ -29,10 +30,16 @@ struct stream_event
         token,     // text: delta.content
         reasoning, // text: delta.reasoning_content
         refusal,   // text: delta.refusal, the model declining to answer
-        finished,  // end: finish_reason and usage; the stream ended cleanly
-        failed,    // end: code (upstream_error or timeout), message, http_status
+        // A forwarded request (chat_request::forward) gets the upstream's own chunks
+        // instead of the three above: text is an event's data (or a whole JSON answer),
+        // key redacted, and delta_bytes the reply text it carries.
+        chunk,
+        usage_chunk, // a chunk with no choices that carries usage: sent only when asked
+        finished,    // end: finish_reason and usage; the stream ended cleanly
+        failed,      // end: code (upstream_error or timeout), message, http_status
     };
     kind type = kind::token;
+    std::uint32_t delta_bytes = 0; // chunk: in padding, the event's size does not grow
     token_text text;
     // Set for finished and failed. Held apart so that a token event, moved about ten times
     // on its way through the channel, is its text and a pointer (moving three
