@@ -2,6 +2,7 @@
 // Anthropic mode (docs/mock_upstream.md) and the client sees the same frames as with an
 // OpenAI-compatible upstream (PROTOCOL.md sections 2 and 6).
 
+#include "support/http_client.hpp"
 #include "support/relay_fixture.hpp"
 
 #include <boost/test/unit_test.hpp>
@@ -27,6 +28,18 @@ relay_options anthropic_options()
 json::object chat(std::string content)
 {
     return {{"type", "chat"}, {"content", std::move(content)}};
+}
+
+/// POSTs `body` to the OpenAI-compatible endpoint.
+http_result post_completion(std::uint16_t port, std::string body)
+{
+    return http_request(
+        port,
+        http::verb::post,
+        "/v1/chat/completions",
+        {{"Content-Type", "application/json"}},
+        std::move(body)
+    );
 }
 
 void expect_upstream_error(const reply& r)
@@ -117,6 +130,67 @@ BOOST_AUTO_TEST_CASE(tool_use_and_refusal_end_as_tool_calls_and_content_filter, 
         BOOST_TEST(r.text == "w0 w1 ");
         BOOST_TEST(string_of(r.end, "reason") == end, stop_reason);
     }
+}
+
+BOOST_AUTO_TEST_CASE(the_openai_api_is_translated_both_ways, *scaled_timeout(60))
+{
+    // Section 9: tools, images and system turns become their Anthropic forms, and the
+    // Messages stream comes back as chat.completion.chunks.
+    relay_fixture f(anthropic_options());
+    const auto r = post_completion(
+        f.port(),
+        R"({"stream":true,"stream_options":{"include_usage":true},"stop":"END",)"
+        R"("tools":[{"type":"function","function":{"name":"get_weather","parameters":)"
+        R"({"type":"object","properties":{"city":{"type":"string"}}}}}],"tool_choice":"required",)"
+        R"("messages":[{"role":"developer","content":"be brief"},{"role":"user","content":[)"
+        R"({"type":"text","text":"look mock:tokens=2"},)"
+        R"({"type":"image_url","image_url":{"url":"data:image/png;base64,AAAA"}}]}]})"
+    );
+    BOOST_TEST_REQUIRE(r.status == 200u, r.body);
+    const auto sent = f.mock_stats().at("last_body").as_object();
+    BOOST_TEST(sent.at("system") == json::value("be brief"));
+    BOOST_TEST(sent.at("stop_sequences") == json::parse(R"(["END"])"));
+    BOOST_TEST(sent.at("tool_choice") == json::parse(R"({"type":"any"})"));
+    BOOST_TEST(
+        sent.at("tools") ==
+        json::parse(R"([{"name":"get_weather","input_schema":{"type":"object","properties":)"
+                    R"({"city":{"type":"string"}}}}])")
+    );
+    BOOST_TEST(
+        sent.at("messages").at(0).at("content").at(1) ==
+        json::parse(R"({"type":"image","source":{"type":"base64","media_type":"image/png",)"
+                    R"("data":"AAAA"}})")
+    );
+    // The answer: role, two text deltas, finish, usage, [DONE].
+    std::vector<json::object> chunks;
+    std::string text;
+    for (std::size_t at = 0; (at = r.body.find("data: ", at)) != std::string::npos;) {
+        const auto end = r.body.find("\n\n", at);
+        const auto data = r.body.substr(at + 6, end - at - 6);
+        at = end;
+        if (data == "[DONE]")
+            break;
+        chunks.push_back(json::parse(data).as_object());
+        const auto& choices = chunks.back().at("choices").as_array();
+        if (!choices.empty())
+            if (const auto* c = choices[0].at("delta").as_object().if_contains("content"))
+                text += c->as_string();
+    }
+    BOOST_TEST(text == "w0 w1 ");
+    BOOST_TEST_REQUIRE(chunks.size() >= 3u);
+    BOOST_TEST(chunks.back().at("choices").as_array().empty());
+    BOOST_TEST(chunks.back().at("usage").at("completion_tokens").as_int64() == 2);
+    BOOST_TEST(r.body.ends_with("data: [DONE]\n\n"));
+
+    // What has no equivalent is refused, by name, before the upstream is asked.
+    const auto requests = integer(f.mock_stats(), "requests");
+    const auto refused = post_completion(
+        f.port(),
+        R"({"response_format":{"type":"json_object"},"messages":[{"role":"user","content":"a"}]})"
+    );
+    BOOST_TEST(refused.status == 400u);
+    BOOST_TEST(json::parse(refused.body).at("error").at("param") == json::value("response_format"));
+    BOOST_TEST(integer(f.mock_stats(), "requests") == requests);
 }
 
 BOOST_AUTO_TEST_CASE(http_500_is_upstream_error_after_retries, *scaled_timeout(60))

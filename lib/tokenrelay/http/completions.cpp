@@ -166,9 +166,10 @@ awaitable<bool> serve_completion(
         co_return co_await write_refusal(stream, request, *refused, timeout);
 
     // An OpenAI-compatible upstream gets the client's body; the others a translation.
-    const auto how = !cfg.upstream.empty() && cfg.upstream_format == config::api_format::openai
-                         ? protocol::upstream_body::forward
-                         : protocol::upstream_body::translate;
+    const auto how = cfg.upstream.empty() ? protocol::upstream_body::translate
+                     : cfg.upstream_format == config::api_format::anthropic
+                         ? protocol::upstream_body::anthropic
+                         : protocol::upstream_body::forward;
     auto parsed =
         protocol::parse_completion_request(request.body(), state.frame_limits, cfg.model, how);
     if (auto* err = std::get_if<protocol::completion_error>(&parsed)) {

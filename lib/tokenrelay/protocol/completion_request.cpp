@@ -1,3 +1,4 @@
+#include <tokenrelay/protocol/anthropic_translation.hpp>
 #include <tokenrelay/protocol/completion_request.hpp>
 #include <tokenrelay/protocol/forwarded_body.hpp>
 #include <tokenrelay/protocol/json_values.hpp>
@@ -32,8 +33,7 @@ completion_error too_large(std::size_t max_body_bytes)
 
 completion_error untranslatable(std::string param)
 {
-    auto message = param + " has no equivalent in the upstream's API (Anthropic Messages, or "
-                           "the built-in demo model)";
+    auto message = param + " has no equivalent for the built-in demo model";
     return fail(std::move(param), std::move(message));
 }
 
@@ -345,6 +345,15 @@ completion_parse_result parse_completion_request(
     if (how == upstream_body::translate) {
         if (auto err = check_translatable(*o))
             return std::move(*err);
+        return out;
+    }
+    if (how == upstream_body::anthropic) {
+        auto translated =
+            anthropic_request_body(*o, out.request.model, anthropic_default_max_tokens);
+        if (auto* err = std::get_if<translation_error>(&translated))
+            return fail(std::move(err->param), std::move(err->message));
+        out.request.forward =
+            forwarded_request{std::move(std::get<std::string>(translated)), out.stream};
         return out;
     }
     out.request.forward = forwarded_request{forwarded_body(body, *o, *members, out), out.stream};

@@ -35,7 +35,8 @@ using completion_parse_result = std::variant<completion_request, completion_erro
 /// What the upstream gets.
 enum class upstream_body {
     forward,   // the client's body (request.forward): an OpenAI-compatible upstream
-    translate, // request's fields, rebuilt for another format: what cannot be is refused
+    anthropic, // request.forward holds its Anthropic Messages translation
+    translate, // the fields of `request` alone, for the demo model: the rest is refused
 };
 
 /// The policy: a missing (or null) `model` means `default_model`, a given one must be in

@@ -38,6 +38,7 @@ struct call_state
     // without `stream` the answer is one JSON body.
     bool forward = false;
     bool stream = true;
+    std::string model; // a forwarded request's: its translated answer names it
 };
 
 enum class verdict {

@@ -134,8 +134,9 @@ read_error_reply(Stream& stream, connection& conn, response_parser& parser, call
         status,
         c
     );
-    // A forwarded request's client gets the upstream's error body as it came (section 9).
-    if (c.forward) {
+    // A forwarded request's client gets the upstream's error body as it came (section 9);
+    // an Anthropic one is not in OpenAI's shape, so its message goes in the relay's.
+    if (c.forward && c.options.format == api_format::openai) {
         error_code ec;
         if (boost::json::parse(body, ec); !ec)
             r.failure.end->body = redact(body, c.options.api_key);

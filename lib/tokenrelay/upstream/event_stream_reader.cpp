@@ -3,10 +3,13 @@
 // section 6). This is the path of every token: the body is parsed in place and the token
 // deadline held by a read_watchdog (docs/performance.md, "Upstream body parsed in place").
 
+#include <tokenrelay/core/clock.hpp>
 #include <tokenrelay/core/draining_read_buffer.hpp>
 #include <tokenrelay/core/op_memory.hpp>
 #include <tokenrelay/core/redact.hpp>
+#include <tokenrelay/core/session_id.hpp>
 #include <tokenrelay/core/stream_redactor.hpp>
+#include <tokenrelay/protocol/anthropic_translation.hpp>
 #include <tokenrelay/sse/anthropic_decoder.hpp>
 #include <tokenrelay/sse/openai_decoder.hpp>
 #include <tokenrelay/sse/parser.hpp>
@@ -72,6 +75,16 @@ struct text_delta
     const std::string* text;
     stream_redactor* redactor;
 };
+
+/// Sends a forwarded request's chunks, waiting for room only when the channel is full.
+awaitable<void> send_forwarded(call_state& c, std::vector<stream_event>& events)
+{
+    for (auto& e : events) {
+        const auto state = co_await net::this_coro::cancellation_state;
+        if (!hand_over(c, e, state))
+            co_await send_event(c, std::move(e));
+    }
+}
 
 /// Sends what the redactors still hold back, before the reply's end.
 template <std::size_t N>
@@ -189,7 +202,11 @@ struct reply_reader
         : status(response_status), anthropic(c.options.format == api_format::anthropic),
           reasoning_redactor(c.options.api_key), refusal_redactor(c.options.api_key),
           content_redactor(c.options.api_key)
-    {}
+    {
+        if (c.forward && anthropic)
+            translator.emplace(protocol::completion_meta{
+                "chatcmpl-" + make_session_id(), now_ms() / 1000, c.model});
+    }
     reply_reader(const reply_reader&) = delete;
     reply_reader& operator=(const reply_reader&) = delete;
 
@@ -222,17 +239,14 @@ struct reply_reader
         return chunk_step::tokens;
     }
 
-    /// A forwarded request's chunk (PROTOCOL.md section 9): the event's data as it came,
-    /// but for the key. Its text goes through the same redactors as a chat's, so a key
-    /// split over several chunks is caught too; the rare chunk they change is rewritten.
-    stream_event forwarded_chunk(const call_state& c)
+    /// A forwarded request's chunks for the event just decoded (PROTOCOL.md section 9):
+    /// the event's data as it came, or, from an Anthropic upstream, its translation; in
+    /// both the key is kept out. Their text goes through the same redactors as a chat's,
+    /// so a key split over several chunks is caught too; the rare chunk they change is
+    /// rewritten. Fills `forwarded`.
+    void forward_event(const call_state& c)
     {
-        stream_event e;
-        e.type = chunk.usage && !chunk.has_choice ? stream_event::kind::usage_chunk
-                                                  : stream_event::kind::chunk;
-        e.delta_bytes = static_cast<std::uint32_t>(
-            chunk.content.size() + chunk.reasoning.size() + chunk.refusal.size()
-        );
+        forwarded.clear();
         std::array<std::string_view, 3> visible;
         bool changed = false;
         for (std::size_t i = 0; i < deltas.size(); ++i) {
@@ -243,13 +257,32 @@ struct reply_reader
             changed = changed || visible[i] != *d.text;
         }
         const auto& key = c.options.api_key;
-        if (changed)
-            e.text = redact(with_deltas(ev.data, visible), key);
-        else if (!key.empty() && ev.data.find(key) != std::string::npos)
-            e.text = redact(ev.data, key);
-        else
-            e.text = ev.data;
-        return e;
+        const auto add = [&](std::string_view data, stream_event::kind kind) {
+            stream_event e;
+            e.type = kind;
+            if (changed)
+                e.text = redact(with_deltas(data, visible), key);
+            else if (!key.empty() && data.find(key) != std::string_view::npos)
+                e.text = redact(data, key);
+            else
+                e.text = data;
+            forwarded.push_back(std::move(e));
+        };
+        if (translator) {
+            translated.clear();
+            // The decoder read this event already; what it accepted translates.
+            translator->feed(ev.type, ev.data, translated);
+            for (const auto& data : translated)
+                add(data, chunk.done ? stream_event::kind::usage_chunk : stream_event::kind::chunk);
+        } else {
+            add(ev.data,
+                chunk.usage && !chunk.has_choice ? stream_event::kind::usage_chunk
+                                                 : stream_event::kind::chunk);
+        }
+        if (!forwarded.empty())
+            forwarded.front().delta_bytes = static_cast<std::uint32_t>(
+                chunk.content.size() + chunk.reasoning.size() + chunk.refusal.size()
+            );
     }
 
     /// After a chunk's text went out: what it said of the reply's end.
@@ -335,6 +368,11 @@ struct reply_reader
         text_delta{stream_event::kind::token, &chunk.content, &content_redactor}};
     std::string finish_reason;
     std::optional<token_usage> usage;
+    // A forwarded request: the chunks of the event just read, and the translation of an
+    // Anthropic stream into OpenAI chunks.
+    std::vector<stream_event> forwarded;
+    std::optional<protocol::anthropic_stream_translator> translator;
+    std::vector<std::string> translated;
     std::string problem; // chunk_step::failed: why
     std::array<char, 4096> body;
     error_code read_error;
@@ -357,6 +395,11 @@ read_event_stream(Stream& stream, connection& conn, response_parser& parser, cal
             if (step == chunk_step::failed)
                 co_return failure(verdict::fail, errc::upstream_error, r.problem, r.status, c);
             if (step == chunk_step::done) {
+                // Anthropic's message_stop is where its translation's usage chunk is.
+                if (r.translator) {
+                    r.forward_event(c);
+                    co_await send_forwarded(c, r.forwarded);
+                }
                 co_await send_held_text(c, r.deltas);
                 // Named, not a temporary in the co_await: GCC 12 mishandles class-type
                 // temporaries (here a conditional's std::string) inside co_await operands.
@@ -369,10 +412,8 @@ read_event_stream(Stream& stream, connection& conn, response_parser& parser, cal
             }
             if (c.forward) {
                 c.token_sent = true;
-                auto fwd = r.forwarded_chunk(c);
-                const auto state = co_await net::this_coro::cancellation_state;
-                if (!hand_over(c, fwd, state))
-                    co_await send_event(c, std::move(fwd));
+                r.forward_event(c);
+                co_await send_forwarded(c, r.forwarded);
                 extend_read_deadline(c, watchdog);
                 r.note_end_fields();
                 continue;

@@ -74,11 +74,17 @@ awaitable<void> http_source::stream(chat_request request, event_channel& out)
 {
     auto req = make_http_request(options_, request);
     const auto start = clock::now();
-    call_state c{req, out, options_, start + options_.first_token_timeout, {}};
-    if (request.forward) {
-        c.forward = true;
-        c.stream = request.forward->stream;
-    }
+    const bool forward = request.forward.has_value();
+    call_state c{
+        req,
+        out,
+        options_,
+        start + options_.first_token_timeout,
+        {},
+        false,
+        forward,
+        !forward || request.forward->stream,
+        forward ? request.model : std::string()};
     retry_policy policy(options_.retry_limits);
     net::steady_timer backoff(co_await net::this_coro::executor);
     bool fresh_connection = false;

@@ -1,6 +1,9 @@
 #include <tokenrelay/core/json_text.hpp>
 #include <tokenrelay/upstream/request_body.hpp>
 
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
 #include <charconv>
 #include <cmath>
 
@@ -16,6 +19,60 @@ void append_number(std::string& out, double value)
     out.append(buf, ec == std::errc{} ? end : buf);
 }
 
+/// An Anthropic content block list for OpenAI content parts (chat_turn::parts): text
+/// blocks, and image blocks with a base64 source for a data: URL or a url source.
+std::string anthropic_blocks(std::string_view parts_json)
+{
+    boost::system::error_code ec;
+    const auto jv = boost::json::parse(parts_json, ec);
+    boost::json::array blocks;
+    if (const auto* parts = ec ? nullptr : jv.if_array()) {
+        for (const auto& part : *parts) {
+            const auto* o = part.if_object();
+            if (!o)
+                continue;
+            boost::json::object block;
+            if (const auto* text = o->if_contains("text"); text && text->is_string()) {
+                block["type"] = "text";
+                block["text"] = text->get_string();
+            } else if (const auto* image = o->if_contains("image_url");
+                       image && image->is_object()) {
+                const auto* url = image->get_object().if_contains("url");
+                if (!url || !url->is_string())
+                    continue;
+                const std::string_view u = url->get_string();
+                boost::json::object source;
+                // data:<media type>;base64,<data> (the frame decoder checked the form)
+                if (u.starts_with("data:")) {
+                    const auto semi = u.find(';');
+                    const auto comma = u.find(',');
+                    source["type"] = "base64";
+                    source["media_type"] = u.substr(5, semi - 5);
+                    source["data"] = u.substr(comma + 1);
+                } else {
+                    source["type"] = "url";
+                    source["url"] = u;
+                }
+                block["type"] = "image";
+                block["source"] = std::move(source);
+            } else {
+                continue;
+            }
+            blocks.push_back(std::move(block));
+        }
+    }
+    return boost::json::serialize(blocks);
+}
+
+/// A turn's `content`: its parts when it has images, else its text.
+void append_content(std::string& out, const chat_turn& m, bool anthropic)
+{
+    if (m.parts.empty())
+        append_json_string(out, m.content);
+    else
+        out += anthropic ? anthropic_blocks(m.parts) : m.parts;
+}
+
 } // namespace
 
 std::string build_request_body(const chat_request& request)
@@ -23,7 +80,7 @@ std::string build_request_body(const chat_request& request)
     std::string out;
     std::size_t estimate = 128 + request.model.size();
     for (const auto& m : request.messages)
-        estimate += 32 + m.role.size() + m.content.size() + m.content.size() / 8;
+        estimate += 32 + m.role.size() + m.content.size() + m.content.size() / 8 + m.parts.size();
     out.reserve(estimate);
 
     out += R"({"model":)";
@@ -37,7 +94,7 @@ std::string build_request_body(const chat_request& request)
         out += R"({"role":)";
         append_json_string(out, m.role);
         out += R"(,"content":)";
-        append_json_string(out, m.content);
+        append_content(out, m, false);
         out += '}';
     }
     out += R"(],"stream":true,"stream_options":{"include_usage":true})";
@@ -94,7 +151,7 @@ std::string build_anthropic_request_body(const chat_request& request)
         out += R"({"role":)";
         append_json_string(out, m.role);
         out += R"(,"content":)";
-        append_json_string(out, m.content);
+        append_content(out, m, true);
         out += '}';
     }
     out += ']';

@@ -3,6 +3,7 @@
 // (PROTOCOL.md section 6). Sans-I/O.
 
 #include <tokenrelay/core/chat.hpp>
+#include <tokenrelay/protocol/anthropic_translation.hpp>
 
 #include <cstdint>
 #include <string>
@@ -21,6 +22,6 @@ std::string build_request_body(const chat_request& request);
 /// request has none.
 std::string build_anthropic_request_body(const chat_request& request);
 
-inline constexpr std::int64_t anthropic_default_max_tokens = 4096;
+using protocol::anthropic_default_max_tokens;
 
 } // namespace tokenrelay::upstream

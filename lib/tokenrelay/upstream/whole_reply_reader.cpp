@@ -2,7 +2,10 @@
 // body, read whole (bounded), read for the reply's end and usage, and handed on as it
 // came but for the key.
 
+#include <tokenrelay/core/clock.hpp>
 #include <tokenrelay/core/redact.hpp>
+#include <tokenrelay/core/session_id.hpp>
+#include <tokenrelay/protocol/anthropic_translation.hpp>
 #include <tokenrelay/upstream/attempt.hpp>
 
 #include <boost/json/parse.hpp>
@@ -85,6 +88,17 @@ read_whole_reply(Stream& stream, connection& conn, response_parser& parser, call
             status,
             c
         );
+    }
+    if (c.options.format == api_format::anthropic) {
+        auto translated = protocol::openai_completion_from_anthropic(
+            body,
+            protocol::completion_meta{"chatcmpl-" + make_session_id(), now_ms() / 1000, c.model}
+        );
+        if (auto* err = std::get_if<protocol::translation_error>(&translated))
+            co_return failure(
+                verdict::fail, errc::upstream_error, "upstream answer: " + err->message, status, c
+            );
+        body = std::move(std::get<std::string>(translated));
     }
     stream_event answer;
     answer.type = stream_event::kind::chunk;

@@ -47,6 +47,10 @@ std::string show(const stream_event& e)
         return "reasoning " + std::string(e.text);
     case stream_event::kind::refusal:
         return "refusal " + std::string(e.text);
+    case stream_event::kind::chunk:
+        return "chunk " + std::string(e.text);
+    case stream_event::kind::usage_chunk:
+        return "usage_chunk " + std::string(e.text);
     case stream_event::kind::finished:
         return "finished " + e.end->finish_reason +
                (e.end->usage ? " " + std::to_string(e.end->usage->prompt_tokens) + "/" +
