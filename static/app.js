@@ -29,6 +29,12 @@ const REPLY_WATCHDOG_MS = 75000;
 // the connection (1009), and a browser that is still sending it may only see the reset, so
 // the page refuses it up front. A relay configured smaller is handled in onClosed().
 const MAX_MESSAGE_BYTES = 65536;
+// Images go as data: URLs in the chat's content parts (section 2); the relay's default
+// --max-image-bytes bounds their text in one message.
+const MAX_IMAGE_BYTES = 8 * 1024 * 1024;
+const IMAGE_TYPES = new Set(['image/png', 'image/jpeg', 'image/gif', 'image/webp']);
+// What the page shows as an image: a data: URL of one of those types, or an https: URL.
+const SHOWABLE_IMAGE = /^(?:data:image\/(?:png|jpeg|gif|webp);base64,|https:\/\/)/i;
 const LARGE_REPLY_CHARS = 50000;
 const LARGE_REPLY_RENDER_MS = 250;
 const MAX_SPOKEN_CHARS = 2000;
@@ -77,8 +83,51 @@ function speakable(text) {
   return text.replace(/```[^\n]*/g, ' ').replace(/[*_#>`|~]+/g, ' ').replace(/\s+/g, ' ').trim();
 }
 
-// A message's content as the relay relays it: a string, or OpenAI content parts when
-// another client sent those (section 2); images show as a placeholder.
+// Sizes as the attachment previews and the image limit show them.
+function formatSize(bytes) {
+  if (bytes < 1024) return `${bytes} B`;
+  // One decimal, without a trailing ".0": "1.2 MB", "8 MB", "12 KB".
+  if (bytes < 1024 * 1024) return `${Number((bytes / 1024).toFixed(bytes < 10 * 1024 ? 1 : 0))} KB`;
+  return `${Number((bytes / (1024 * 1024)).toFixed(1))} MB`;
+}
+
+// A message's content as the relay relays it: a string, or OpenAI content parts (section
+// 2). The text parts joined, and one entry per image part: its URL when the page can show
+// it, else '' (a placeholder).
+function splitContent(content) {
+  if (typeof content === 'string') return { text: content, images: [] };
+  const texts = [];
+  const images = [];
+  if (Array.isArray(content)) {
+    for (const p of content) {
+      if (!p || typeof p !== 'object') continue;
+      if (p.type === 'text' && typeof p.text === 'string') {
+        texts.push(p.text);
+      } else if (p.type === 'image_url') {
+        const url = typeof p.image_url === 'string' ? p.image_url : p.image_url && p.image_url.url;
+        images.push(typeof url === 'string' && SHOWABLE_IMAGE.test(url) ? url : '');
+      }
+    }
+  }
+  return { text: texts.join('\n'), images };
+}
+
+// A user message of the conversation; `images` only when it had some.
+function userMessage(id, content, echoed) {
+  const { text, images } = splitContent(content);
+  const u = { role: 'user', id, content: text, echoed };
+  if (images.length) u.images = images;
+  return u;
+}
+
+// The decoded size of a data: URL's bytes (for an image handed back to the composer).
+function dataUrlBytes(url) {
+  const comma = url.indexOf(',');
+  return url.startsWith('data:') && comma > 0 ? Math.floor(((url.length - comma - 1) * 3) / 4) : null;
+}
+
+// An assistant message's content as text: a string, or OpenAI content parts; images show
+// as a placeholder.
 function plainText(content) {
   if (typeof content === 'string') return content;
   if (!Array.isArray(content)) return '';
@@ -139,12 +188,16 @@ class ChatClient {
     this.lastActivity = performance.now();
     this.lastFrameAt = 0;
     this.takenOver = false;
+    this.attachments = []; // images for the next message: { name, size, url (once read), el }
 
     this.ui = {
       messages: $('messages'),
       empty: $('empty'),
       chat: $('chat'),
       input: $('input'),
+      attach: $('attach'),
+      fileInput: $('file-input'),
+      attachments: $('attachments'),
       send: $('send'),
       stop: $('stop'),
       composer: $('composer'),
@@ -264,10 +317,17 @@ class ChatClient {
       // The relay closes on a frame over its size limit (section 2); the chat never started.
       const m = this.findReply(this.streaming);
       if (m && !m.content && !m.reasoning) {
+        const { text, images } = m.prompt != null ? splitContent(m.prompt) : { text: '', images: [] };
         m.status = 'error';
-        m.error = { code: 'too_large', message: 'This message is larger than the relay accepts. Shorten it and send it again.' };
-        // Retrying the same text would fail the same way: hand it back for editing instead.
-        if (!this.ui.input.value && m.prompt) this.ui.input.value = m.prompt;
+        m.error = {
+          code: 'too_large',
+          message: images.length
+            ? 'This message is larger than the relay accepts. Shorten it or remove an image, and send it again.'
+            : 'This message is larger than the relay accepts. Shorten it and send it again.',
+        };
+        // Retrying the same message would fail the same way: hand it back for editing instead.
+        if (!this.ui.input.value && text) this.ui.input.value = text;
+        if (!this.attachments.length) for (const url of images) if (url.startsWith('data:')) this.attachUrl(url);
         m.prompt = null;
         this.finishStreaming();
         this.refresh(m);
@@ -445,10 +505,9 @@ class ChatClient {
     for (const h of messages) {
       if (!h || (h.role !== 'user' && h.role !== 'assistant')) continue;
       const id = h.id != null ? String(h.id) : randomId('h');
-      const content = plainText(h.content);
       const m = h.role === 'user'
-        ? { role: 'user', id, content, echoed: true }
-        : { role: 'assistant', id, prompt: null, content, reasoning: '', refusal: '', status: 'done',
+        ? userMessage(id, h.content, true)
+        : { role: 'assistant', id, prompt: null, content: plainText(h.content), reasoning: '', refusal: '', status: 'done',
             sentAt: null, firstAt: null, endAt: null };
       this.msgs.push(m);
       this.mount(m);
@@ -510,7 +569,7 @@ class ChatClient {
     if (own) {
       own.echoed = true;
     } else if (!this.retries.has(id)) {
-      const u = { role: 'user', id, content: plainText(f.content), echoed: true };
+      const u = userMessage(id, f.content, true);
       this.msgs.push(u);
       this.mount(u);
       this.ui.live.replaceChildren();
@@ -648,35 +707,49 @@ class ChatClient {
 
   submit() {
     const text = this.ui.input.value;
-    if (!text.trim() || this.streaming) return;
-    const bytes = new TextEncoder().encode(JSON.stringify({ type: 'chat', id: randomId('m'), content: text })).length;
+    const images = this.attachments;
+    const hasText = !!text.trim();
+    if ((!hasText && !images.length) || this.streaming) return;
+    const bytes = new TextEncoder().encode(JSON.stringify({ type: 'chat', id: randomId('m'), content: hasText ? text : '' })).length;
     if (bytes > MAX_MESSAGE_BYTES) {
       this.composerError(`This message is ${Math.ceil(bytes / 1024)} KiB; the relay takes at most ${MAX_MESSAGE_BYTES / 1024} KiB. Shorten it and send it again.`);
       return;
     }
+    if (images.some((a) => !a.url)) {
+      this.composerError('An image is still being read: send again in a moment.');
+      return;
+    }
+    if (this.imageTotalError()) return;
     if (!this.connected) {
       this.composerError('Not connected yet: your message stays here until the relay is back.', 'offline');
       return;
     }
     this.composerError('');
-    if (this.startChat(text, true)) {
+    // With images, the content is OpenAI content parts: the text first (if any), then one
+    // part per image (section 2).
+    const content = images.length
+      ? [...(hasText ? [{ type: 'text', text }] : []),
+         ...images.map((a) => ({ type: 'image_url', image_url: { url: a.url } }))]
+      : text;
+    if (this.startChat(content, true)) {
       this.ui.input.value = '';
       this.autoGrow();
+      this.clearAttachments();
     }
   }
 
   // The question shows at once; the relay's user frame for it (same id) confirms it
-  // rather than drawing it again (section 4).
-  startChat(text, showUser) {
+  // rather than drawing it again (section 4). `content` is a string or content parts.
+  startChat(content, showUser) {
     const id = randomId('m');
-    if (!this.send({ type: 'chat', id, content: text })) return false;
+    if (!this.send({ type: 'chat', id, content })) return false;
     this.ownChats.add(id);
     if (showUser) {
-      const u = { role: 'user', id, content: text, echoed: false };
+      const u = userMessage(id, content, false);
       this.msgs.push(u);
       this.mount(u);
     }
-    const m = this.addReply(id, text);
+    const m = this.addReply(id, content);
     m.sentAt = performance.now();
     this.streaming = id;
     this.stopping = false;
@@ -794,10 +867,144 @@ class ChatClient {
     }
   }
 
+  // ---- attached images -------------------------------------------------------------
+
+  // Files from the picker or the clipboard: each shows as a preview at once and is read
+  // into a data: URL, which is what the chat sends.
+  addFiles(files) {
+    const refused = [];
+    for (const file of files) {
+      if (!IMAGE_TYPES.has(file.type)) {
+        refused.push(file.name || 'The pasted file');
+        continue;
+      }
+      const a = { name: file.name || '', size: file.size, url: null, el: null };
+      this.attachments.push(a);
+      this.mountAttachment(a);
+      const reader = new FileReader();
+      reader.onload = () => {
+        if (!this.attachments.includes(a)) return; // removed while it was read
+        if (typeof reader.result !== 'string' || !reader.result.startsWith('data:')) {
+          this.removeAttachment(a, false);
+          this.composerError(`${a.name || 'The image'} could not be read.`);
+          return;
+        }
+        a.url = reader.result;
+        this.showAttachment(a);
+        this.imageTotalError();
+      };
+      reader.onerror = () => {
+        if (!this.attachments.includes(a)) return;
+        this.removeAttachment(a, false);
+        this.composerError(`${a.name || 'The image'} could not be read.`);
+      };
+      reader.readAsDataURL(file);
+    }
+    if (refused.length) {
+      this.composerError(`${refused.join(', ')}: not a PNG, JPEG, GIF or WebP image.`);
+    }
+    this.relabelAttachments();
+  }
+
+  // An image that is a data: URL already (handed back after the relay refused a message).
+  attachUrl(url) {
+    const a = { name: '', size: dataUrlBytes(url), url, el: null };
+    this.attachments.push(a);
+    this.mountAttachment(a);
+    this.showAttachment(a);
+    this.relabelAttachments();
+  }
+
+  mountAttachment(a) {
+    const li = document.createElement('li');
+    li.className = 'attachment';
+    li.dataset.state = 'loading';
+    const thumb = document.createElement('img');
+    thumb.className = 'attachment-thumb';
+    thumb.decoding = 'async';
+    const size = document.createElement('span');
+    size.className = 'attachment-size';
+    size.textContent = a.size != null ? formatSize(a.size) : '';
+    const remove = document.createElement('button');
+    remove.type = 'button';
+    remove.className = 'attachment-remove';
+    remove.textContent = '×';
+    remove.addEventListener('click', () => this.removeAttachment(a, true));
+    li.append(thumb, size, remove);
+    a.el = { li, thumb, size, remove };
+    this.ui.attachments.appendChild(li);
+    this.ui.attachments.hidden = false;
+  }
+
+  showAttachment(a) {
+    a.el.thumb.src = a.url;
+    a.el.li.dataset.state = 'ready';
+  }
+
+  // Labels by position ("image 2"), so they stay right as images come and go.
+  relabelAttachments() {
+    this.attachments.forEach((a, i) => {
+      const what = `image ${i + 1}${a.name ? ` (${a.name})` : ''}`;
+      a.el.thumb.alt = `Attached ${what}`;
+      a.el.remove.setAttribute('aria-label', `Remove ${what}`);
+      a.el.remove.title = `Remove ${what}`;
+    });
+    this.ui.attachments.hidden = this.attachments.length === 0;
+  }
+
+  removeAttachment(a, byUser) {
+    const at = this.attachments.indexOf(a);
+    if (at < 0) return;
+    const hadFocus = a.el.li.contains(document.activeElement);
+    this.attachments.splice(at, 1);
+    a.el.li.remove();
+    this.relabelAttachments();
+    if (this.ui.composerError.dataset.kind === 'images' && !this.imageTotalError()) this.composerError('');
+    // Focus goes to the next image's remove button, or the message box after the last one.
+    if (byUser && hadFocus) {
+      const next = this.attachments[Math.min(at, this.attachments.length - 1)];
+      (next ? next.el.remove : this.ui.input).focus();
+    }
+  }
+
+  clearAttachments() {
+    this.attachments = [];
+    this.ui.attachments.replaceChildren();
+    this.ui.attachments.hidden = true;
+    if (this.ui.composerError.dataset.kind === 'images') this.composerError('');
+  }
+
+  // The images' data: URLs together must stay within the relay's image limit; says so
+  // and returns true when they do not.
+  imageTotalError() {
+    const total = this.attachments.reduce((n, a) => n + (a.url ? a.url.length : 0), 0);
+    if (total <= MAX_IMAGE_BYTES) return false;
+    this.composerError(`These images come to ${formatSize(total)} once encoded for sending; the relay takes at most ` +
+                       `${formatSize(MAX_IMAGE_BYTES)} of images in one message. Remove one and send again.`, 'images');
+    return true;
+  }
+
   // ---- DOM ---------------------------------------------------------------------------
 
   bindUi() {
-    const { input, composer, stop, newChat, reconnectNow } = this.ui;
+    const { input, composer, stop, newChat, reconnectNow, attach, fileInput } = this.ui;
+    attach.addEventListener('click', () => fileInput.click());
+    fileInput.addEventListener('change', () => {
+      this.addFiles([...fileInput.files]);
+      fileInput.value = ''; // the same file may be picked again
+    });
+    // Images pasted into the message box are attached; pasted text is pasted as usual.
+    input.addEventListener('paste', (ev) => {
+      const data = ev.clipboardData;
+      if (!data) return;
+      let files = [...(data.items || [])].filter((item) => item.kind === 'file')
+        .map((item) => item.getAsFile()).filter(Boolean);
+      if (!files.length) files = [...(data.files || [])];
+      files = files.filter((f) => f.type.startsWith('image/'));
+      if (!files.length) return;
+      if (![...data.types].includes('text/plain')) ev.preventDefault();
+      this.addFiles(files);
+    });
     composer.addEventListener('submit', (ev) => {
       ev.preventDefault();
       this.submit();
@@ -851,11 +1058,12 @@ class ChatClient {
   }
 
   updateComposer() {
-    const { input, send, stop } = this.ui;
+    const { input, send, stop, attach } = this.ui;
     const busy = !!this.streaming;
     const stopHadFocus = document.activeElement === stop;
     const inputHadFocus = document.activeElement === input;
     input.disabled = busy;
+    attach.disabled = busy;
     send.hidden = busy;
     stop.hidden = !busy;
     stop.disabled = this.stopping;
@@ -889,9 +1097,33 @@ class ChatClient {
     m.el = { root: article };
     if (m.role === 'user') {
       article.setAttribute('aria-label', 'You');
+      if (m.images) {
+        const gallery = document.createElement('div');
+        gallery.className = 'user-images';
+        m.images.forEach((url, i) => {
+          const label = m.images.length > 1 ? `attached image ${i + 1}` : 'attached image';
+          if (url) {
+            const img = document.createElement('img');
+            img.className = 'user-image';
+            img.alt = label;
+            img.decoding = 'async';
+            img.referrerPolicy = 'no-referrer';
+            img.src = url;
+            gallery.appendChild(img);
+          } else {
+            // An image part whose URL this page does not load.
+            const missing = document.createElement('span');
+            missing.className = 'user-image-missing';
+            missing.textContent = `[${label}]`;
+            gallery.appendChild(missing);
+          }
+        });
+        article.appendChild(gallery);
+      }
       const body = document.createElement('div');
       body.className = 'body plain';
       body.textContent = m.content;
+      body.hidden = !m.content && !!m.images;
       article.appendChild(body);
     } else if (m.role === 'notice') {
       article.setAttribute('role', m.error ? 'alert' : 'note');

@@ -11,6 +11,7 @@ import { spawn } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { deflateSync } from 'node:zlib';
 import { chromium } from 'playwright-core';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -28,6 +29,40 @@ const TEST_MS = 40000;
 
 /** The mock's reply to a default request with n tokens: "w0 w1 … w<n-1> ". */
 const words = (n) => Array.from({ length: n }, (_, i) => `w${i} `).join('');
+
+/** A PNG file of `width` × `height` pixels of one RGB colour, made here (no fixture files). */
+function pngImage(width, height, [r, g, b]) {
+  const crcTable = Array.from({ length: 256 }, (_, n) => {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    return c >>> 0;
+  });
+  const crc32 = (buf) => {
+    let c = 0xffffffff;
+    for (const byte of buf) c = crcTable[(c ^ byte) & 0xff] ^ (c >>> 8);
+    return (c ^ 0xffffffff) >>> 0;
+  };
+  const chunk = (type, data) => {
+    const head = Buffer.alloc(4);
+    head.writeUInt32BE(data.length);
+    const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+    const tail = Buffer.alloc(4);
+    tail.writeUInt32BE(crc32(body));
+    return Buffer.concat([head, body, tail]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr.set([8, 2, 0, 0, 0], 8); // 8 bits per channel, truecolour, no interlace
+  const row = Buffer.from([0, ...Array.from({ length: width }, () => [r, g, b]).flat()]); // filter 0
+  const pixels = Buffer.concat(Array.from({ length: height }, () => row));
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr), chunk('IDAT', deflateSync(pixels)), chunk('IEND', Buffer.alloc(0)),
+  ]);
+}
+
+const dataUrlOf = (png) => `data:image/png;base64,${png.toString('base64')}`;
 
 // ---- processes -------------------------------------------------------------------------
 
@@ -211,6 +246,29 @@ function waitStreaming(page, n) {
 }
 
 const fragmentSession = (page) => new URL(page.url()).hash.replace(/^#session=/, '');
+
+/** Waits until the composer shows `n` image previews, every one read and drawn. */
+function waitAttachments(page, n) {
+  return page.waitForFunction((count) => {
+    const items = [...document.querySelectorAll('#attachments .attachment')];
+    return items.length === count && items.every((li) => {
+      const img = li.querySelector('img.attachment-thumb');
+      return li.dataset.state === 'ready' && img.complete && img.naturalWidth > 0;
+    });
+  }, n);
+}
+
+/** The images of the user messages `page` shows, as [alt, src, drawn width] per message. */
+function userImages(page) {
+  return page.evaluate(() => [...document.querySelectorAll('#messages article.user')].map(
+    (a) => [...a.querySelectorAll('img.user-image')].map((img) => [img.alt, img.getAttribute('src'), img.naturalWidth])));
+}
+
+/** Waits until every image of the user messages `page` shows has loaded. */
+function waitUserImagesLoaded(page) {
+  return page.waitForFunction(() => [...document.querySelectorAll('#messages article.user img.user-image')]
+    .every((img) => img.complete && img.naturalWidth > 0));
+}
 
 // ---- tests -----------------------------------------------------------------------------
 
@@ -899,5 +957,173 @@ test('Markdown renders safely: blocks, code with copy, links with rel=noopener',
     await page.waitForFunction(() => document.querySelector('#md-test .copy-button').textContent === 'Copied');
     assert.equal(await page.evaluate(() => navigator.clipboard.readText()),
                  'const a = "<script>window.__xss=4</script>";');
+  });
+});
+
+test('an attached image shows as a preview, can be removed, and goes upstream as an image part', { timeout: TEST_MS }, async () => {
+  await mockReset();
+  await withPage(async (page) => {
+    const png = pngImage(3, 2, [200, 30, 30]);
+    const url = dataUrlOf(png);
+    const file = { name: 'red.png', mimeType: 'image/png', buffer: png };
+
+    // The attach button is a labelled button that opens a picker for several images.
+    const attach = page.getByRole('button', { name: 'Attach image' });
+    assert.equal(await attach.isVisible(), true);
+    assert.equal(await page.getAttribute('#file-input', 'accept'), 'image/png,image/jpeg,image/gif,image/webp');
+    const [chooser] = await Promise.all([page.waitForEvent('filechooser'), attach.click()]);
+    assert.equal(chooser.isMultiple(), true);
+    await chooser.setFiles(file);
+    await waitAttachments(page, 1);
+    const preview = page.locator('#attachments .attachment');
+    assert.equal(await preview.locator('img').getAttribute('src'), url);
+    assert.equal(await preview.locator('img').getAttribute('alt'), 'Attached image 1 (red.png)');
+    assert.equal(await preview.locator('.attachment-size').textContent(), `${png.length} B`);
+    assert.equal(await page.isVisible('#attachments'), true);
+
+    // Remove: the preview goes, and focus returns to the message box.
+    await page.getByRole('button', { name: 'Remove image 1 (red.png)' }).click();
+    assert.equal(await preview.count(), 0);
+    assert.equal(await page.isVisible('#attachments'), false);
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'input');
+
+    // Attach again, through the file input itself, then type and send.
+    await page.setInputFiles('#file-input', file);
+    await waitAttachments(page, 1);
+    const prompt = 'What colour is this? mock:tokens=3';
+    await send(page, prompt);
+    assert.equal((await waitReplyDone(page)).content, words(3));
+
+    // Upstream got the text part and the image part (PROTOCOL.md section 2).
+    const sent = (await mockStats()).last_body.messages.at(-1);
+    assert.equal(sent.role, 'user');
+    assert.ok(Array.isArray(sent.content), `content parts, got ${JSON.stringify(sent.content).slice(0, 200)}`);
+    assert.deepEqual(sent.content.filter((p) => p.type === 'text'), [{ type: 'text', text: prompt }]);
+    assert.deepEqual(sent.content.filter((p) => p.type === 'image_url'), [{ type: 'image_url', image_url: { url } }]);
+    assert.equal(sent.content[0].type, 'text', 'the text comes first');
+
+    // The composer is cleared; the transcript shows the text and the image.
+    assert.equal(await page.locator('#attachments .attachment').count(), 0);
+    assert.equal(await page.isVisible('#attachments'), false);
+    assert.equal(await page.inputValue('#input'), '');
+    await waitUserImagesLoaded(page);
+    assert.deepEqual(await userImages(page), [[['attached image', url, 3]]]);
+    assert.equal(await page.locator('article.user .body').textContent(), prompt);
+    assert.equal(await page.locator('article.user img.user-image').isVisible(), true);
+    const user = (await snapshot(page)).msgs.find((m) => m.role === 'user');
+    assert.deepEqual([user.content, user.images], [prompt, [url]]);
+    assert.equal((await mockStats()).requests, 1);
+  });
+});
+
+test('images come back from history after a reload, with and without text', { timeout: TEST_MS }, async () => {
+  await mockReset();
+  await withPage(async (page, context) => {
+    const red = pngImage(3, 2, [200, 30, 30]);
+    const blue = pngImage(2, 4, [30, 30, 200]);
+    const green = pngImage(5, 1, [30, 200, 30]);
+    // Two images with text, then one image alone (no text part at all).
+    await page.setInputFiles('#file-input', [
+      { name: 'red.png', mimeType: 'image/png', buffer: red },
+      { name: 'blue.png', mimeType: 'image/png', buffer: blue },
+    ]);
+    await waitAttachments(page, 2);
+    await send(page, 'two pictures mock:tokens=2');
+    await waitReplyDone(page);
+    await page.setInputFiles('#file-input', { name: 'green.png', mimeType: 'image/png', buffer: green });
+    await waitAttachments(page, 1);
+    await page.press('#input', 'Enter');
+    assert.equal((await waitReplyDone(page)).content, words(8));
+    assert.deepEqual((await mockStats()).last_body.messages.at(-1).content,
+                     [{ type: 'image_url', image_url: { url: dataUrlOf(green) } }]);
+
+    const shown = [
+      [['attached image 1', dataUrlOf(red), 3], ['attached image 2', dataUrlOf(blue), 2]],
+      [['attached image', dataUrlOf(green), 5]],
+    ];
+    await waitUserImagesLoaded(page);
+    assert.deepEqual(await userImages(page), shown);
+    assert.equal(await page.locator('article.user .body').nth(1).isVisible(), false, 'no empty text under an image alone');
+
+    // The reload draws the conversation from the relay's history (section 4).
+    const id = (await snapshot(page)).session;
+    await page.reload();
+    await waitConnected(page);
+    assert.equal(await page.evaluate(() => window.__chat.lastSessionFrame.resumed), true);
+    assert.equal((await snapshot(page)).session, id);
+    await waitUserImagesLoaded(page);
+    assert.deepEqual(await userImages(page), shown);
+    await assertConversation(page, [['two pictures mock:tokens=2', words(2)], ['', words(8)]], 'after the reload');
+
+    // Another tab of the session sees them too, and the echo of a new one.
+    const other = await openTab(context, page.url());
+    await waitUserImagesLoaded(other);
+    assert.deepEqual(await userImages(other), shown);
+    await page.setInputFiles('#file-input', { name: 'red.png', mimeType: 'image/png', buffer: red });
+    await waitAttachments(page, 1);
+    await send(page, 'again mock:tokens=1');
+    await waitRepliesDone(other, 3);
+    await waitUserImagesLoaded(other);
+    assert.deepEqual((await userImages(other)).at(-1), [['attached image', dataUrlOf(red), 3]]);
+    assert.equal(await other.locator('article.user .body').last().textContent(), 'again mock:tokens=1');
+  });
+});
+
+test('an image pasted into the message box is attached', { timeout: TEST_MS }, async () => {
+  await mockReset();
+  await withPage(async (page) => {
+    const png = pngImage(4, 4, [250, 200, 0]);
+    const paste = (base64, type, name) => page.evaluate(([b64, mime, fileName]) => {
+      const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+      const data = new DataTransfer();
+      data.items.add(new File([bytes], fileName, { type: mime }));
+      const input = document.getElementById('input');
+      input.focus();
+      return input.dispatchEvent(new ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true }));
+    }, [base64, type, name]);
+
+    const notCancelled = await paste(png.toString('base64'), 'image/png', 'image.png');
+    assert.equal(notCancelled, false, 'an image alone does not paste anything into the box');
+    await waitAttachments(page, 1);
+    assert.equal(await page.getAttribute('#attachments img', 'src'), dataUrlOf(png));
+    assert.equal(await page.textContent('#attachments .attachment-size'), `${png.length} B`);
+    assert.equal(await page.inputValue('#input'), '');
+
+    // An image type the relay does not take is refused with a reason.
+    await paste(Buffer.from('BM').toString('base64'), 'image/bmp', 'old.bmp');
+    assert.equal(await page.isVisible('#composer-error'), true);
+    assert.equal(await page.textContent('#composer-error'), 'old.bmp: not a PNG, JPEG, GIF or WebP image.');
+    assert.equal(await page.locator('#attachments .attachment').count(), 1);
+
+    await page.press('#input', 'Enter');
+    await waitReplyDone(page);
+    assert.deepEqual((await mockStats()).last_body.messages.at(-1).content,
+                     [{ type: 'image_url', image_url: { url: dataUrlOf(png) } }]);
+  });
+});
+
+test('images over the relay limit are refused by the page', { timeout: TEST_MS }, async () => {
+  await mockReset();
+  await withPage(async (page) => {
+    // 6.3 MiB of file is 8.4 MiB of data: URL, over the relay's default 8 MiB (section 7).
+    const big = Buffer.alloc(Math.round(6.3 * 1024 * 1024));
+    await page.setInputFiles('#file-input', { name: 'big.png', mimeType: 'image/png', buffer: big });
+    await page.waitForFunction(() => document.querySelector('#attachments .attachment')?.dataset.state === 'ready');
+    assert.equal(await page.textContent('#attachments .attachment-size'), '6.3 MB');
+    await page.waitForFunction(() => !document.getElementById('composer-error').hidden);
+    assert.match(await page.textContent('#composer-error'), /^These images come to 8\.4 MB once encoded for sending; the relay takes at most 8 MB of images in one message\./);
+
+    await send(page, 'too much');
+    assert.equal(await page.isVisible('#composer-error'), true);
+    assert.match(await page.textContent('#composer-error'), /^These images come to 8\.4 MB/);
+    assert.equal(await page.locator('#messages article').count(), 0);
+    assert.equal(await page.inputValue('#input'), 'too much');
+
+    await page.getByRole('button', { name: 'Remove image 1 (big.png)' }).click();
+    assert.equal(await page.isVisible('#composer-error'), false, 'removing it clears the complaint');
+    await send(page, 'fine now mock:tokens=1');
+    await waitReplyDone(page);
+    assert.equal((await mockStats()).requests, 1);
+    assert.equal((await mockStats()).last_body.messages.at(-1).content, 'fine now mock:tokens=1');
   });
 });

@@ -358,6 +358,45 @@ BOOST_AUTO_TEST_CASE(messages_reach_upstream_unchanged, *scaled_timeout(60))
     BOOST_TEST(check_seqs(r, 0, false) == 3);
 }
 
+BOOST_AUTO_TEST_CASE(
+    a_chat_with_an_image_goes_upstream_and_stays_in_the_history, *scaled_timeout(60)
+)
+{
+    // Section 9: a 2 MiB image with the default limits, as content parts; the text alone
+    // is still held to --max-message-bytes.
+    relay_fixture f;
+    auto s = f.open_session();
+    const std::string url = "data:image/png;base64," + std::string(2 << 20, 'A');
+    json::object text_part{{"type", "text"}, {"text", "what is this? mock:tokens=2"}};
+    json::object image_part{{"type", "image_url"}, {"image_url", json::object{{"url", url}}}};
+    const json::array parts{text_part, image_part};
+    json::object msg{{"type", "chat"}, {"id", "img1"}, {"content", parts}};
+    s->send(msg);
+    const auto r = s->collect_reply();
+    BOOST_TEST(r.errors.empty());
+    BOOST_TEST(r.text == "w0 w1 ");
+    BOOST_REQUIRE(r.user.has_value());
+    BOOST_TEST(r.user->at("content") == json::value(parts));
+    const auto sent = f.mock_stats().at("last_body").at("messages").as_array();
+    BOOST_TEST(sent.back().at("content") == json::value(parts));
+
+    // The history keeps it, and the next chat sends it upstream again as context.
+    s->send({{"type", "history"}});
+    const auto history = s->read_until("history");
+    const auto& turns = history.at("messages").as_array();
+    BOOST_REQUIRE_EQUAL(turns.size(), 2u);
+    BOOST_TEST(turns[0].at("content") == json::value(parts));
+    s->send(chat("and now? mock:tokens=1"));
+    s->collect_reply();
+    const auto again = f.mock_stats().at("last_body").at("messages").as_array();
+    BOOST_REQUIRE_EQUAL(again.size(), 3u);
+    BOOST_TEST(again[0].at("content") == json::value(parts));
+
+    // Text alone past the message limit still closes the connection with 1009.
+    s->send(chat(std::string(70000, 't')));
+    s->expect_close(1009);
+}
+
 BOOST_AUTO_TEST_CASE(large_reply_arrives_whole, *scaled_timeout(120))
 {
     // 300000 bytes in tokens of 64 'x': 4688 tokens, whatever the relay joins (section 5).

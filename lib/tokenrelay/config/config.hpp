@@ -68,6 +68,9 @@ struct relay_config
     // Image URLs (data: URLs hold the image) a chat frame or HTTP body may add on top
     // of max_message_bytes / max_http_body_bytes (PROTOCOL.md section 9).
     std::size_t max_image_bytes = 8u << 20;
+    /// The largest WebSocket message read: a chat's images may come on top of the
+    /// message limit (the frame decoder holds the rest to it).
+    std::size_t largest_frame_bytes() const noexcept { return max_message_bytes + max_image_bytes; }
     milliseconds resume_window{60000};
     milliseconds first_token_timeout{30000};
     milliseconds token_timeout{30000};

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace tokenrelay {
@@ -11,8 +12,16 @@ namespace tokenrelay {
 /// One turn of a conversation; role is "system", "user" or "assistant".
 struct chat_turn
 {
+    chat_turn() = default;
+    chat_turn(std::string role_, std::string content_, std::string parts_ = {})
+        : role(std::move(role_)), content(std::move(content_)), parts(std::move(parts_))
+    {}
+
     std::string role;
-    std::string content;
+    std::string content; // the text
+    // A user turn with images: its content as OpenAI content parts, a compact JSON array
+    // (text and image_url parts); empty for text alone. What the upstream is sent.
+    std::string parts;
 
     bool operator==(const chat_turn&) const = default;
 };

@@ -127,7 +127,79 @@ std::optional<decode_error> read_options(
     return std::nullopt;
 }
 
-decode_result decode_chat(const json::object& o, const frame_limits& limits, const std::string& id)
+/// A `data:` image or an `https:` URL: what the upstream APIs take.
+bool image_url(std::string_view url)
+{
+    return (url.starts_with("data:image/") && url.find(";base64,") != std::string_view::npos) ||
+           url.starts_with("https://");
+}
+
+/// `content` as an array of text and image parts: their text joined into `f.content`,
+/// the parts (text, and image_url with its url and any string detail) into `f.parts`.
+/// Returns the image URLs' bytes.
+std::variant<std::size_t, decode_error> read_parts(
+    const json::array& parts, const frame_limits& limits, chat_frame& f, const std::string& id
+)
+{
+    json::array out;
+    std::size_t image_bytes = 0;
+    for (std::size_t i = 0; i < parts.size(); ++i) {
+        const auto where = "content[" + std::to_string(i) + "]";
+        const auto* part = parts[i].if_object();
+        const auto* type = part ? part->if_contains("type") : nullptr;
+        const auto* name = type ? type->if_string() : nullptr;
+        if (name && *name == "text") {
+            const auto* text = part->if_contains("text");
+            if (!text || !text->is_string())
+                return fail(errc::bad_request, where + ".text must be a string", id);
+            f.content.append(text->get_string().data(), text->get_string().size());
+            json::object o;
+            o["type"] = "text";
+            o["text"] = text->get_string();
+            out.push_back(std::move(o));
+            continue;
+        }
+        if (name && *name == "image_url") {
+            const auto* image = part->if_contains("image_url");
+            const auto* io = image ? image->if_object() : nullptr;
+            const auto* url = io ? io->if_contains("url") : nullptr;
+            if (!url || !url->is_string() || !image_url(url->get_string())) {
+                return fail(
+                    errc::bad_request,
+                    where + ".image_url.url must be a data:image/…;base64, or https: URL",
+                    id
+                );
+            }
+            image_bytes += url->get_string().size();
+            json::object inner;
+            inner["url"] = url->get_string();
+            if (const auto* detail = io->if_contains("detail"); detail && detail->is_string())
+                inner["detail"] = detail->get_string();
+            json::object o;
+            o["type"] = "image_url";
+            o["image_url"] = std::move(inner);
+            out.push_back(std::move(o));
+            continue;
+        }
+        return fail(errc::bad_request, where + " must be a text or image_url part", id);
+    }
+    if (image_bytes > limits.max_image_bytes) {
+        return fail(
+            errc::bad_request,
+            "content's images must have at most " + std::to_string(limits.max_image_bytes) +
+                " bytes of URL in all",
+            id
+        );
+    }
+    // A message of text parts alone is that text.
+    if (image_bytes > 0)
+        f.parts = json::serialize(out);
+    return image_bytes;
+}
+
+decode_result decode_chat(
+    const json::object& o, const frame_limits& limits, const std::string& id, std::size_t size
+)
 {
     chat_frame f;
     if (const auto* v = o.if_contains("id")) {
@@ -137,16 +209,31 @@ decode_result decode_chat(const json::object& o, const frame_limits& limits, con
     }
 
     const auto* content = o.if_contains("content");
-    if (!content || !content->is_string() || content->get_string().empty())
-        return fail(errc::bad_request, "content must be a non-empty string", id);
-    if (content->get_string().size() > limits.max_content_bytes) {
+    const auto* parts = content ? content->if_array() : nullptr;
+    std::size_t image_bytes = 0;
+    if (parts && !parts->empty()) {
+        auto read = read_parts(*parts, limits, f, id);
+        if (auto* err = std::get_if<decode_error>(&read))
+            return std::move(*err);
+        image_bytes = std::get<std::size_t>(read);
+    } else if (content && content->is_string() && !content->get_string().empty()) {
+        f.content = std::string(content->get_string());
+    } else {
+        return fail(errc::bad_request, "content must be a non-empty string or array of parts", id);
+    }
+    // Images have their own limit; the rest of the frame is held to the message one.
+    if (size - image_bytes > limits.max_frame_bytes) {
+        auto err = fail(errc::bad_request, "message too big", id);
+        err.too_big = true;
+        return err;
+    }
+    if (f.content.size() > limits.max_content_bytes) {
         return fail(
             errc::bad_request,
             "content must be at most " + std::to_string(limits.max_content_bytes) + " bytes",
             id
         );
     }
-    f.content = std::string(content->get_string());
 
     if (const auto* v = o.if_contains("context")) {
         f.context.emplace();
@@ -210,6 +297,22 @@ decode_result decode_resume(const json::object& o, const std::string& id)
 
 } // namespace
 
+std::string text_of_parts(std::string_view parts_json)
+{
+    boost::system::error_code ec;
+    const auto jv = json::parse(parts_json, ec);
+    std::string out;
+    if (const auto* parts = ec ? nullptr : jv.if_array()) {
+        for (const auto& part : *parts) {
+            const auto* o = part.if_object();
+            const auto* text = o ? o->if_contains("text") : nullptr;
+            if (text && text->is_string())
+                out.append(text->get_string().data(), text->get_string().size());
+        }
+    }
+    return out;
+}
+
 decode_result decode_client_frame(std::string_view text, const frame_limits& limits)
 {
     // The parsed value lives only in this call (every string is copied out), so a
@@ -218,6 +321,14 @@ decode_result decode_client_frame(std::string_view text, const frame_limits& lim
     json::monotonic_resource arena(buffer.data(), buffer.size());
     boost::system::error_code ec;
     const json::value jv = json::parse(text, ec, &arena);
+    // Only a chat's images may take a frame past the message limit.
+    const auto* type_value = jv.is_object() ? jv.get_object().if_contains("type") : nullptr;
+    if (text.size() > limits.max_frame_bytes &&
+        !(type_value && type_value->is_string() && type_value->get_string() == "chat")) {
+        auto err = fail(errc::bad_request, "message too big", {});
+        err.too_big = true;
+        return err;
+    }
     if (ec)
         return fail(errc::bad_json, "frame is not valid JSON", {});
     const auto* o = jv.if_object();
@@ -233,7 +344,7 @@ decode_result decode_client_frame(std::string_view text, const frame_limits& lim
     const json::string* name = type ? type->if_string() : nullptr;
     if (name) {
         if (*name == "chat")
-            return decode_chat(*o, limits, id);
+            return decode_chat(*o, limits, id, text.size());
         if (*name == "cancel")
             return decode_cancel(*o, id);
         if (*name == "ping")

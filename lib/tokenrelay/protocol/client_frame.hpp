@@ -22,7 +22,8 @@ struct chat_options
 
 struct chat_frame
 {
-    std::string content;
+    std::string content; // the text
+    std::string parts;   // with images: chat_turn::parts; empty for text alone
     std::optional<std::vector<chat_turn>> context; // absent: use the session's history
     std::string id;                                // "" when the client gave none
     chat_options options;
@@ -59,6 +60,7 @@ struct frame_limits
     std::size_t max_context_messages = 200;
     std::size_t max_context_bytes = 1 << 20;
     std::int64_t max_tokens_ceiling = 32768;
+    std::size_t max_frame_bytes = 65536;     // a WebSocket message, a chat's images aside
     std::size_t max_image_bytes = 8u << 20;  // image URLs on top of the other limits
     std::size_t max_body_bytes = 1u << 20;   // an HTTP body, its image URLs aside
     std::vector<std::string> allowed_models; // a chat's options.model must be one of these
@@ -69,11 +71,17 @@ struct decode_error
     errc code;           // bad_json, bad_request or unknown_type
     std::string message; // human-readable, names the field
     std::string id;      // the frame's `id` when one could be read
+    // The frame is over the message limit once its images are set aside (PROTOCOL.md
+    // section 9): not an error frame but the close code 1009.
+    bool too_big = false;
 };
 
 /// Either a frame or the error to answer with.
 using decode_result = std::variant<client_frame, decode_error>;
 
 decode_result decode_client_frame(std::string_view text, const frame_limits& limits);
+
+/// The text of content parts as chat_frame::parts holds them: the text parts joined.
+std::string text_of_parts(std::string_view parts_json);
 
 } // namespace tokenrelay::protocol

@@ -52,6 +52,37 @@ void append_session_frame(
     out += '}';
 }
 
+namespace {
+
+/// A token-shaped frame whose content is text, or JSON already (content parts).
+void append_text_frame(
+    std::string& out,
+    std::string_view type,
+    std::string_view content,
+    bool content_is_json,
+    std::int64_t timestamp_ms,
+    std::uint64_t seq,
+    std::string_view id
+)
+{
+    out += R"({"type":)";
+    append_json_string(out, type);
+    out += R"(,"content":)";
+    if (content_is_json)
+        out += content;
+    else
+        append_json_string(out, content);
+    out += R"(,"timestamp":)";
+    append_int(out, timestamp_ms);
+    out += R"(,"seq":)";
+    append_int(out, seq);
+    out += R"(,"id":)";
+    append_json_string(out, id);
+    out += '}';
+}
+
+} // namespace
+
 void append_token_frame(
     std::string& out,
     std::string_view type,
@@ -61,17 +92,18 @@ void append_token_frame(
     std::string_view id
 )
 {
-    out += R"({"type":)";
-    append_json_string(out, type);
-    out += R"(,"content":)";
-    append_json_string(out, content);
-    out += R"(,"timestamp":)";
-    append_int(out, timestamp_ms);
-    out += R"(,"seq":)";
-    append_int(out, seq);
-    out += R"(,"id":)";
-    append_json_string(out, id);
-    out += '}';
+    append_text_frame(out, type, content, false, timestamp_ms, seq, id);
+}
+
+void append_user_parts_frame(
+    std::string& out,
+    std::string_view parts_json,
+    std::int64_t timestamp_ms,
+    std::uint64_t seq,
+    std::string_view id
+)
+{
+    append_text_frame(out, "user", parts_json, true, timestamp_ms, seq, id);
 }
 
 void append_stream_end_frame(std::string& out, const stream_end_fields& f)
@@ -117,7 +149,10 @@ void append_history_frame(
         out += R"({"role":)";
         append_json_string(out, m.role);
         out += R"(,"content":)";
-        append_json_string(out, m.content);
+        if (m.parts.empty())
+            append_json_string(out, m.content);
+        else
+            out += m.parts;
         out += R"(,"id":)";
         append_json_string(out, m.id);
         out += '}';

@@ -35,6 +35,16 @@ void append_token_frame(
     std::string_view id
 );
 
+/// A `user` frame whose content is content parts (a chat with images): `parts_json` is
+/// the compact JSON array, written as it is.
+void append_user_parts_frame(
+    std::string& out,
+    std::string_view parts_json,
+    std::int64_t timestamp_ms,
+    std::uint64_t seq,
+    std::string_view id
+);
+
 struct stream_end_fields
 {
     std::string id;
@@ -57,6 +67,7 @@ struct history_message
     std::string_view role;
     std::string_view content;
     std::string_view id;
+    std::string_view parts = {}; // set: the content as parts (chat_turn::parts)
 };
 
 /// The `history` frame (PROTOCOL.md section 4); `through_seq` is the seq of the last

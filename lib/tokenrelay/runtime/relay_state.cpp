@@ -37,6 +37,7 @@ session::session_settings session_settings_from(
     s.backlog_bytes = c.outbound_backlog_bytes;
     s.history_max_turns = c.history_max_turns;
     s.history_max_bytes = c.history_max_bytes;
+    s.history_max_image_bytes = c.max_image_bytes;
     s.rate_limit = c.rate_limit;
     s.resume_window = c.resume_window;
     s.max_connections = c.max_connections_per_session;
@@ -63,6 +64,7 @@ protocol::frame_limits frame_limits_from(const config::relay_config& c)
     l.max_context_messages = c.max_context_messages;
     l.max_context_bytes = c.max_context_bytes;
     l.max_tokens_ceiling = c.max_tokens_ceiling;
+    l.max_frame_bytes = c.max_message_bytes;
     l.max_image_bytes = c.max_image_bytes;
     l.max_body_bytes = c.max_http_body_bytes;
     // --allowed-models defaults to "only --model" (PROTOCOL.md section 7).

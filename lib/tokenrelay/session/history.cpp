@@ -5,10 +5,18 @@ namespace tokenrelay::session {
 void history::add(chat_turn turn, std::string id)
 {
     bytes_ += turn.content.size();
+    image_bytes_ += turn.parts.size();
     turns_.push_back(entry{std::move(turn), std::move(id)});
     while (!turns_.empty() && (turns_.size() > max_turns_ || bytes_ > max_bytes_)) {
         bytes_ -= turns_.front().turn.content.size();
+        image_bytes_ -= turns_.front().turn.parts.size();
         turns_.pop_front();
+    }
+    // Past the image bound the oldest turns lose their images and keep their text.
+    for (std::size_t i = 0; i < turns_.size() && image_bytes_ > max_image_bytes_; ++i) {
+        auto& t = turns_[i].turn;
+        image_bytes_ -= t.parts.size();
+        std::string().swap(t.parts);
     }
 }
 

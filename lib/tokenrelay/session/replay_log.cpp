@@ -142,7 +142,7 @@ bool replay_log::append_stored(
             pop_front();
         next_seq_ = seq;
     }
-    if (kind == entry_kind::user)
+    if (kind == entry_kind::user || kind == entry_kind::user_parts)
         begin_message(message_id);
     if (kind != entry_kind::error)
         ++next_seq_;
@@ -216,7 +216,8 @@ std::uint64_t replay_log::collect(
         }
         std::size_t j = i + 1;
         std::size_t joined_bytes = e.text_size;
-        while (j < entries.size() && e.kind != entry_kind::user && entries[j].kind == e.kind &&
+        const bool joins = e.kind != entry_kind::user && e.kind != entry_kind::user_parts;
+        while (j < entries.size() && joins && entries[j].kind == e.kind &&
                entries[j].seq <= through_seq && entries[j].message == e.message &&
                sent + joined_bytes + entries[j].text_size <= max_bytes) {
             joined_bytes += entries[j].text_size;
@@ -226,9 +227,12 @@ std::uint64_t replay_log::collect(
         const std::string_view content(text_of(e).data(), joined_bytes);
         const auto& last = entries[j - 1];
         auto& frame = out.add();
-        protocol::append_token_frame(
-            frame, frame_type(e.kind), content, now_ms, last.seq, id_of(e)
-        );
+        if (e.kind == entry_kind::user_parts)
+            protocol::append_user_parts_frame(frame, content, now_ms, last.seq, id_of(e));
+        else
+            protocol::append_token_frame(
+                frame, frame_type(e.kind), content, now_ms, last.seq, id_of(e)
+            );
         sent += frame.size();
         cursor = last.seq;
         i = j;

@@ -19,7 +19,8 @@
 
 namespace tokenrelay::session {
 
-enum class entry_kind : std::uint8_t { user, token, reasoning, refusal, end, error };
+// user_parts: a user message with images, its text the content parts' JSON.
+enum class entry_kind : std::uint8_t { user, user_parts, token, reasoning, refusal, end, error };
 
 class replay_log
 {
@@ -33,9 +34,15 @@ public:
 
     /// Appends the `user` frame of message `message_id`: the chat's content, as sent.
     /// Returns its seq.
-    std::uint64_t append_user(std::string_view message_id, std::string_view content)
+    std::uint64_t append_user(std::string_view message_id, std::string_view text)
     {
-        return append_text(entry_kind::user, message_id, content);
+        return append_text(entry_kind::user, message_id, text);
+    }
+    std::uint64_t append_user(std::string_view message_id, const chat_turn& turn)
+    {
+        if (!turn.parts.empty())
+            return append_text(entry_kind::user_parts, message_id, turn.parts);
+        return append_text(entry_kind::user, message_id, turn.content);
     }
 
     /// Appends generated text of one message and returns its seq.

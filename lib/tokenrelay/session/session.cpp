@@ -27,7 +27,9 @@ session::session(
 )
     : id_(std::move(id)), client_(std::move(client)), home_(std::move(home)), source_(source),
       settings_(settings), owner_(owner), log_(settings.replay_log_bytes),
-      history_(settings.history_max_turns, settings.history_max_bytes),
+      history_(
+          settings.history_max_turns, settings.history_max_bytes, settings.history_max_image_bytes
+      ),
       limiter_(settings.rate_limit)
 {}
 
@@ -266,7 +268,7 @@ chat_request session::begin_generation_locked(protocol::chat_frame chat, const s
     chat_request request;
     // Section 4: an explicit context is used as given; otherwise the history.
     request.messages = chat.context ? std::move(*chat.context) : history_.turns();
-    request.messages.push_back({"user", chat.content});
+    request.messages.push_back({"user", chat.content, chat.parts});
     request.model = chat.options.model.value_or(settings_.model);
     request.temperature = chat.options.temperature;
     request.max_tokens = chat.options.max_tokens;
@@ -275,9 +277,9 @@ chat_request session::begin_generation_locked(protocol::chat_frame chat, const s
     reply_->model = request.model;
     reply_->user_content = settings_.log_content ? chat.content : std::string{};
     log_.begin_message(id);
-    log_.append_user(id, chat.content);
-    store_record_locked(entry_kind::user, id);
-    history_.add({"user", std::move(chat.content)}, id);
+    log_.append_user(id, request.messages.back());
+    store_record_locked(chat.parts.empty() ? entry_kind::user : entry_kind::user_parts, id);
+    history_.add({"user", std::move(chat.content), std::move(chat.parts)}, id);
     reply_->message_id = id;
     running_ = true;
     stop_reason_.reset();
@@ -419,7 +421,7 @@ std::string session::history_frame() const
     const auto& entries = history_.entries();
     messages.reserve(entries.size());
     for (const auto& e : entries)
-        messages.push_back({e.turn.role, e.turn.content, e.id});
+        messages.push_back({e.turn.role, e.turn.content, e.id, e.turn.parts});
     // Completed turns only: the running turn's question comes with the log's frames
     // after through_seq (its `user` frame).
     if ((running_ || remote_running_) && !messages.empty() && messages.back().role == "user" &&

@@ -52,6 +52,7 @@ struct session_settings
     std::size_t backlog_bytes = 1 << 20;
     std::size_t history_max_turns = 64;
     std::size_t history_max_bytes = 256 * 1024;
+    std::size_t history_max_image_bytes = 8u << 20; // --max-image-bytes: one chat's worth
     unsigned rate_limit = 30;
     std::chrono::milliseconds resume_window{60000};
     std::size_t max_connections = 8; // past it the oldest connection is evicted (4001)

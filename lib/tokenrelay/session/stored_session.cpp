@@ -31,6 +31,8 @@ store::record_kind to_record(entry_kind k)
     switch (k) {
     case entry_kind::user:
         return store::record_kind::user;
+    case entry_kind::user_parts:
+        return store::record_kind::user_parts;
     case entry_kind::token:
         return store::record_kind::token;
     case entry_kind::reasoning:
@@ -62,6 +64,8 @@ entry_kind to_entry(store::record_kind k)
     switch (k) {
     case store::record_kind::user:
         return entry_kind::user;
+    case store::record_kind::user_parts:
+        return entry_kind::user_parts;
     case store::record_kind::token:
         return entry_kind::token;
     case store::record_kind::reasoning:
@@ -124,7 +128,7 @@ void session::join_store(const store::stored_session* stored)
         std::lock_guard lock(mutex_);
         apply_meta_locked(stored->meta);
         for (const auto& t : stored->history)
-            history_.add({t.role, t.content}, t.id);
+            history_.add({t.role, t.content, t.parts}, t.id);
     }
     apply_records(stored->records);
 }
@@ -247,7 +251,8 @@ void session::flush_to_store()
             const auto meta = meta_locked();
             bool opens_turn = false;
             for (const auto& r : link.unsent)
-                opens_turn = opens_turn || r.kind == store::record_kind::user;
+                opens_turn = opens_turn || r.kind == store::record_kind::user ||
+                             r.kind == store::record_kind::user_parts;
             if (!link.unsent.empty()) {
                 // The expiry is renewed with a turn's first append and then once in a third
                 // of the window, not with every token: a token costs two commands (XADD,
@@ -430,7 +435,8 @@ bool session::begin_stored_generation(
         const auto kept_stop = stop_reason_;
         request = begin_generation_locked(std::move(chat), id);
         stop_reason_ = kept_stop; // a cancel while the lease was taken still counts
-        store_->turn_user = store::stored_turn{"user", request.messages.back().content, id};
+        store_->turn_user = store::stored_turn{
+            "user", request.messages.back().content, id, request.messages.back().parts};
         if (store_->local_only)
             readers_locked(readers);
     }
@@ -457,12 +463,16 @@ void session::apply_records(std::vector<store::log_record> records)
                 continue; // a turn the history holds already
             switch (kind) {
             case entry_kind::user:
+            case entry_kind::user_parts:
                 set_remote_running_locked(true);
                 if (!reply_)
                     reply_ = std::make_unique<reply_state>();
                 reply_->message_id = r.message_id;
                 reply_->text.clear();
-                history_.add({"user", r.data}, r.message_id);
+                if (kind == entry_kind::user)
+                    history_.add({"user", r.data}, r.message_id);
+                else
+                    history_.add({"user", protocol::text_of_parts(r.data), r.data}, r.message_id);
                 next_message_number_ =
                     std::max(next_message_number_, message_number(r.message_id) + 1);
                 break;
@@ -619,7 +629,9 @@ void session::end_remote_turn_locked(std::string_view reason)
     store_->ended_turns.clear();
     const auto& entries = history_.entries();
     if (!entries.empty() && entries.back().turn.role == "user" && entries.back().id == id)
-        store_->ended_turns.push_back({"user", entries.back().turn.content, id});
+        store_->ended_turns.push_back(
+            {"user", entries.back().turn.content, id, entries.back().turn.parts}
+        );
     if (reply_ && !reply_->text.empty()) {
         store_->ended_turns.push_back({"assistant", reply_->text, id});
         history_.add({"assistant", std::move(reply_->text)}, id);

@@ -13,6 +13,7 @@ std::optional<record_kind> kind_of(std::string_view s)
         return std::nullopt;
     switch (s[0]) {
     case 'u':
+    case 'p':
     case 't':
     case 'r':
     case 'f':

@@ -17,6 +17,7 @@ namespace tokenrelay::store {
 
 enum class record_kind : char {
     user = 'u',
+    user_parts = 'p', // data: the content parts' JSON of a user message with images
     token = 't',
     reasoning = 'r',
     refusal = 'f',

@@ -105,6 +105,8 @@ std::string encode_turn(const stored_turn& t)
     o["role"] = t.role;
     o["content"] = t.content;
     o["id"] = t.id;
+    if (!t.parts.empty())
+        o["parts"] = t.parts;
     return json::serialize(o);
 }
 
@@ -125,6 +127,8 @@ stored_turn decode_turn(std::string_view text)
     t.role = field("role");
     t.content = field("content");
     t.id = field("id");
+    if (const auto* parts = o->if_contains("parts"); parts && parts->is_string())
+        t.parts = std::string(parts->get_string());
     return t;
 }
 

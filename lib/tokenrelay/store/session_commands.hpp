@@ -16,6 +16,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace tokenrelay::store {
@@ -23,9 +24,16 @@ namespace tokenrelay::store {
 /// A completed turn as the history list keeps it.
 struct stored_turn
 {
+    stored_turn() = default;
+    stored_turn(std::string role_, std::string content_, std::string id_, std::string parts_ = {})
+        : role(std::move(role_)), content(std::move(content_)), id(std::move(id_)),
+          parts(std::move(parts_))
+    {}
+
     std::string role;
     std::string content;
     std::string id;
+    std::string parts; // chat_turn::parts: set for a user turn with images
 };
 
 std::string encode_turn(const stored_turn& t);

@@ -112,15 +112,17 @@ void client_messages::attach_resumed(
     );
 }
 
-void client_messages::on_text(
+bool client_messages::on_text(
     std::string_view text, const std::shared_ptr<session::subscriber>& self
 )
 {
     const bool first = std::exchange(first_message_, false);
     auto decoded = protocol::decode_client_frame(text, state_.frame_limits);
     if (auto* err = std::get_if<protocol::decode_error>(&decoded)) {
+        if (err->too_big)
+            return false;
         queue_error(err->code, err->message, err->id);
-        return;
+        return true;
     }
     auto& frame = std::get<protocol::client_frame>(decoded);
     if (auto* chat = std::get_if<protocol::chat_frame>(&frame)) {
@@ -136,10 +138,11 @@ void client_messages::on_text(
     } else if (auto* r = std::get_if<protocol::resume_frame>(&frame)) {
         if (!first) {
             queue_error(errc::bad_request, "resume must be the first message on a connection");
-            return;
+            return true;
         }
         resume({r->session, r->last_seq}, self);
     }
+    return true;
 }
 
 void client_messages::on_chat(

@@ -52,7 +52,8 @@ public:
     awaitable<void> finish_pending(std::shared_ptr<session::subscriber> self);
 
     /// One whole text message from the client.
-    void on_text(std::string_view text, const std::shared_ptr<session::subscriber>& self);
+    /// False when the frame is too big: the connection closes with 1009.
+    bool on_text(std::string_view text, const std::shared_ptr<session::subscriber>& self);
 
     /// Answer frames (text payloads) waiting for the writer, oldest first.
     std::vector<std::string>& answers() noexcept { return answers_; }

@@ -23,7 +23,7 @@ connection::transport_variant connection::make_transport(
         std::in_place_type<own_transport>,
         std::move(socket),
         loop.executor,
-        state.config.max_message_bytes
+        state.config.largest_frame_bytes()
     );
 }
 

@@ -35,7 +35,8 @@ awaitable<void> connection::serve_compressed(
 {
     reservation held{messages_.state().connections, ip};
     auto& t = std::get<beast_transport>(transport_);
-    const bool accepted = co_await t.accept(request, messages_.state().config.max_message_bytes);
+    const bool accepted =
+        co_await t.accept(request, messages_.state().config.largest_frame_bytes());
     if (!accepted) {
         log::debug("ws_handshake_failed", {{"ip", ip}});
         co_return;
@@ -110,8 +111,9 @@ template <class T> bool connection::on_event(T& t, const client_event& event)
         if (!close_ && !event.text) {
             request_close(close_code::unsupported_data, "binary frames are not supported");
         } else if (!close_) {
-            messages_.on_text(event.data, shared_from_this());
-            if (!messages_.answers().empty())
+            if (!messages_.on_text(event.data, shared_from_this()))
+                request_close(close_code::too_big, "message too big");
+            else if (!messages_.answers().empty())
                 notify_writer();
         }
         t.release_message();

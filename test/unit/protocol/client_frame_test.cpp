@@ -55,7 +55,7 @@ const std::string id65 = repeat("i", 65);
 
 std::vector<error_case> error_cases()
 {
-    const std::string content_msg = "content must be a non-empty string";
+    const std::string content_msg = "content must be a non-empty string or array of parts";
     const std::string role_msg = "context[0].role must be one of system, user, assistant";
     const std::string id_msg = "id must be a string of at most 64 characters";
     const std::string temp_msg = "options.temperature must be a number from 0 to 2";
@@ -107,7 +107,19 @@ std::vector<error_case> error_cases()
         {chat(R"("content":"")"), errc::bad_request, content_msg, "m1"},
         {chat(R"("content":null)"), errc::bad_request, content_msg, "m1"},
         {chat(R"("content":5)"), errc::bad_request, content_msg, "m1"},
-        {chat(R"("content":["hi"])"), errc::bad_request, content_msg, "m1"},
+        {chat(R"("content":["hi"])"),
+         errc::bad_request,
+         "content[0] must be a text or image_url part",
+         "m1"},
+        {chat(R"("content":[])"), errc::bad_request, content_msg, "m1"},
+        {chat(R"("content":[{"type":"image_url","image_url":{"url":"http://x/a.png"}}])"),
+         errc::bad_request,
+         "content[0].image_url.url must be a data:image/…;base64, or https: URL",
+         "m1"},
+        {chat(R"("content":[{"type":"text","text":1}])"),
+         errc::bad_request,
+         "content[0].text must be a string",
+         "m1"},
         // 17 bytes; and 9 two-byte characters = 18 bytes: the limit is in bytes.
         {chat(R"("content":"12345678901234567")"),
          errc::bad_request,
@@ -407,6 +419,62 @@ BOOST_AUTO_TEST_CASE(frame_larger_than_the_stack_arena)
     const std::string content = repeat("abcdefgh", 4096);
     const auto f = decode_as<chat_frame>(R"({"type":"chat","content":")" + content + "\"}", limits);
     BOOST_TEST(f.content == content);
+}
+
+BOOST_AUTO_TEST_CASE(a_chat_may_carry_images_as_content_parts)
+{
+    const std::string png = "data:image/png;base64,iVBORw0KGgo=";
+    const auto f = decode_as<chat_frame>(
+        R"({"type":"chat","content":[{"type":"text","text":"what is "},{"type":"text","text":"this?"},)"
+        R"({"type":"image_url","image_url":{"url":")" +
+        png + R"(","detail":"low","x":1}}]})"
+    );
+    BOOST_TEST(f.content == "what is this?");
+    // Kept in a known shape: what is not a part's own is left out.
+    BOOST_TEST(
+        f.parts == R"([{"type":"text","text":"what is "},{"type":"text","text":"this?"},)"
+                   R"({"type":"image_url","image_url":{"url":")" +
+                       png + R"(","detail":"low"}}])"
+    );
+    BOOST_TEST(text_of_parts(f.parts) == "what is this?");
+    // Text parts alone are plain text.
+    const auto text =
+        decode_as<chat_frame>(R"({"type":"chat","content":[{"type":"text","text":"a"}]})");
+    BOOST_TEST(text.content == "a");
+    BOOST_TEST(text.parts.empty());
+}
+
+BOOST_AUTO_TEST_CASE(images_have_their_own_limit_and_the_rest_keeps_the_frame_limit)
+{
+    frame_limits limits;
+    limits.max_frame_bytes = 200;
+    limits.max_content_bytes = 200;
+    limits.max_image_bytes = 1000;
+    const auto frame = [](std::size_t image, std::size_t text) {
+        return R"({"type":"chat","content":[{"type":"text","text":")" + std::string(text, 't') +
+               R"("},{"type":"image_url","image_url":{"url":"data:image/png;base64,)" +
+               std::string(image, 'A') + R"("}}]})";
+    };
+    const auto url_overhead = std::string_view("data:image/png;base64,").size();
+    // The frame is far over 200 bytes: its image URL is what takes the room.
+    const auto ok = decode_client_frame(frame(1000 - url_overhead, 10), limits);
+    BOOST_TEST(std::holds_alternative<client_frame>(ok));
+    // One more byte of image: refused, by an error frame.
+    auto r = decode_client_frame(frame(1001 - url_overhead, 10), limits);
+    BOOST_TEST_REQUIRE(std::holds_alternative<decode_error>(r));
+    BOOST_TEST(!std::get<decode_error>(r).too_big);
+    // The rest of the frame over 200 bytes: too big, the close code 1009.
+    const auto rest = frame(0, 0).size() - url_overhead;
+    r = decode_client_frame(frame(10, 200 - rest), limits);
+    BOOST_TEST(std::holds_alternative<client_frame>(r));
+    r = decode_client_frame(frame(10, 201 - rest), limits);
+    BOOST_TEST_REQUIRE(std::holds_alternative<decode_error>(r));
+    BOOST_TEST(std::get<decode_error>(r).too_big);
+    // Any other frame over the limit is too big too, valid JSON or not.
+    r = decode_client_frame(R"({"type":"ping","pad":")" + std::string(200, 'p') + "\"}", limits);
+    BOOST_TEST(std::get<decode_error>(r).too_big);
+    r = decode_client_frame(std::string(201, '['), limits);
+    BOOST_TEST(std::get<decode_error>(r).too_big);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -46,6 +46,26 @@ BOOST_AUTO_TEST_CASE(a_reply_as_long_as_the_bound_stays_in_the_history)
     BOOST_TEST(h.turns().back().content == std::string(100, 'x'));
 }
 
+BOOST_AUTO_TEST_CASE(images_have_their_own_bound_and_the_oldest_go_first)
+{
+    // Images count apart from the text: a turn with a large image stays.
+    history h(10, 100, 50);
+    h.add({"user", "first", std::string(30, 'a')});
+    h.add({"assistant", "ok"});
+    BOOST_TEST(h.bytes() == 7u);
+    BOOST_TEST(h.image_bytes() == 30u);
+    // Past the image bound the oldest images go; their text stays.
+    h.add({"user", "second", std::string(30, 'b')});
+    BOOST_TEST_REQUIRE(h.size() == 3u);
+    BOOST_TEST(h.turns()[0].content == "first");
+    BOOST_TEST(h.turns()[0].parts.empty());
+    BOOST_TEST(h.turns()[2].parts == std::string(30, 'b'));
+    BOOST_TEST(h.image_bytes() == 30u);
+    // A turn dropped by the text bound takes its image bytes with it.
+    h.add({"assistant", std::string(95, 'x')});
+    BOOST_TEST(h.image_bytes() == 0u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 } // namespace

@@ -64,10 +64,13 @@ BOOST_AUTO_TEST_CASE(records_from_an_xrange_reply)
          entry("5-0", "x", "m2", "{err}"),
          entry("5-1", "e", "m2", "{end}"),
          entry("6-0", "r", "m3", "hm"),
-         entry("7-0", "f", "m3", "No.")}
+         entry("7-0", "f", "m3", "No."),
+         entry("8-0", "p", "m4", R"([{"type":"text","text":"see"}])")}
     );
     const auto got = parse_records(reply);
-    BOOST_REQUIRE_EQUAL(got.size(), 6u);
+    BOOST_REQUIRE_EQUAL(got.size(), 7u);
+    BOOST_TEST((got[6].kind == record_kind::user_parts));
+    BOOST_TEST(got[6].data == R"([{"type":"text","text":"see"}])");
     BOOST_TEST((got[4].kind == record_kind::reasoning));
     BOOST_TEST((got[5].kind == record_kind::refusal));
     BOOST_TEST(got[5].data == "No.");

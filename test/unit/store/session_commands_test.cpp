@@ -167,4 +167,16 @@ BOOST_AUTO_TEST_CASE(the_end_of_a_turn_keeps_history_meta_and_frees_the_lease)
     BOOST_TEST(got.records.front().seq == 3u); // trimmed below the seq to keep
 }
 
+BOOST_AUTO_TEST_CASE(a_turn_with_images_keeps_its_parts)
+{
+    const stored_turn with{"user", "see", "m1", R"([{"type":"text","text":"see"}])"};
+    const auto back = decode_turn(encode_turn(with));
+    BOOST_TEST(back.content == "see");
+    BOOST_TEST(back.parts == with.parts);
+    // A text turn is written as before, without parts.
+    const auto text = encode_turn({"assistant", "ok", "m1"});
+    BOOST_TEST(text.find("parts") == std::string::npos);
+    BOOST_TEST(decode_turn(text).parts.empty());
+}
+
 BOOST_AUTO_TEST_SUITE_END()
