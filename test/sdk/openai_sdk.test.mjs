@@ -2,7 +2,8 @@
 // OpenAI-compatible door, POST /v1/chat/completions (PROTOCOL.md section 1).
 //
 // Starts MOCK_UPSTREAM_BIN and TOKENRELAY_BIN (default build/…) on port 0 with a client
-// token, points the SDK at the relay, and checks what the SDK hands its caller. Run with
+// token, points the SDK at the relay, and checks what the SDK hands its caller. A second
+// relay with `--upstream-format anthropic` talks to the mock's Anthropic mode. Run with
 // `scripts/sdk-test`. Synchronisation is by the mock's /_mock/wait, never by sleeping.
 
 import { after, before, test } from 'node:test';
@@ -67,6 +68,8 @@ async function stopProcess(proc) {
 let mock;
 let relay;
 let client;
+let anthropicRelay;
+let anthropicClient;
 
 async function mockGet(target) {
   const r = await fetch(`http://127.0.0.1:${mock.port}${target}`);
@@ -93,12 +96,30 @@ before(async () => {
     maxRetries: 0,
     timeout: 20000,
   });
+  anthropicRelay = await startProcess(
+    TOKENRELAY_BIN,
+    [
+      '--listen', '127.0.0.1:0', '--static', STATIC_DIR,
+      '--upstream', `http://127.0.0.1:${mock.port}/v1`, '--client-token', CLIENT_TOKEN,
+      '--upstream-format', 'anthropic',
+    ],
+    { ...env, TOKENRELAY_API_KEY: UPSTREAM_KEY },
+  );
+  anthropicClient = new OpenAI({
+    apiKey: CLIENT_TOKEN,
+    baseURL: `http://127.0.0.1:${anthropicRelay.port}/v1`,
+    maxRetries: 0,
+    timeout: 20000,
+  });
 });
 
 after(async () => {
+  await stopProcess(anthropicRelay);
   await stopProcess(relay);
   await stopProcess(mock);
-  if (relay) assert.ok(!relay.stderr().includes(UPSTREAM_KEY), 'the upstream key is in the log');
+  for (const r of [relay, anthropicRelay]) {
+    if (r) assert.ok(!r.stderr().includes(UPSTREAM_KEY), 'the upstream key is in the log');
+  }
 });
 
 test('a stream gives the exact deltas, finish reason and usage', async () => {
@@ -253,6 +274,80 @@ test('a tool-calling round trip: the call streamed in deltas, then the answer', 
   assert.equal(r.choices[0].message.content, 'tool result: sunny, 21 C');
   sent = (await mockGet('/_mock/stats')).body.last_body;
   assert.deepEqual(sent.messages, [question, assistant, result]);
+});
+
+test('a tool-calling round trip through the Anthropic translation', async () => {
+  const question = { role: 'user', content: 'weather in Paris? mock:tool_call' };
+  const stream = await anthropicClient.chat.completions.create({
+    model: MODEL,
+    messages: [question],
+    tools: WEATHER_TOOLS,
+    stream: true,
+  });
+  const calls = [];
+  let finish = null;
+  for await (const chunk of stream) {
+    const choice = chunk.choices[0];
+    for (const tc of choice?.delta?.tool_calls ?? []) {
+      calls[tc.index] ??= { id: '', name: '', arguments: '' };
+      if (tc.id) calls[tc.index].id = tc.id;
+      if (tc.function?.name) calls[tc.index].name += tc.function.name;
+      if (tc.function?.arguments) calls[tc.index].arguments += tc.function.arguments;
+    }
+    if (choice?.finish_reason) finish = choice.finish_reason;
+  }
+  assert.equal(finish, 'tool_calls');
+  assert.equal(calls.length, 1);
+  assert.equal(calls[0].name, 'get_weather');
+  assert.deepEqual(JSON.parse(calls[0].arguments), { city: 'Paris' });
+  // The tool_use block's id is the call's id.
+  assert.match(calls[0].id, /^toolu_mock_\d+$/);
+  let sent = (await mockGet('/_mock/stats')).body.last_body;
+  assert.equal(sent.stream, true);
+  assert.deepEqual(sent.tools, [{
+    name: 'get_weather',
+    description: 'The weather in a city',
+    input_schema: WEATHER_TOOLS[0].function.parameters,
+  }]);
+
+  const assistant = {
+    role: 'assistant',
+    content: null,
+    tool_calls: [{
+      id: calls[0].id,
+      type: 'function',
+      function: { name: calls[0].name, arguments: calls[0].arguments },
+    }],
+  };
+  const result = { role: 'tool', tool_call_id: calls[0].id, content: 'sunny, 21 C' };
+  const r = await anthropicClient.chat.completions.create({
+    model: MODEL,
+    tools: WEATHER_TOOLS,
+    messages: [question, assistant, result],
+  });
+  assert.equal(r.object, 'chat.completion');
+  assert.equal(r.choices[0].message.content, 'tool result: sunny, 21 C');
+  assert.equal(r.choices[0].finish_reason, 'stop');
+  sent = (await mockGet('/_mock/stats')).body.last_body;
+  assert.notEqual(sent.stream, true);
+  const last = sent.messages.at(-1);
+  assert.equal(last.role, 'user');
+  const toolResult = last.content.find((b) => b.type === 'tool_result');
+  assert.ok(toolResult, JSON.stringify(last));
+  assert.equal(toolResult.tool_use_id, calls[0].id);
+  assert.deepEqual(sent.messages[1].content, [
+    { type: 'tool_use', id: calls[0].id, name: 'get_weather', input: { city: 'Paris' } },
+  ]);
+
+  // Anthropic has no response_format: refused, never dropped.
+  await assert.rejects(
+    anthropicClient.chat.completions.create({
+      model: MODEL,
+      messages: [{ role: 'user', content: 'json please' }],
+      response_format: { type: 'json_object' },
+    }),
+    (e) => e instanceof OpenAI.BadRequestError && e.status === 400 && e.param === 'response_format',
+  );
 });
 
 test('a whole tool call comes back as the upstream sent it', async () => {

@@ -12,6 +12,8 @@
 #include <tokenrelay/upstream/model_source.hpp>
 #include <tokenrelay/upstream/request_slots.hpp>
 
+#include <tokenrelay/core/large_message_budget.hpp>
+
 #include <atomic>
 #include <string>
 
@@ -31,6 +33,9 @@ struct relay_state
     session::registry sessions;
     connection_set connections{drain};
     std::atomic<bool> draining{false};
+    // What WebSocket messages past --max-message-bytes (a chat's images) hold at once:
+    // four chats' worth of --max-image-bytes.
+    large_message_budget large_messages{4 * config.max_image_bytes};
 };
 
 /// One event loop: its executor, the model source whose connections live on it, and the

@@ -11,7 +11,7 @@ connection::connection(tcp::socket socket, runtime::relay_state& state, runtime:
 
 connection::transport_variant connection::make_transport(
     tcp::socket socket,
-    const runtime::relay_state& state,
+    runtime::relay_state& state,
     runtime::loop_context& loop,
     keepalive_policy& k
 )
@@ -23,7 +23,9 @@ connection::transport_variant connection::make_transport(
         std::in_place_type<own_transport>,
         std::move(socket),
         loop.executor,
-        state.config.largest_frame_bytes()
+        state.config.largest_frame_bytes(),
+        state.config.max_message_bytes,
+        state.large_messages
     );
 }
 

@@ -67,7 +67,7 @@ private:
     using transport_variant = std::variant<own_transport, beast_transport>;
     static transport_variant make_transport(
         tcp::socket socket,
-        const runtime::relay_state& state,
+        runtime::relay_state& state,
         runtime::loop_context& loop,
         keepalive_policy& k
     );

@@ -44,6 +44,25 @@ bool is_valid_close_code(std::uint16_t code) noexcept
 void frame_reader::release_message()
 {
     std::string().swap(message_);
+    give_back_budget();
+}
+
+bool frame_reader::budget_for(std::size_t size)
+{
+    if (size <= budget_free_bytes_ + budget_taken_)
+        return true;
+    const auto more = size - budget_free_bytes_ - budget_taken_;
+    if (!budget_ || !budget_->take(more))
+        return false;
+    budget_taken_ += more;
+    return true;
+}
+
+void frame_reader::give_back_budget() noexcept
+{
+    if (budget_ && budget_taken_ > 0)
+        budget_->give_back(budget_taken_);
+    budget_taken_ = 0;
 }
 
 read_event frame_reader::next(std::string_view& in)
@@ -148,10 +167,13 @@ read_event frame_reader::read_length_and_mask()
     } else {
         if (op != opcode::continuation) {
             message_.clear();
+            give_back_budget();
             message_op_ = op;
         }
         if (len > max_message_bytes_ || message_.size() > max_message_bytes_ - len)
             return fail(close_code::too_big, "message too big");
+        if (!budget_for(message_.size() + len))
+            return fail(close_code::try_again_later, "too many large messages at once");
     }
     return {};
 }

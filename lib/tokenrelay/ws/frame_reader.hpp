@@ -7,6 +7,8 @@
 
 #include <array>
 #include <cstddef>
+#include <tokenrelay/core/large_message_budget.hpp>
+
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -31,6 +33,7 @@ inline constexpr std::uint16_t unsupported_data = 1003;
 inline constexpr std::uint16_t no_status = 1005; // never sent: "the close frame had no code"
 inline constexpr std::uint16_t invalid_payload = 1007;
 inline constexpr std::uint16_t too_big = 1009;
+inline constexpr std::uint16_t try_again_later = 1013;
 } // namespace close_code
 
 /// Whether a peer may put `code` in a close frame (RFC 6455 section 7.4: 1004-1006 and
@@ -57,8 +60,21 @@ class frame_reader
 {
 public:
     explicit frame_reader(std::size_t max_message_bytes) noexcept
-        : max_message_bytes_(max_message_bytes)
+        : max_message_bytes_(max_message_bytes), budget_free_bytes_(max_message_bytes)
     {}
+    /// Messages may grow past `budget_free_bytes` up to `max_message_bytes` only while
+    /// `budget` has room for the excess; else the connection closes with 1013.
+    frame_reader(
+        std::size_t max_message_bytes,
+        std::size_t budget_free_bytes,
+        large_message_budget& budget
+    ) noexcept
+        : max_message_bytes_(max_message_bytes), budget_free_bytes_(budget_free_bytes),
+          budget_(&budget)
+    {}
+    ~frame_reader() { give_back_budget(); }
+    frame_reader(const frame_reader&) = delete;
+    frame_reader& operator=(const frame_reader&) = delete;
 
     /// Consumes bytes from the front of `in` until an event is complete or `in` is used
     /// up. After `fail` the stream is broken and the reader must not be used again.
@@ -84,8 +100,14 @@ private:
     /// The rest of a whole header: length (shortest form, limit) and mask key.
     read_event read_length_and_mask();
     read_event finish_frame();
+    /// Takes from the budget what a message of `size` bytes needs; false when it cannot.
+    bool budget_for(std::size_t size);
+    void give_back_budget() noexcept;
 
     std::size_t max_message_bytes_;
+    std::size_t budget_free_bytes_;
+    large_message_budget* budget_ = nullptr;
+    std::size_t budget_taken_ = 0;
     std::string message_;
     std::string control_;
     std::uint64_t remaining_ = 0; // payload bytes of the current frame still to come

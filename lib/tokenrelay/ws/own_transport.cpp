@@ -13,9 +13,13 @@ net::mutable_buffer loop_read_buffer()
 }
 
 own_transport::own_transport(
-    tcp::socket socket, const loop_executor& executor, std::size_t max_message_bytes
+    tcp::socket socket,
+    const loop_executor& executor,
+    std::size_t max_message_bytes,
+    std::size_t budget_free_bytes,
+    large_message_budget& budget
 )
-    : socket_(executor), frames_in_(max_message_bytes)
+    : socket_(executor), frames_in_(max_message_bytes, budget_free_bytes, budget)
 {
     // The same descriptor, registered again under the loop's own executor type.
     error_code ec;

@@ -30,7 +30,15 @@ public:
     static constexpr std::size_t max_unwritten_answers = 64;
     static constexpr bool writes_at_once = true;
 
-    own_transport(tcp::socket socket, const loop_executor& executor, std::size_t max_message_bytes);
+    /// Messages up to `max_message_bytes`; past `budget_free_bytes` only with room in
+    /// `budget` (large_message_budget.hpp).
+    own_transport(
+        tcp::socket socket,
+        const loop_executor& executor,
+        std::size_t max_message_bytes,
+        std::size_t budget_free_bytes,
+        large_message_budget& budget
+    );
 
     /// Bytes that came with the upgrade request: the client's first frames.
     void start(std::string_view already_read);

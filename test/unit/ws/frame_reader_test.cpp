@@ -819,5 +819,41 @@ BOOST_AUTO_TEST_CASE(each_event_consumes_only_its_own_frame)
     BOOST_TEST(reader.message() == "one");
 }
 
+BOOST_AUTO_TEST_CASE(messages_past_the_free_size_share_one_budget)
+{
+    // Messages up to 100 bytes are free; up to 400 with room in a budget of 500 shared
+    // by every reader.
+    large_message_budget budget(500);
+    frame_reader a(400, 100, budget);
+    frame_reader b(400, 100, budget);
+    frame_reader c(400, 100, budget);
+    const std::string free_size(100, 'a');
+    BOOST_TEST(feed(a, {client_frame(0x1, free_size)}).back() == message(free_size));
+    a.release_message();
+    BOOST_TEST(budget.used() == 0u);
+    // A fragmented message takes the budget as it grows: 300 past the free 100.
+    const auto first = client_frame(0x1, std::string(200, 'a'), opts().not_final());
+    BOOST_TEST(feed(a, {first}).empty());
+    BOOST_TEST(budget.used() == 100u);
+    BOOST_TEST(feed(a, {client_frame(0x0, std::string(200, 'a'))}).size() == 1u);
+    BOOST_TEST(budget.used() == 300u);
+    // b may take the last 200; c finds none left and is told to try later.
+    BOOST_TEST(feed(b, {client_frame(0x1, std::string(300, 'b'))}).size() == 1u);
+    BOOST_TEST(budget.used() == 500u);
+    BOOST_TEST(feed(c, {client_frame(0x1, std::string(101, 'c'))}).back() == failure(1013));
+    // Released messages give it back; so does a reader that goes away.
+    a.release_message();
+    BOOST_TEST(budget.used() == 200u);
+    {
+        frame_reader d(400, 100, budget);
+        BOOST_TEST(feed(d, {client_frame(0x1, std::string(400, 'd'))}).size() == 1u);
+        BOOST_TEST(budget.used() == 500u);
+    }
+    BOOST_TEST(budget.used() == 200u);
+    // Past the reader's own limit is still too big, budget or not.
+    BOOST_TEST(feed(b, {client_frame(0x1, std::string(401, 'b'))}).back() == failure(1009));
+    BOOST_TEST(budget.used() == 0u);
+}
+
 } // namespace
 } // namespace tokenrelay::ws

@@ -6,6 +6,7 @@
 #include <testing/mock/detail/anthropic_response.hpp>
 #include <testing/mock/detail/response_io.hpp>
 #include <testing/mock/directives.hpp>
+#include <testing/mock/whole_answer.hpp>
 #include <variant>
 
 namespace tokenrelay::mock::detail {
@@ -47,7 +48,7 @@ respond_messages(Stream& s, beast::flat_buffer& buf, const request& req, server_
     };
 
     // The Messages API's `messages` has the same role/content shape as chat completions.
-    auto input = ec ? std::nullopt : parse_chat_input(body);
+    auto input = ec ? std::nullopt : parse_messages_input(body);
     if (!input)
         co_return co_await answer(
             400, anthropic_error_body(400, "mock: the body is not a Messages API request"), {}
@@ -80,6 +81,18 @@ respond_messages(Stream& s, beast::flat_buffer& buf, const request& req, server_
             anthropic_error_body(*p.status, "mock failure " + std::to_string(*p.status)),
             {}
         );
+
+    if (!input->stream) {
+        // The answer comes when the stream would have ended; a client that leaves first aborts.
+        if (const auto delay = whole_answer_delay(p, *input); delay.count() > 0) {
+            if (const bool waited = co_await wait_watching(s, buf, delay); !waited) {
+                open.finish(stats::outcome::aborted);
+                co_return after_response::abort;
+            }
+        }
+        auto whole = anthropic_whole_answer(p, *input, id);
+        co_return co_await answer(200, std::move(whole), std::nullopt);
+    }
 
     const body_pacing pacing{p.bytewise, p.linger};
     anthropic_writer writer(std::move(p), std::move(*input), id);

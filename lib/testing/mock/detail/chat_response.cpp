@@ -50,16 +50,6 @@ awaitable<after_response> send_nonewline(Stream& s, std::size_t bytes, open_resp
     co_return after_response::close;
 }
 
-// Waits `delay` while watching the connection; false when the peer closed it first.
-template <class Stream>
-awaitable<bool> wait_watching(Stream& s, beast::flat_buffer& buf, std::chrono::milliseconds delay)
-{
-    using namespace net::experimental::awaitable_operators;
-    net::steady_timer timer(co_await net::this_coro::executor, delay);
-    auto r = co_await (timer.async_wait(use_tuple) || watch_peer_close(s, buf));
-    co_return r.index() == 0 && !std::get<0>(std::get<0>(r));
-}
-
 } // namespace
 
 template <class Stream>

@@ -1,6 +1,7 @@
 #pragma once
-// Writing a streamed mock response, shared by the chat-completions and Anthropic modes:
-// the response head, the open/aborted accounting, and the paced chunked body.
+// Writing a mock response, shared by the chat-completions and Anthropic modes: the
+// response head, the open/aborted accounting, the paced chunked body, and the wait before
+// a whole answer.
 
 #include <tokenrelay/core/clock.hpp>
 
@@ -130,6 +131,16 @@ awaitable<body_result> send_body(Stream& s, std::string out, Writer& w, body_pac
     timer.expires_at(net::steady_timer::time_point::max());
     co_await timer.async_wait(use_tuple);
     co_return body_result::failed;
+}
+
+/// Waits `delay` while watching the connection; false when the peer closed it first.
+template <class Stream>
+awaitable<bool> wait_watching(Stream& s, beast::flat_buffer& buf, std::chrono::milliseconds delay)
+{
+    using namespace net::experimental::awaitable_operators;
+    net::steady_timer timer(co_await net::this_coro::executor, delay);
+    auto r = co_await (timer.async_wait(use_tuple) || watch_peer_close(s, buf));
+    co_return r.index() == 0 && !std::get<0>(std::get<0>(r));
 }
 
 /// Streams `w`'s body while watching for the client closing, records the outcome, and says
