@@ -155,11 +155,12 @@ void check_same(const std::set<T>& in_doc, const std::set<T>& in_code, std::stri
 // - 1003: connection.cpp, on_message(): a binary message.
 // - 1007: frame_reader.cpp: invalid UTF-8 in a text message or a close reason.
 // - 1009: frame_reader.cpp: a message over --max-message-bytes.
+// - 1013: frame_reader.cpp: a message past it while the large-message budget is spent.
 // - 4001: connection.cpp, evicted(): a newer connection joined the session past
 //   --max-connections-per-session.
 // - 4002: connection.cpp, evicted(): the session's log dropped frames this connection had
 //   not sent.
-const std::set<int> relay_close_codes{1000, 1001, 1002, 1003, 1007, 1009, 4001, 4002};
+const std::set<int> relay_close_codes{1000, 1001, 1002, 1003, 1007, 1009, 1013, 4001, 4002};
 
 } // namespace
 
