@@ -3,6 +3,7 @@
 
 #include <tokenrelay/config/config.hpp>
 #include <tokenrelay/core/drain_watch.hpp>
+#include <tokenrelay/core/large_message_budget.hpp>
 #include <tokenrelay/core/loop_stop.hpp>
 #include <tokenrelay/core/net.hpp>
 #include <tokenrelay/protocol/client_frame.hpp>
@@ -11,8 +12,6 @@
 #include <tokenrelay/store/shared_store.hpp>
 #include <tokenrelay/upstream/model_source.hpp>
 #include <tokenrelay/upstream/request_slots.hpp>
-
-#include <tokenrelay/core/large_message_budget.hpp>
 
 #include <atomic>
 #include <string>

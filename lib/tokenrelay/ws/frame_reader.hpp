@@ -5,10 +5,10 @@
 // message size, UTF-8 of text and close reasons) and says which close code answers a
 // violation. Sans-I/O: the connection feeds it bytes and acts on what comes out.
 
-#include <array>
-#include <cstddef>
 #include <tokenrelay/core/large_message_budget.hpp>
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -65,9 +65,7 @@ public:
     /// Messages may grow past `budget_free_bytes` up to `max_message_bytes` only while
     /// `budget` has room for the excess; else the connection closes with 1013.
     frame_reader(
-        std::size_t max_message_bytes,
-        std::size_t budget_free_bytes,
-        large_message_budget& budget
+        std::size_t max_message_bytes, std::size_t budget_free_bytes, large_message_budget& budget
     ) noexcept
         : max_message_bytes_(max_message_bytes), budget_free_bytes_(budget_free_bytes),
           budget_(&budget)
