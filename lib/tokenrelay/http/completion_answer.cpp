@@ -173,6 +173,32 @@ awaitable<void> answer_failure(exchange& x, const event& failed)
     );
 }
 
+namespace {
+
+/// The chat.completion body the relay builds from the events (a request it read, not
+/// forwarded), with the usage and its extras.
+std::string built_body(
+    exchange& x,
+    const std::string& content,
+    const std::string& reasoning,
+    const std::string& refusal,
+    const upstream::stream_end& end
+)
+{
+    const auto& usage = x.accounting.usage();
+    std::optional<token_usage> tokens;
+    if (usage)
+        tokens = usage->usage.tokens;
+    auto body =
+        protocol::completion_body(x.meta, content, reasoning, refusal, end.finish_reason, tokens);
+    // The usage object is the body's last member: `…}}`.
+    if (usage)
+        body.insert(body.size() - 2, usage_extras(*usage));
+    return body;
+}
+
+} // namespace
+
 awaitable<void> answer_whole(exchange& x, upstream::event_channel& events, event ev)
 {
     std::string content;
@@ -196,27 +222,9 @@ awaitable<void> answer_whole(exchange& x, upstream::event_channel& events, event
             refusal += ev.text;
             break;
         case event::kind::finished: {
-            if (x.forwarded) {
-                x.completed = co_await write_json(
-                    x.stream,
-                    http::status::ok,
-                    std::move(forwarded),
-                    x.version,
-                    x.keep_alive,
-                    x.write_timeout
-                );
-                co_return;
-            }
-            const auto& usage = x.accounting.usage();
-            std::optional<token_usage> tokens;
-            if (usage)
-                tokens = usage->usage.tokens;
-            auto body = protocol::completion_body(
-                x.meta, content, reasoning, refusal, ev.end->finish_reason, tokens
-            );
-            // The usage object is the body's last member: `…}}`.
-            if (usage)
-                body.insert(body.size() - 2, usage_extras(*usage));
+            // A forwarded request's answer is the upstream's body; else the relay builds it.
+            auto body = x.forwarded ? std::move(forwarded)
+                                    : built_body(x, content, reasoning, refusal, *ev.end);
             x.completed = co_await write_json(
                 x.stream,
                 http::status::ok,
