@@ -12,7 +12,7 @@ template <class Stream>
 awaitable<attempt_result> exchange(Stream& stream, connection& conn, call_state& c)
 {
     c.read_deadline = c.first_token_deadline;
-    conn.tcp().expires_at(c.read_deadline);
+    conn.expires_at(c.read_deadline);
     auto [wec, wn] = co_await http::async_write(stream, c.request, use_tuple);
     if (wec)
         co_return early_failure(c, conn, wec, true);

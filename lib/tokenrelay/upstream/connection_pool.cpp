@@ -4,6 +4,7 @@
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include <cerrno>
 #include <string>
@@ -17,9 +18,8 @@ using clock = std::chrono::steady_clock;
 // An idle HTTP/1.1 connection has nothing to say until it is asked something (RFC 9112
 // section 9.8): a peek that finds an orderly close, an error or stray bytes (a TLS
 // close_notify, an unsolicited response) means it cannot carry the next request.
-bool looks_reusable(beast::tcp_stream& stream)
+bool looks_reusable(tcp::socket& socket)
 {
-    auto& socket = stream.socket();
     if (!socket.is_open())
         return false;
     char byte = 0;
@@ -72,8 +72,13 @@ connection::connection(beast::tcp_stream plain) : plain_(std::move(plain))
     metrics::global().upstream_connections.fetch_add(1, std::memory_order_relaxed);
 }
 
+#if TOKENRELAY_DIRECT_TLS
+connection::connection(beast::tcp_stream plain, ssl::context& tls)
+    : tls_(std::in_place, plain.release_socket(), tls)
+#else
 connection::connection(beast::tcp_stream plain, ssl::context& tls)
     : tls_(std::in_place, std::move(plain), tls)
+#endif
 {
     metrics::global().upstream_connections.fetch_add(1, std::memory_order_relaxed);
 }
@@ -83,10 +88,57 @@ connection::~connection()
     metrics::global().upstream_connections.fetch_sub(1, std::memory_order_relaxed);
 }
 
-beast::tcp_stream& connection::tcp() noexcept
+#if TOKENRELAY_DIRECT_TLS
+
+tcp::socket& connection::socket() noexcept
 {
-    return plain_ ? *plain_ : tls_->next_layer().next_layer();
+    return plain_ ? plain_->socket() : tls_->socket();
 }
+
+void connection::expires_at(clock::time_point deadline)
+{
+    if (plain_)
+        plain_->expires_at(deadline);
+    else
+        tls_->expires_at(deadline);
+}
+
+void connection::expires_never()
+{
+    if (plain_)
+        plain_->expires_never();
+    else
+        tls_->expires_never();
+}
+
+tls_transport* connection::transport() noexcept
+{
+    return nullptr;
+}
+
+#else
+
+tcp::socket& connection::socket() noexcept
+{
+    return plain_ ? plain_->socket() : tls_->next_layer().next_layer().socket();
+}
+
+void connection::expires_at(clock::time_point deadline)
+{
+    (plain_ ? *plain_ : tls_->next_layer().next_layer()).expires_at(deadline);
+}
+
+void connection::expires_never()
+{
+    (plain_ ? *plain_ : tls_->next_layer().next_layer()).expires_never();
+}
+
+tls_transport* connection::transport() noexcept
+{
+    return tls_ ? &tls_->next_layer() : nullptr;
+}
+
+#endif
 
 connection_pool::connection_pool(
     net::any_io_executor executor,
@@ -126,7 +178,7 @@ std::unique_ptr<connection> connection_pool::take_idle()
     drop_expired(clock::now());
     while (!idle_.empty()) {
         auto conn = pop_idle(false);
-        if (looks_reusable(conn->tcp()))
+        if (looks_reusable(conn->socket()))
             return conn;
     }
     return nullptr;
@@ -140,7 +192,7 @@ void connection_pool::release(std::unique_ptr<connection> conn)
     drop_expired(now);
     if (idle_.size() >= options_.max_idle)
         pop_idle(true);
-    conn->tcp().expires_never();
+    conn->expires_never();
     conn->mark_idle(now);
     idle_.push_back(std::move(conn));
     metrics::global().upstream_idle_connections.fetch_add(1, std::memory_order_relaxed);
@@ -179,7 +231,7 @@ awaitable<connect_result> connection_pool::connect(clock::time_point not_after)
     report_unread_bytes(stream.socket(), ignored);
     if (!target_.tls) {
         out.conn = std::make_unique<connection>(std::move(stream));
-        out.conn->tcp().expires_never();
+        out.conn->expires_never();
         co_return out;
     }
 
@@ -197,14 +249,27 @@ awaitable<connect_result> connection_pool::connect(clock::time_point not_after)
         out.ec = error_code(static_cast<int>(::ERR_get_error()), net::error::get_ssl_category());
         co_return out;
     }
-    tls.set_verify_callback(ssl::host_name_verification(target_.host));
-    conn->tcp().expires_at(deadline);
+    // The certificate must name the host: its DNS names, or its IP addresses for an IP
+    // literal (as ssl::host_name_verification checks, here for either kind of stream).
+    auto* param = SSL_get0_param(tls.native_handle());
+    const int named = target_.host_is_ip()
+                          ? X509_VERIFY_PARAM_set1_ip_asc(param, target_.host.c_str())
+                          : X509_VERIFY_PARAM_set1_host(param, target_.host.c_str(), 0);
+    if (named != 1) {
+        out.ec = error_code(static_cast<int>(::ERR_get_error()), net::error::get_ssl_category());
+        co_return out;
+    }
+    conn->expires_at(deadline);
+#if TOKENRELAY_DIRECT_TLS
+    auto [ec, ignored_bytes] = co_await tls.async_handshake(use_tuple);
+#else
     auto [ec] = co_await tls.async_handshake(ssl::stream_base::client, use_tuple);
+#endif
     if (ec) {
         out.ec = ec;
         co_return out;
     }
-    conn->tcp().expires_never();
+    conn->expires_never();
     out.conn = std::move(conn);
     co_return out;
 }

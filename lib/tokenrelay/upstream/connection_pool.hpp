@@ -6,6 +6,7 @@
 
 #include <tokenrelay/core/net.hpp>
 #include <tokenrelay/upstream/endpoint.hpp>
+#include <tokenrelay/upstream/tls_socket_stream.hpp>
 #include <tokenrelay/upstream/tls_transport.hpp>
 
 #include <chrono>
@@ -16,7 +17,11 @@
 
 namespace tokenrelay::upstream {
 
+#if TOKENRELAY_DIRECT_TLS
+using tls_stream = tls_socket_stream;
+#else
 using tls_stream = ssl::stream<tls_transport>;
+#endif
 
 /// One connection, plain or TLS, with the read buffer that belongs to it (bytes read
 /// past one response would belong to the next).
@@ -30,14 +35,18 @@ public:
     connection(const connection&) = delete;
     connection& operator=(const connection&) = delete;
 
-    /// The lowest layer: deadlines (`expires_at`) and closing.
-    beast::tcp_stream& tcp() noexcept;
+    /// The socket, for closing and for a read_watchdog.
+    tcp::socket& socket() noexcept;
+    /// A deadline for the operations to come, as beast::tcp_stream's: past it they fail
+    /// with beast::error::timeout.
+    void expires_at(std::chrono::steady_clock::time_point deadline);
+    void expires_never();
     /// Exactly one of these is non-null.
     beast::tcp_stream* plain() noexcept { return plain_ ? &*plain_ : nullptr; }
     tls_stream* tls() noexcept { return tls_ ? &*tls_ : nullptr; }
-    /// What a TLS connection reads through (its reads drain inside a drain_scope); null
-    /// for a plain connection, whose body reads drain by themselves.
-    tls_transport* transport() noexcept { return tls_ ? &tls_->next_layer() : nullptr; }
+    /// What an ssl::stream connection reads through (its reads drain inside a
+    /// drain_scope); null for the others, whose body reads drain by themselves.
+    tls_transport* transport() noexcept;
 
     beast::flat_buffer& buffer() noexcept { return buffer_; }
 

@@ -114,7 +114,7 @@ void extend_read_deadline(call_state& c, read_watchdog& watchdog)
 template <class Stream>
 awaitable<bool> drain_body(Stream& stream, connection& conn, response_parser& parser, call_state& c)
 {
-    conn.tcp().expires_after(std::min<milliseconds>(drain_limit, c.options.token_timeout));
+    conn.expires_at(clock::now() + std::min<milliseconds>(drain_limit, c.options.token_timeout));
     std::array<char, 1024> buf;
     std::size_t seen = 0;
     while (!parser.is_done() && seen < drain_bytes) {
@@ -134,7 +134,7 @@ awaitable<bool> drain_body(Stream& stream, connection& conn, response_parser& pa
 template <class Stream> auto& body_layer(Stream& stream, connection& conn)
 {
     if constexpr (std::is_same_v<Stream, beast::tcp_stream>)
-        return conn.tcp().socket();
+        return conn.plain()->socket();
     else
         return stream;
 }
@@ -387,8 +387,8 @@ read_event_stream(Stream& stream, connection& conn, response_parser& parser, cal
     reply_reader r(parser.get().result_int(), c);
     // From here on the read deadline moves with every token: the watchdog holds it
     // instead of the stream's expiry, which would arm a timer for every read.
-    conn.tcp().expires_never();
-    read_watchdog watchdog(conn.tcp().socket(), c.read_deadline);
+    conn.expires_never();
+    read_watchdog watchdog(conn.socket(), c.read_deadline);
 
     for (;;) {
         for (chunk_step step; (step = r.next_chunk()) != chunk_step::need_more;) {

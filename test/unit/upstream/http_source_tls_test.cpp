@@ -148,7 +148,8 @@ reply ok_reply(const served_request&, std::size_t)
     return sse_reply({content("secure"), finish("stop"), "[DONE]"});
 }
 
-awaitable<std::vector<stream_event>> run_stream(model_source& src)
+awaitable<std::vector<stream_event>>
+run_stream(model_source& src, chat_request request = hello_request())
 {
     event_channel ch(co_await net::this_coro::executor, 16);
     std::vector<stream_event> seen;
@@ -161,7 +162,7 @@ awaitable<std::vector<stream_event>> run_stream(model_source& src)
         }
     };
     using namespace net::experimental::awaitable_operators;
-    co_await (src.stream(hello_request(), ch) && consume());
+    co_await (src.stream(request, ch) && consume());
     co_return seen;
 }
 
@@ -355,8 +356,46 @@ BOOST_AUTO_TEST_CASE(a_handshake_that_never_completes_ends_at_the_earlier_deadli
     }
 }
 
-// Token stream reads on a TLS connection drain (tls_transport.hpp): after a read that
-// left nothing in the socket, the next waits for readiness instead of trying first.
+// A request of many TLS records (written a record at a time, its head and body gathered)
+// and a reply whose events come in one write, so that reads end inside records and find
+// the rest already decrypted: every byte arrives, in order.
+BOOST_AUTO_TEST_CASE(a_request_and_a_reply_of_many_records_cross_intact)
+{
+    constexpr int tokens = 3000;
+    tls_upstream up([](const served_request&, std::size_t) {
+        reply r;
+        r.writes.push_back(sse_head());
+        std::string events;
+        for (int i = 0; i < tokens; ++i)
+            events += event(content("t" + std::to_string(i) + " "));
+        events += event(finish("stop")) + event("[DONE]");
+        r.writes.push_back(chunk(events) + last_chunk);
+        return r;
+    });
+    auto request = hello_request();
+    std::string long_text;
+    for (int i = 0; long_text.size() < 200'000; ++i)
+        long_text += "line " + std::to_string(i) + ". ";
+    request.messages = {{"user", long_text}};
+    std::vector<stream_event> got;
+    run_with_limit(up.ioc, [&]() -> awaitable<void> {
+        got = co_await run_stream(*up.src, request);
+    });
+    std::vector<std::string> want;
+    for (int i = 0; i < tokens; ++i)
+        want.push_back("t" + std::to_string(i) + " ");
+    BOOST_TEST(texts_of(got) == want);
+    BOOST_TEST_REQUIRE(!got.empty());
+    BOOST_TEST((got.back().type == stream_event::kind::finished));
+    BOOST_TEST_REQUIRE(up.server.requests.size() == 1u);
+    const auto& body = up.server.requests[0].body;
+    BOOST_TEST(body.size() > long_text.size());
+    BOOST_TEST(body.find(long_text.substr(long_text.size() - 2000)) != std::string::npos);
+}
+
+// Token stream reads on a TLS connection drain (tls_socket_stream.hpp, or tls_transport.hpp
+// with ssl::stream): after a read that left nothing in the socket, the next waits for
+// readiness instead of trying first.
 // Tokens that arrive apart, a stall, an end mid-reply and a reused connection's next
 // response head must all still be seen, each when it happens.
 BOOST_AUTO_TEST_CASE(tokens_sent_apart_each_arrive_then_the_connection_is_reused)
