@@ -171,6 +171,44 @@ BOOST_AUTO_TEST_CASE(idle_sessions_stay_open_until_the_end)
     BOOST_TEST(int_at(r, "/errors_total") == 0, "errors: " << r.at("errors"));
 }
 
+// --chats-per-session 1 without think time (scripts/bench's short chats): each connection
+// chats as soon as it is open and closes after the reply, so the run ends with the last
+// reply, long before its duration.
+BOOST_AUTO_TEST_CASE(one_chat_per_session_closes_after_the_reply)
+{
+    relay_fixture relay{{.flags = one_address_load()}};
+    constexpr int sessions = 40;
+    const auto r = run_loadgen(
+        relay,
+        {"--sessions",
+         std::to_string(sessions),
+         "--ramp",
+         "40",
+         "--duration",
+         "30",
+         "--grace",
+         "5",
+         "--think-ms",
+         "0",
+         "--chats-per-session",
+         "1",
+         "--tokens",
+         "20",
+         "--interval-ms",
+         "10"}
+    );
+    BOOST_TEST(int_at(r, "/sessions_opened") == sessions);
+    BOOST_TEST(int_at(r, "/errors_total") == 0, "errors: " << r.at("errors"));
+    BOOST_TEST(int_at(r, "/replies_started") == sessions);
+    BOOST_TEST(int_at(r, "/replies_exact") == sessions);
+    BOOST_TEST(int_at(r, "/replies_abandoned") == 0);
+    BOOST_TEST(int_at(r, "/tokens") == sessions * 20);
+    BOOST_TEST(int_at(relay.mock_stats(), "/requests") == sessions);
+    // A 1 s ramp and 0.2 s replies: sessions that kept chatting would run for 30 s.
+    BOOST_TEST(number_at(r, "/wall_s") < 15.0);
+    BOOST_TEST(number_at(r, "/relay/cpu_ms_per_reply") >= 0.0);
+}
+
 BOOST_AUTO_TEST_CASE(dropped_sessions_resume_with_exact_replies)
 {
     relay_fixture relay{{.flags = one_address_load()}};

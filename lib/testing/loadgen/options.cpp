@@ -40,6 +40,9 @@ std::string_view usage()
   --tokens N            tokens per reply (mock:tokens) [50]
   --interval-ms MS      delay before each token (mock:interval) [20]
   --think-ms MS         pause between a reply and the next chat [5000]
+  --chats-per-session N chat mode: close the connection after N replies (0: chat until the
+                        duration ends) [0]; with --think-ms 0 and --chats-per-session 1, each
+                        connection opens at the ramp rate, chats once and closes (short chats)
   --ping-interval S     idle mode: seconds between pings [30]
   --rounds N            burst mode: rounds [2]
   --spread-ms MS        burst/reconnect: chats start within this window [1000]
@@ -160,6 +163,9 @@ options_result parse_options(std::span<const std::string_view> args)
         } else if (flag == "--think-ms") {
             if (!count(o.think_ms, 0))
                 return bad("a non-negative integer");
+        } else if (flag == "--chats-per-session") {
+            if (!count(o.chats_per_session, 0))
+                return bad("a non-negative integer");
         } else if (flag == "--ping-interval") {
             if (!seconds(o.ping_interval_s, true))
                 return bad("a positive number of seconds");
@@ -208,6 +214,8 @@ options_result parse_options(std::span<const std::string_view> args)
     }
     if (o.sse && o.mode != pattern::chat)
         return {std::nullopt, "--sse supports --mode chat only", false};
+    if (o.chats_per_session > 0 && o.mode != pattern::chat)
+        return {std::nullopt, "--chats-per-session needs --mode chat", false};
     if (o.tutorial && o.mode == pattern::reconnect)
         return {std::nullopt, "--tutorial relays cannot resume: no --mode reconnect", false};
     return {o, {}, false};

@@ -27,14 +27,15 @@ struct options
     double duration_s = 10; // after the ramp
     double grace_s = 10;    // for replies still streaming when the duration ends
     pattern mode = pattern::chat;
-    std::size_t tokens = 50;          // per reply (mock:tokens)
-    std::size_t interval_ms = 20;     // between tokens (mock:interval)
-    std::size_t think_ms = 5000;      // between a reply's end and the next chat
-    double ping_interval_s = 30;      // idle pattern
-    std::size_t rounds = 2;           // burst pattern
-    std::size_t spread_ms = 1000;     // burst/reconnect: chats start within this window
-    std::size_t drop_after_ms = 1000; // reconnect: drop this long after the chats start
-    double resume_deadline_s = 10;    // reconnect: the reply must be whole this soon after the drop
+    std::size_t tokens = 50;           // per reply (mock:tokens)
+    std::size_t interval_ms = 20;      // between tokens (mock:interval)
+    std::size_t think_ms = 5000;       // between a reply's end and the next chat
+    std::size_t chats_per_session = 0; // chat pattern: close after this many (0: no limit)
+    double ping_interval_s = 30;       // idle pattern
+    std::size_t rounds = 2;            // burst pattern
+    std::size_t spread_ms = 1000;      // burst/reconnect: chats start within this window
+    std::size_t drop_after_ms = 1000;  // reconnect: drop this long after the chats start
+    double resume_deadline_s = 10; // reconnect: the reply must be whole this soon after the drop
     unsigned threads = 1;
     // Sessions per loopback source address 127.0.0.x. Well below one address's ~28,000
     // ephemeral ports: connect() searches for a free port, and that search grows as the

@@ -55,6 +55,13 @@ double us_per_token(double seconds, const metrics& m)
     return m.tokens ? seconds * 1e6 / static_cast<double>(m.tokens) : 0.0;
 }
 
+/// Seconds of CPU to milliseconds per completed reply (0 when none completed): the cost of
+/// a whole chat, connection and upstream request included, when each connection chats once.
+double ms_per_reply(double seconds, const metrics& m)
+{
+    return m.replies_completed ? seconds * 1e3 / static_cast<double>(m.replies_completed) : 0.0;
+}
+
 /// The sum, `unit`, then both parts: "11.56 us/token (user 4.25, system 7.31)". The
 /// relay's own code shows in user time, its syscalls and the kernel's TCP work in system.
 std::string split_text(double user, double system, const char* unit)
@@ -125,6 +132,7 @@ std::string to_json(const run_report& r)
     j["tokens_per_reply"] = o.tokens;
     j["interval_ms"] = o.interval_ms;
     j["think_ms"] = o.think_ms;
+    j["chats_per_session"] = o.chats_per_session;
     j["wall_s"] = r.wall_s;
     j["ramp_s"] = r.ramp_s;
     j["sessions_opened"] = m.sessions_opened;
@@ -182,6 +190,9 @@ std::string to_json(const run_report& r)
     relay["cpu_us_per_token"] = us_per_token(cpu.total_s(), m);
     relay["user_us_per_token"] = us_per_token(cpu.user_s, m);
     relay["system_us_per_token"] = us_per_token(cpu.system_s, m);
+    relay["cpu_ms_per_reply"] = ms_per_reply(cpu.total_s(), m);
+    relay["user_ms_per_reply"] = ms_per_reply(cpu.user_s, m);
+    relay["system_ms_per_reply"] = ms_per_reply(cpu.system_s, m);
     relay["cpu_utilisation"] = r.wall_s > 0 ? cpu.total_s() / r.wall_s : 0.0;
     relay["rss_baseline_kib"] = r.relay.rss_baseline_kib;
     relay["rss_loaded_kib"] = r.relay.rss_loaded_kib;
@@ -258,6 +269,9 @@ std::string to_table(const run_report& r)
                                        " us/token"
                                    )
                           : std::string{}));
+        if (r.opts.chats_per_session > 0 && m.replies_completed)
+            row("relay cpu per reply",
+                split_text(ms_per_reply(cpu.user_s, m), ms_per_reply(cpu.system_s, m), " ms"));
         row("relay rss baseline / loaded / peak",
             std::to_string(r.relay.rss_baseline_kib) + " / " +
                 std::to_string(r.relay.rss_loaded_kib) + " / " +

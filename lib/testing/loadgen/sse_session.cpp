@@ -166,8 +166,10 @@ awaitable<void> run_sse_session(worker& w, shared_run& run, std::size_t index)
         if (!slept)
             co_return;
     }
+    std::size_t chats = 0;
     while (clock::now() < run.soft_end && !run.closing.load(std::memory_order_relaxed)) {
         const auto result = co_await exchange(stream, buf, req, w, run, stamps);
+        ++chats;
         if (!result) {
             if (run.closing.load(std::memory_order_relaxed))
                 ++m.replies_abandoned;
@@ -175,7 +177,8 @@ awaitable<void> run_sse_session(worker& w, shared_run& run, std::size_t index)
                 m.error("connection_lost");
             co_return;
         }
-        if (*result == outcome::end_session)
+        if (*result == outcome::end_session ||
+            (o.chats_per_session > 0 && chats >= o.chats_per_session))
             break;
         if (think.count() > 0) {
             const bool slept = co_await sleep_until(std::min(clock::now() + think, run.soft_end));

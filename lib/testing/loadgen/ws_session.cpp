@@ -115,9 +115,12 @@ on_frame(worker& w, shared_run& run, session_state& s, reply_state& r, const ser
             s.last_seq = std::max(s.last_seq, *f.seq);
         }
         ++m.replies_completed;
-        if (f.reason != "stop")
-            m.error("end_" + (f.reason.empty() ? std::string("unknown") : f.reason));
-        const bool exact = f.reason == "stop" && r.check.exact() && !r.seq_broken;
+        // The tutorial's stream_end has no reason: a whole reply is its only ending.
+        const std::string_view reason =
+            f.reason.empty() && run.opts.tutorial ? std::string_view("stop") : f.reason;
+        if (reason != "stop")
+            m.error("end_" + (reason.empty() ? std::string("unknown") : std::string(reason)));
+        const bool exact = reason == "stop" && r.check.exact() && !r.seq_broken;
         if (exact) {
             ++m.replies_exact;
             if (r.round > 0 && r.round <= m.round_exact.size())
@@ -300,6 +303,8 @@ awaitable<void> chat_pattern(ws_stream& ws, worker& w, shared_run& run, session_
             count_lost(w, run, true);
             co_return;
         }
+        if (o.chats_per_session > 0 && s.chats >= o.chats_per_session)
+            break;
         const auto pause = end == reply_end::refused
                                ? std::max<clock::duration>(think, refused_backoff)
                                : clock::duration(think);
