@@ -5,6 +5,7 @@
 #include <openssl/bio.h>
 #include <openssl/err.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <netinet/tcp.h>
@@ -53,11 +54,9 @@ tls_socket_stream::tls_socket_stream(tcp::socket socket, ssl::context& context)
     if (!ssl_)
         throw std::bad_alloc();
     // Partial writes are what async_write_some promises; the moving buffer because a
-    // retried write may come from a gathered copy. Read-ahead: one recv takes in what
-    // the kernel holds, where OpenSSL would otherwise read each record's 5-byte header and
-    // its body apart (two recvs per token).
+    // retried write may come from a gathered copy. No read-ahead in OpenSSL: the BIO
+    // reads ahead (bio_state).
     SSL_set_mode(ssl_, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-    SSL_set_read_ahead(ssl_, 1);
     bio_.fd = socket_.native_handle();
     BIO* bio = make_bio(bio_);
     if (!bio) {
@@ -92,6 +91,10 @@ tls_socket_stream::run_step(detail::tls_step_kind kind, net::mutable_buffer b, b
     using detail::tls_step_status;
     ERR_clear_error();
     bio_.last_errno = 0;
+    // Drained means that this step's own last receive left the kernel empty. A read served
+    // from records already buffered makes no receive, and what arrived since the last one
+    // may have had its readiness event already: such a read must not report drained.
+    bio_.kernel_empty = false;
     int r = 0;
     std::size_t n = 0;
     switch (kind) {
@@ -108,10 +111,11 @@ tls_socket_stream::run_step(detail::tls_step_kind kind, net::mutable_buffer b, b
     detail::tls_step_result out;
     if (r == 1) {
         out.bytes = n;
-        out.status =
-            kind == detail::tls_step_kind::read && !SSL_has_pending(ssl_) && bio_.kernel_empty
-                ? tls_step_status::progress_drained
-                : tls_step_status::progress;
+        // Drained: nothing decrypted or undecrypted in OpenSSL, nothing read ahead, and the
+        // kernel said it held nothing more after this step's receive.
+        const bool drained =
+            kind == detail::tls_step_kind::read && !holds_input() && bio_.kernel_empty;
+        out.status = drained ? tls_step_status::progress_drained : tls_step_status::progress;
     } else {
         // The same errors as ssl::stream gives, so callers read them alike: eof after the
         // peer's close_notify, stream_truncated for a connection closed without one.
@@ -164,9 +168,23 @@ int tls_socket_stream::bio_read(BIO* bio, char* out, int size)
 {
     auto& state = *static_cast<bio_state*>(BIO_get_data(bio));
     BIO_clear_retry_flags(bio);
+    const auto wanted = static_cast<std::size_t>(size);
+    if (state.holds_bytes()) {
+        const auto n = std::min(wanted, state.end - state.begin);
+        std::memcpy(out, state.ahead.get() + state.begin, n);
+        state.begin += n;
+        return static_cast<int>(n);
+    }
+    // A request as large as the buffer (a whole 16 KiB record's body) goes straight to
+    // OpenSSL's; smaller ones fill ours first.
+    const bool direct = wanted >= bio_state::capacity;
+    if (!direct && !state.ahead)
+        state.ahead = std::make_unique_for_overwrite<char[]>(bio_state::capacity);
+    char* into = direct ? out : state.ahead.get();
+    const std::size_t room = direct ? wanted : bio_state::capacity;
     alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
     for (;;) {
-        iovec part{out, static_cast<std::size_t>(size)};
+        iovec part{into, room};
         msghdr msg{};
         msg.msg_iov = &part;
         msg.msg_iovlen = 1;
@@ -175,7 +193,12 @@ int tls_socket_stream::bio_read(BIO* bio, char* out, int size)
         const auto n = ::recvmsg(state.fd, &msg, 0);
         if (n >= 0) {
             state.kernel_empty = n > 0 && nothing_left(msg);
-            return static_cast<int>(n);
+            if (direct || n == 0)
+                return static_cast<int>(n);
+            state.begin = std::min(wanted, static_cast<std::size_t>(n));
+            state.end = static_cast<std::size_t>(n);
+            std::memcpy(out, into, state.begin);
+            return static_cast<int>(state.begin);
         }
         if (errno == EINTR)
             continue;

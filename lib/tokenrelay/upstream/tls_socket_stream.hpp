@@ -33,6 +33,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -96,6 +97,8 @@ public:
     tls_socket_stream& operator=(const tls_socket_stream&) = delete;
 
     executor_type get_executor() noexcept { return socket_.get_executor(); }
+    /// Whether bytes already taken from the socket wait here, read ahead or in OpenSSL.
+    bool holds_input() const noexcept { return bio_.holds_bytes() || SSL_has_pending(ssl_) == 1; }
     tcp::socket& socket() noexcept { return socket_; }
     SSL* native_handle() noexcept { return ssl_; }
 
@@ -136,6 +139,9 @@ public:
         return start(detail::tls_step_kind::write, gather(buffers), std::forward<Token>(token));
     }
 
+    /// The handler of a step's receives and sends (public for Asio's associator).
+    template <class Handler> struct step_handler;
+
     /// Runs one try of a step; called by the reactor operations below, which say whether
     /// they are a receive or a send.
     detail::tls_step_result
@@ -169,12 +175,20 @@ private:
     /// The deadline has passed and the socket's operations were cancelled for it.
     bool deadline_passed() const noexcept { return watchdog_ && watchdog_->fired(); }
 
-    template <class Buffer> struct operation;
+    template <class Handler> void submit(step_handler<Handler>&& h, bool read);
+    // The socket BIO reads ahead into a buffer of its own: OpenSSL asks for a record's
+    // 5-byte header and then its body, two receives per token without it, and OpenSSL's
+    // own read-ahead moves its whole buffer on every record (callgrind: about 5,000
+    // instructions per token, docs/performance.md).
     struct bio_state
     {
+        static constexpr std::size_t capacity = 16 * 1024;
         int fd = -1;
         int last_errno = 0;
-        bool kernel_empty = false; // the last receive left nothing in the kernel
+        bool kernel_empty = false;     // the last receive left nothing in the kernel
+        std::unique_ptr<char[]> ahead; // made at the first read
+        std::size_t begin = 0, end = 0;
+        bool holds_bytes() const noexcept { return begin != end; }
     };
     static BIO* make_bio(bio_state& state);
     static int bio_read(BIO* bio, char* out, int size);
@@ -196,59 +210,48 @@ private:
     detail::tls_step_status after_send_ = detail::tls_step_status::progress;
 };
 
-/// One handshake, read or write, from its first try to its end.
-template <class Buffer> struct tls_socket_stream::operation
+/// One handshake, read or write after its first submission: the handler of each receive
+/// or send it makes, until the step is done. It stands for the caller's handler towards
+/// Asio (executor, allocator and cancellation slot are the caller's, see the associator
+/// below), so the step costs no composed operation of its own: no work guard and no
+/// cancellation state per read, which a token read would pay (docs/performance.md).
+template <class Handler> struct tls_socket_stream::step_handler
 {
-    tls_socket_stream& s;
+    tls_socket_stream* s;
     detail::tls_step_kind kind;
-    Buffer buffer;
-    enum class stage { first, waiting, posted } at = stage::first;
+    net::mutable_buffer buffer;
+    bool read_last;
+    Handler handler;
 
-    template <class Self> void operator()(Self& self, error_code ec = {}, std::size_t n = 0)
+    void operator()(error_code ec, std::size_t n)
     {
-        if (at == stage::first) {
-            // What ends before any try still completes from the loop, never inside the
-            // initiating call.
-            if (s.deadline_passed() || buffer.size() == 0) {
-                at = stage::posted;
-                const auto why =
-                    buffer.size() == 0 ? error_code{} : error_code(net::error::operation_aborted);
-                return net::post(
-                    s.get_executor(), net::append(std::move(self), why, std::size_t{0})
-                );
-            }
-            at = stage::waiting;
-            return submit(self, kind == detail::tls_step_kind::read);
-        }
         if (ec) {
-            if (ec == net::error::operation_aborted && s.deadline_passed())
+            if (ec == net::error::operation_aborted && s->deadline_passed())
                 ec = beast::error::timeout;
-            return self.complete(ec, 0);
+            return std::move(handler)(ec, std::size_t{0});
         }
-        if (at == stage::posted)
-            return self.complete(ec, 0);
-        // The step ran inside the reactor and left here what it still wants.
-        switch (read_last ? s.after_receive_ : s.after_send_) {
+        // The step ran inside the reactor and left in the stream what it still wants.
+        switch (read_last ? s->after_receive_ : s->after_send_) {
         case detail::tls_step_status::want_read:
-            return submit(self, true);
+            return s->submit(std::move(*this), true);
         case detail::tls_step_status::want_write:
-            return submit(self, false);
+            return s->submit(std::move(*this), false);
         default:
-            return self.complete(error_code{}, n);
+            return std::move(handler)(error_code{}, n);
         }
-    }
-
-    bool read_last = false;
-
-    template <class Self> void submit(Self& self, bool read)
-    {
-        read_last = read;
-        if (read)
-            s.socket_.async_receive(detail::tls_read_step(s, kind, buffer), 0, std::move(self));
-        else
-            s.socket_.async_send(detail::tls_write_step(s, kind, buffer), 0, std::move(self));
     }
 };
+
+template <class Handler> void tls_socket_stream::submit(step_handler<Handler>&& h, bool read)
+{
+    h.read_last = read;
+    const auto kind = h.kind;
+    const auto buffer = h.buffer;
+    if (read)
+        socket_.async_receive(detail::tls_read_step(*this, kind, buffer), 0, std::move(h));
+    else
+        socket_.async_send(detail::tls_write_step(*this, kind, buffer), 0, std::move(h));
+}
 
 namespace detail {
 
@@ -281,8 +284,22 @@ reactor_status(const tls_step_result& r, bool from_receive, net::detail::reactor
 template <class Token>
 auto tls_socket_stream::start(detail::tls_step_kind kind, net::mutable_buffer b, Token&& token)
 {
-    return net::async_compose<Token, void(error_code, std::size_t)>(
-        operation<net::mutable_buffer>{*this, kind, b}, token, socket_
+    return net::async_initiate<Token, void(error_code, std::size_t)>(
+        [this, kind, b](auto handler) {
+            using handler_type = decltype(handler);
+            step_handler<handler_type> h{this, kind, b, false, std::move(handler)};
+            // What ends before any try still completes from the loop, never inside the
+            // initiating call: the deadline already passed, or nothing to transfer.
+            if (deadline_passed() || b.size() == 0) {
+                const error_code why =
+                    b.size() == 0 ? error_code{} : error_code(beast::error::timeout);
+                return net::post(
+                    get_executor(), net::append(std::move(h.handler), why, std::size_t{0})
+                );
+            }
+            submit(std::move(h), kind == detail::tls_step_kind::read);
+        },
+        token
     );
 }
 
@@ -351,5 +368,32 @@ private:
 };
 
 } // namespace boost::asio::detail
+
+namespace boost::asio {
+
+// A step handler is its caller's handler towards Asio: the same executor, allocator and
+// cancellation slot (how Asio's own binders forward them).
+template <template <class, class> class Associator, class Handler, class DefaultCandidate>
+struct associator<
+    Associator,
+    tokenrelay::upstream::tls_socket_stream::step_handler<Handler>,
+    DefaultCandidate> : Associator<Handler, DefaultCandidate>
+{
+    static typename Associator<Handler, DefaultCandidate>::type
+    get(const tokenrelay::upstream::tls_socket_stream::step_handler<Handler>& h) noexcept
+    {
+        return Associator<Handler, DefaultCandidate>::get(h.handler);
+    }
+
+    static auto
+    get(const tokenrelay::upstream::tls_socket_stream::step_handler<Handler>& h,
+        const DefaultCandidate& c) noexcept
+        -> decltype(Associator<Handler, DefaultCandidate>::get(h.handler, c))
+    {
+        return Associator<Handler, DefaultCandidate>::get(h.handler, c);
+    }
+};
+
+} // namespace boost::asio
 
 #endif
