@@ -59,6 +59,36 @@ inline void report_unread_bytes(tcp::socket& socket, error_code& ec)
         ec = {};
 }
 
+/// One recvmsg of `fd` into [data, data + size) that also asks the kernel whether it now
+/// holds nothing more (TCP_INQ, turned on by report_unread_bytes): `drained` is set when it
+/// said so after a read of at least one byte, false when it did not say. Retried when
+/// interrupted; returns what recvmsg returns, with errno set on -1.
+inline ssize_t
+receive_noting_rest(int fd, void* data, std::size_t size, int flags, bool& drained) noexcept
+{
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+    for (;;) {
+        iovec part{data, size};
+        msghdr msg{};
+        msg.msg_iov = &part;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control;
+        msg.msg_controllen = sizeof control;
+        const auto n = ::recvmsg(fd, &msg, flags);
+        if (n < 0 && errno == EINTR)
+            continue;
+        drained = false;
+        for (auto* c = CMSG_FIRSTHDR(&msg); n > 0 && c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+            if (c->cmsg_level == SOL_TCP && c->cmsg_type == TCP_CM_INQ) {
+                int left = 0;
+                std::memcpy(&left, CMSG_DATA(c), sizeof left);
+                drained = left == 0;
+            }
+        }
+        return n;
+    }
+}
+
 #else
 
 /// Reads into it are Asio's own.
@@ -97,47 +127,27 @@ public:
     static status do_perform(reactor_op* base)
     {
         auto* o = static_cast<reactive_socket_recv_op_base*>(base);
-        alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
-        for (;;) {
-            iovec part{o->buffer_.data(), o->buffer_.size()};
-            msghdr msg{};
-            msg.msg_iov = &part;
-            msg.msg_iovlen = 1;
-            msg.msg_control = control;
-            msg.msg_controllen = sizeof control;
-            const auto n = ::recvmsg(o->socket_, &msg, o->flags_);
-            if (n < 0) {
-                if (errno == EINTR)
-                    continue;
-                if (errno == EAGAIN || errno == EWOULDBLOCK)
-                    return not_done;
-                o->ec_.assign(errno, boost::system::system_category());
-                o->bytes_transferred_ = 0;
-                return done_and_exhausted;
-            }
-            o->bytes_transferred_ = static_cast<std::size_t>(n);
-            if (n == 0 && (o->state_ & socket_ops::stream_oriented) != 0) {
-                o->ec_ = boost::asio::error::eof;
-                return done_and_exhausted;
-            }
-            o->ec_ = boost::system::error_code();
-            return nothing_left(msg) ? done_and_exhausted : done;
+        bool drained = false;
+        const auto n = tokenrelay::receive_noting_rest(
+            o->socket_, o->buffer_.data(), o->buffer_.size(), o->flags_, drained
+        );
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return not_done;
+            o->ec_.assign(errno, boost::system::system_category());
+            o->bytes_transferred_ = 0;
+            return done_and_exhausted;
         }
+        o->bytes_transferred_ = static_cast<std::size_t>(n);
+        if (n == 0 && (o->state_ & socket_ops::stream_oriented) != 0) {
+            o->ec_ = boost::asio::error::eof;
+            return done_and_exhausted;
+        }
+        o->ec_ = boost::system::error_code();
+        return drained ? done_and_exhausted : done;
     }
 
 private:
-    static bool nothing_left(msghdr& msg) noexcept
-    {
-        for (auto* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-            if (c->cmsg_level == SOL_TCP && c->cmsg_type == TCP_CM_INQ) {
-                int left = 0;
-                std::memcpy(&left, CMSG_DATA(c), sizeof left);
-                return left == 0;
-            }
-        }
-        return false;
-    }
-
     socket_type socket_;
     socket_ops::state_type state_;
     boost::asio::mutable_buffer buffer_;

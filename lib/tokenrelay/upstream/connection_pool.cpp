@@ -88,11 +88,27 @@ connection::~connection()
     metrics::global().upstream_connections.fetch_sub(1, std::memory_order_relaxed);
 }
 
+namespace {
+
+// What holds a TLS connection's socket and deadline: the stream itself, or the TCP stream
+// under ssl::stream. Both have socket(), expires_at() and expires_never().
 #if TOKENRELAY_DIRECT_TLS
+tls_socket_stream& timed_layer(tls_stream& tls)
+{
+    return tls;
+}
+#else
+beast::tcp_stream& timed_layer(tls_stream& tls)
+{
+    return tls.next_layer().next_layer();
+}
+#endif
+
+} // namespace
 
 tcp::socket& connection::socket() noexcept
 {
-    return plain_ ? plain_->socket() : tls_->socket();
+    return plain_ ? plain_->socket() : timed_layer(*tls_).socket();
 }
 
 void connection::expires_at(clock::time_point deadline)
@@ -100,7 +116,7 @@ void connection::expires_at(clock::time_point deadline)
     if (plain_)
         plain_->expires_at(deadline);
     else
-        tls_->expires_at(deadline);
+        timed_layer(*tls_).expires_at(deadline);
 }
 
 void connection::expires_never()
@@ -108,37 +124,17 @@ void connection::expires_never()
     if (plain_)
         plain_->expires_never();
     else
-        tls_->expires_never();
+        timed_layer(*tls_).expires_never();
 }
 
 tls_transport* connection::transport() noexcept
 {
+#if TOKENRELAY_DIRECT_TLS
     return nullptr;
-}
-
 #else
-
-tcp::socket& connection::socket() noexcept
-{
-    return plain_ ? plain_->socket() : tls_->next_layer().next_layer().socket();
-}
-
-void connection::expires_at(clock::time_point deadline)
-{
-    (plain_ ? *plain_ : tls_->next_layer().next_layer()).expires_at(deadline);
-}
-
-void connection::expires_never()
-{
-    (plain_ ? *plain_ : tls_->next_layer().next_layer()).expires_never();
-}
-
-tls_transport* connection::transport() noexcept
-{
     return tls_ ? &tls_->next_layer() : nullptr;
-}
-
 #endif
+}
 
 connection_pool::connection_pool(
     net::any_io_executor executor,

@@ -2,13 +2,14 @@
 
 #if TOKENRELAY_DIRECT_TLS
 
+#include <tokenrelay/core/draining_read_buffer.hpp>
+
 #include <openssl/bio.h>
 #include <openssl/err.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <netinet/tcp.h>
 #include <new>
 #include <sys/socket.h>
 
@@ -16,18 +17,19 @@ namespace tokenrelay::upstream {
 
 namespace {
 
-/// With the data, how much the kernel still holds (TCP_INQ, which the connection pool turns
-/// on): false when it did not say.
-bool nothing_left(msghdr& msg) noexcept
+/// A failed receive or send, for OpenSSL: try again later (the reactor says when), or an
+/// error kept for the step's result.
+int failed_transfer(BIO* bio, int& last_errno, bool receiving)
 {
-    for (auto* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-        if (c->cmsg_level == SOL_TCP && c->cmsg_type == TCP_CM_INQ) {
-            int left = 0;
-            std::memcpy(&left, CMSG_DATA(c), sizeof left);
-            return left == 0;
-        }
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        if (receiving)
+            BIO_set_retry_read(bio);
+        else
+            BIO_set_retry_write(bio);
+    } else {
+        last_errno = errno;
     }
-    return false;
+    return -1;
 }
 
 BIO_METHOD* make_socket_method(
@@ -182,32 +184,15 @@ int tls_socket_stream::bio_read(BIO* bio, char* out, int size)
         state.ahead = std::make_unique_for_overwrite<char[]>(bio_state::capacity);
     char* into = direct ? out : state.ahead.get();
     const std::size_t room = direct ? wanted : bio_state::capacity;
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
-    for (;;) {
-        iovec part{into, room};
-        msghdr msg{};
-        msg.msg_iov = &part;
-        msg.msg_iovlen = 1;
-        msg.msg_control = control;
-        msg.msg_controllen = sizeof control;
-        const auto n = ::recvmsg(state.fd, &msg, 0);
-        if (n >= 0) {
-            state.kernel_empty = n > 0 && nothing_left(msg);
-            if (direct || n == 0)
-                return static_cast<int>(n);
-            state.begin = std::min(wanted, static_cast<std::size_t>(n));
-            state.end = static_cast<std::size_t>(n);
-            std::memcpy(out, into, state.begin);
-            return static_cast<int>(state.begin);
-        }
-        if (errno == EINTR)
-            continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK)
-            BIO_set_retry_read(bio);
-        else
-            state.last_errno = errno;
-        return -1;
-    }
+    const auto n = receive_noting_rest(state.fd, into, room, 0, state.kernel_empty);
+    if (n < 0)
+        return failed_transfer(bio, state.last_errno, true);
+    if (direct || n == 0)
+        return static_cast<int>(n);
+    state.begin = std::min(wanted, static_cast<std::size_t>(n));
+    state.end = static_cast<std::size_t>(n);
+    std::memcpy(out, into, state.begin);
+    return static_cast<int>(state.begin);
 }
 
 int tls_socket_stream::bio_write(BIO* bio, const char* in, int size)
@@ -218,13 +203,8 @@ int tls_socket_stream::bio_write(BIO* bio, const char* in, int size)
         const auto n = ::send(state.fd, in, static_cast<std::size_t>(size), MSG_NOSIGNAL);
         if (n >= 0)
             return static_cast<int>(n);
-        if (errno == EINTR)
-            continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK)
-            BIO_set_retry_write(bio);
-        else
-            state.last_errno = errno;
-        return -1;
+        if (errno != EINTR)
+            return failed_transfer(bio, state.last_errno, false);
     }
 }
 

@@ -7,8 +7,8 @@
 // (docs/performance.md, "OpenSSL on the socket").
 //
 // How the reactor is used: each step that may have to wait (the handshake, a read, a write)
-// is submitted as a socket receive or send whose buffer is a tls_read_step or
-// tls_write_step. Those buffer types have reactor operations of their own (specialised
+// is submitted as a socket receive or send whose buffer is a tls_step. That buffer type
+// has reactor operations of its own (specialised
 // below, as core/draining_read_buffer.hpp does) that call OpenSSL instead of recv/send.
 // So Asio's speculative first try, its edge-triggered wake-ups and its completion posting
 // are exactly those of a plain socket read: no readiness wait (each of which costs an
@@ -47,20 +47,11 @@ namespace detail {
 /// What a step is: one call of OpenSSL that may need the socket to be readable or writable.
 enum class tls_step_kind { handshake, read, write };
 
-/// The buffer of a receive that runs a step when the socket may be readable.
-struct tls_read_step : net::mutable_buffer
+/// The buffer of a socket receive or send that runs a step when the socket may be
+/// readable or writable.
+struct tls_step : net::mutable_buffer
 {
-    tls_read_step(tls_socket_stream& s, tls_step_kind k, net::mutable_buffer b) noexcept
-        : net::mutable_buffer(b), stream(&s), kind(k)
-    {}
-    tls_socket_stream* stream;
-    tls_step_kind kind;
-};
-
-/// The buffer of a send that runs a step when the socket may be writable.
-struct tls_write_step : net::mutable_buffer
-{
-    tls_write_step(tls_socket_stream& s, tls_step_kind k, net::mutable_buffer b) noexcept
+    tls_step(tls_socket_stream& s, tls_step_kind k, net::mutable_buffer b) noexcept
         : net::mutable_buffer(b), stream(&s), kind(k)
     {}
     tls_socket_stream* stream;
@@ -249,9 +240,9 @@ template <class Handler> void tls_socket_stream::submit(step_handler<Handler>&& 
     const auto kind = h.kind;
     const auto buffer = h.buffer;
     if (read)
-        socket_.async_receive(detail::tls_read_step(*this, kind, buffer), 0, std::move(h));
+        socket_.async_receive(detail::tls_step(*this, kind, buffer), 0, std::move(h));
     else
-        socket_.async_send(detail::tls_write_step(*this, kind, buffer), 0, std::move(h));
+        socket_.async_send(detail::tls_step(*this, kind, buffer), 0, std::move(h));
 }
 
 namespace detail {
@@ -312,60 +303,61 @@ namespace boost::asio::detail {
 // where Asio's own would call recv or send, and report in Asio's terms whether it is done
 // (and whether the socket is drained) or must wait for the socket.
 
+template <bool FromReceive> class tls_step_op : public reactor_op
+{
+public:
+    tls_step_op(
+        const boost::system::error_code& success_ec,
+        const tokenrelay::upstream::detail::tls_step& step,
+        func_type complete_func
+    )
+        : reactor_op(success_ec, &tls_step_op::do_perform, complete_func), step_(step)
+    {}
+
+    static status do_perform(reactor_op* base)
+    {
+        auto* o = static_cast<tls_step_op*>(base);
+        return tokenrelay::upstream::detail::reactor_status(
+            o->step_.stream->run_step(o->step_.kind, o->step_, FromReceive), FromReceive, *o
+        );
+    }
+
+private:
+    tokenrelay::upstream::detail::tls_step step_;
+};
+
 template <>
-class reactive_socket_recv_op_base<tokenrelay::upstream::detail::tls_read_step> : public reactor_op
+class reactive_socket_recv_op_base<tokenrelay::upstream::detail::tls_step>
+    : public tls_step_op<true>
 {
 public:
     reactive_socket_recv_op_base(
         const boost::system::error_code& success_ec,
         socket_type,
         socket_ops::state_type,
-        const tokenrelay::upstream::detail::tls_read_step& step,
+        const tokenrelay::upstream::detail::tls_step& step,
         socket_base::message_flags,
         func_type complete_func
     )
-        : reactor_op(success_ec, &reactive_socket_recv_op_base::do_perform, complete_func),
-          step_(step)
+        : tls_step_op<true>(success_ec, step, complete_func)
     {}
-
-    static status do_perform(reactor_op* base)
-    {
-        auto* o = static_cast<reactive_socket_recv_op_base*>(base);
-        return tokenrelay::upstream::detail::reactor_status(
-            o->step_.stream->run_step(o->step_.kind, o->step_, true), true, *o
-        );
-    }
-
-private:
-    tokenrelay::upstream::detail::tls_read_step step_;
 };
 
 template <>
-class reactive_socket_send_op_base<tokenrelay::upstream::detail::tls_write_step> : public reactor_op
+class reactive_socket_send_op_base<tokenrelay::upstream::detail::tls_step>
+    : public tls_step_op<false>
 {
 public:
     reactive_socket_send_op_base(
         const boost::system::error_code& success_ec,
         socket_type,
         socket_ops::state_type,
-        const tokenrelay::upstream::detail::tls_write_step& step,
+        const tokenrelay::upstream::detail::tls_step& step,
         socket_base::message_flags,
         func_type complete_func
     )
-        : reactor_op(success_ec, &reactive_socket_send_op_base::do_perform, complete_func),
-          step_(step)
+        : tls_step_op<false>(success_ec, step, complete_func)
     {}
-
-    static status do_perform(reactor_op* base)
-    {
-        auto* o = static_cast<reactive_socket_send_op_base*>(base);
-        return tokenrelay::upstream::detail::reactor_status(
-            o->step_.stream->run_step(o->step_.kind, o->step_, false), false, *o
-        );
-    }
-
-private:
-    tokenrelay::upstream::detail::tls_write_step step_;
 };
 
 } // namespace boost::asio::detail
